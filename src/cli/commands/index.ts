@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+
+/** A subcommand registers itself on the root program. */
+export type RegisterCommand = (program: Command) => void;
+
+/** Every subcommand, in help order. Add a line when a command lands. */
+export const commands: RegisterCommand[] = [];
