@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 // Kafka broker, the real kernel (network namespaces) and real third-party collectors.
 export default defineConfig({
   test: {
+    // The JSON report is what .ci/run counts; the default reporter is for people.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.cache/vitest-report.json' },
     projects: [
       {
         test: {
