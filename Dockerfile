@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# ctflow image: one image for every role (agent, processor, topics, collect, run), chosen by the first
+# argument. TypeScript runs through tsx (a runtime dependency), as bin/ctflow.js does everywhere.
+#   docker build -t ghcr.io/ctflow/ctflow:0.1.0 .
+# The image runs as the unprivileged user 10001. Only the agent needs more: root with CAP_NET_ADMIN on the
+# host network (conntrack netlink); its manifests (deploy/base/agent-daemonset.yaml, docker-compose.yml)
+# grant exactly that. No HEALTHCHECK: Kubernetes probes /healthz and /readyz on the metrics port instead.
+
+ARG NODE_VERSION=20.20.2
+
+# Production node_modules only, resolved from the lockfile. Kept out of the final image: npm's cache.
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+  && npm cache clean --force
+
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="ctflow" \
+      org.opencontainers.image.description="Linux conntrack to IPFIX flow records with correct timestamps, at cluster scale (Kafka)." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="docker.io/library/node:${NODE_VERSION}-bookworm-slim"
+# conntrack: the conntrack-tools CLI the agent reads the kernel table with. tini: PID 1 that forwards
+# SIGTERM to node and reaps the conntrack children.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends conntrack tini \
+  && rm -rf /var/lib/apt/lists/*
+RUN groupadd --system --gid 10001 ctflow \
+  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
+     --shell /usr/sbin/nologin ctflow
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json package-lock.json ./
+COPY bin ./bin
+COPY schemas ./schemas
+COPY src ./src
+# Metrics, /healthz and /readyz of every long-running role.
+EXPOSE 9464
+USER 10001:10001
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/ctflow.js"]
+CMD ["--help"]
