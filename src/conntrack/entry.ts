@@ -1,0 +1,72 @@
+import type { Counters, Family, TcpState, Tuple } from '../flow/types.js';
+
+/**
+ * One conntrack entry as printed by conntrack-tools, already in ctflow's vocabulary: what an
+ * Observation carries about the entry, without who observed it and when.
+ */
+export interface ConntrackEntry {
+  conntrackId: number;
+  zone: number;
+  family: Family;
+  protocol: number;
+  orig: Tuple;
+  reply: Tuple;
+  /** TCP state; null for every other protocol (SCTP/DCCP states are not TCP states). */
+  tcpState: TcpState | null;
+  /** IPS_* bits reconstructed from what conntrack-tools prints (see status.ts). */
+  status: number;
+  mark: number;
+  /** Absolute counters; null when the line carries none (nf_conntrack_acct=0 or an event without them). */
+  counters: Counters | null;
+  /** Kernel start stamp in µs (floor of the ns stamp); null when not printed. */
+  kernelStartUs: number | null;
+  /** Kernel stop stamp in µs; null when not printed. */
+  kernelStopUs: number | null;
+}
+
+/** Conntrack event types as printed by `conntrack -E`. */
+export type ConntrackEventKind = 'NEW' | 'UPDATE' | 'DESTROY';
+
+/** One line of `conntrack -E -o timestamp,extended,id`. */
+export interface ConntrackEvent {
+  kind: ConntrackEventKind;
+  /** The time conntrack printed the event (its `timestamp` option), µs since epoch. */
+  timeUs: number;
+  entry: ConntrackEntry;
+}
+
+/** Conntrack's TCP state names (nf_conntrack_proto_tcp.c) as TcpState values. */
+export const TCP_STATES: ReadonlySet<string> = new Set<TcpState>([
+  'NONE',
+  'SYN_SENT',
+  'SYN_RECV',
+  'ESTABLISHED',
+  'FIN_WAIT',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'TIME_WAIT',
+  'CLOSE',
+  'SYN_SENT2',
+]);
+
+/** IP protocol numbers the parsers treat specially. */
+export const IPPROTO = {
+  ICMP: 1,
+  TCP: 6,
+  UDP: 17,
+  DCCP: 33,
+  GRE: 47,
+  ICMPV6: 58,
+  SCTP: 132,
+  UDPLITE: 136,
+} as const;
+
+/** True for ICMP and ICMPv6, whose tuples carry type/code/id instead of ports. */
+export function isIcmp(protocol: number): boolean {
+  return protocol === IPPROTO.ICMP || protocol === IPPROTO.ICMPV6;
+}
+
+/** A tuple with ports/ICMP fields unset. */
+export function emptyTuple(src: string, dst: string): Tuple {
+  return { src, dst, srcPort: 0, dstPort: 0, icmpType: null, icmpCode: null, icmpId: null };
+}
