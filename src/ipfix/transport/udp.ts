@@ -1,0 +1,124 @@
+/**
+ * UDP transport to one collector (RFC 7011 §10.3). A connected datagram socket, so that an ICMP port
+ * unreachable (collector restarting) comes back as a failed send: that message is counted as dropped
+ * and the next one is sent as usual. No error ever stops the transport.
+ */
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import { CtflowError } from '../../errors.js';
+import type { OutMessage } from '../session.js';
+import type { Transport, TransportEvents } from './types.js';
+
+/** Settings of a UDP transport. */
+export interface UdpTransportOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly events: TransportEvents;
+  /** Messages waiting for the socket (before it is connected, or inside libuv) beyond which new ones are dropped. Default 1024. */
+  readonly maxInFlight?: number;
+  /** Delay before retrying a failed connect (e.g. unresolvable host), ms. Default 1000. */
+  readonly retryMs?: number;
+}
+
+/** Opens a UDP transport; it connects in the background and never throws after this returns. */
+export function createUdpTransport(o: UdpTransportOptions): Transport {
+  const maxInFlight = o.maxInFlight ?? 1024;
+  const waiting: OutMessage[] = [];
+  let inFlight = 0;
+  let ready = false;
+  let closed = false;
+  let idleWaiters: (() => void)[] = [];
+  let retry: NodeJS.Timeout | undefined;
+  const family = isIP(o.host) === 4 ? 'udp4' : isIP(o.host) === 6 ? 'udp6' : undefined;
+
+  const settle = (): void => {
+    if (inFlight === 0) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const f of w) f();
+    }
+  };
+
+  const transmit = (msg: OutMessage): void => {
+    inFlight++;
+    try {
+      socket.send(msg.buf, (err) => {
+        inFlight--;
+        if (err) o.events.dropped(msg, 'send failed', err);
+        else o.events.sent(msg);
+        settle();
+      });
+    } catch (err) {
+      inFlight--;
+      o.events.dropped(msg, 'send failed', err);
+      settle();
+    }
+  };
+
+  let socket = open();
+
+  function open(): dgram.Socket {
+    const s = dgram.createSocket({ type: family ?? 'udp6' });
+    s.on('error', (err) => {
+      o.events.error(
+        new CtflowError('TRANSPORT', `udp://${o.host}:${o.port}: ${err.message}`, {
+          cause: err,
+          retriable: true,
+        }),
+      );
+    });
+    s.connect(o.port, o.host, () => {
+      ready = true;
+      for (const m of waiting.splice(0)) transmit(m);
+      settle();
+    });
+    s.once('error', () => {
+      if (ready || closed) return;
+      // Connect failed (e.g. name not resolvable): try again later with a fresh socket.
+      s.close();
+      retry = setTimeout(() => {
+        retry = undefined;
+        if (!closed) socket = open();
+      }, o.retryMs ?? 1000);
+      retry.unref();
+    });
+    return s;
+  }
+
+  return {
+    get connected() {
+      return ready;
+    },
+    send(msg) {
+      if (closed) {
+        o.events.dropped(msg, 'transport closed');
+        return;
+      }
+      if (inFlight + waiting.length >= maxInFlight) {
+        o.events.dropped(msg, 'send buffer full');
+        return;
+      }
+      if (!ready) waiting.push(msg);
+      else transmit(msg);
+    },
+    idle() {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
+    },
+    async close() {
+      if (closed) return;
+      await this.idle();
+      closed = true;
+      if (retry) clearTimeout(retry);
+      for (const m of waiting.splice(0)) o.events.dropped(m, 'transport closed');
+      await new Promise<void>((resolve) => {
+        try {
+          socket.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      });
+      settle();
+    },
+  };
+}
