@@ -132,20 +132,75 @@ export interface FlowRecord {
   mark: number;
 }
 
+/** Per-flow counters kept by the engine: absolute counters seen and those already exported. */
+export interface FlowStateCounters {
+  /** Newest absolute counters incorporated. */
+  current: Counters;
+  /** Absolute counters at the flow's previous record (the delta base). */
+  exported: Counters;
+}
+
 /**
- * Serialisable per-flow state, one changelog value (schemas/flowstate.v1.avsc). The flow engine
- * owns its shape; the processor only stores it keyed by `key` and hands it back on restore.
+ * One tracked flow in the changelog (schemas/flowstate.v1.avsc, record FlowState). Times in µs of
+ * event time, 0 = unset. Field meanings are documented in the schema and in src/flow/engine.ts.
+ */
+export interface FlowState {
+  conntrackId: number;
+  /** Per-node creation sequence: the deterministic tie-breaker of timers that are due together. */
+  seq: number;
+  /** Bit set, see FlowFlags in src/flow/flow-table.ts. */
+  flags: number;
+  tcpState: TcpState | null;
+  mark: number;
+  recordIndex: number;
+  connStartUs: number;
+  originUs: number;
+  intervalStartUs: number;
+  lastChangeUs: number;
+  lastSeenUs: number;
+  endMarkUs: number;
+  nextActiveUs: number;
+  /** null when the node has no accounting (nf_conntrack_acct=0). */
+  counters: FlowStateCounters | null;
+  /** Reply tuple, stored only when it is not the plain inversion of the original tuple. */
+  reply: Tuple | null;
+}
+
+/** One node's event-time clock in the changelog (record NodeState), keyed by nodeStateKey(node). */
+export interface NodeState {
+  node: string;
+  bootId: string;
+  /** max(observation times, watermarks) of the node: its timers fire on this. */
+  eventTimeUs: number;
+  /** Next FlowState.seq to hand out on this node. */
+  nextSeq: number;
+  /** Presumed gone (its event time lagged the newest node's by nodeTimeoutUs); flows were ended. */
+  gone: boolean;
+}
+
+/** A changelog value: exactly one of `flow` / `node` is set (record StateValue). */
+export interface StateValue {
+  flow: FlowState | null;
+  node: NodeState | null;
+}
+
+/**
+ * Serialisable state, one changelog entry (schemas/flowstate.v1.avsc). The flow engine owns its
+ * shape; the processor only stores it keyed by `key` and hands it back on restore. Keys are flow
+ * keys (flowKey()) or node keys (nodeStateKey()); the processor must write every entry to the
+ * changelog partition with the number of the input partition the engine serves (node keys do not
+ * hash there).
  */
 export interface FlowStateEntry {
   key: string;
   /** Avro-encodable state; null = tombstone (flow ended and forgotten). */
-  state: Record<string, unknown> | null;
+  state: StateValue | null;
 }
 
 /** Engine output since the previous drain(). */
 export interface EngineOutput {
   records: FlowRecord[];
-  /** Changed flow states in order (last one per key wins), for the compacted changelog. */
+  /** Changed states, at most one per key (the newest), for the compacted changelog. */
   changes: FlowStateEntry[];
 }
 
@@ -153,13 +208,36 @@ export interface EngineOutput {
 export interface EngineOptions {
   activeTimeoutUs: number;
   idleTimeoutUs: number;
+  /** A flow's record series is cut after this long (0 = never); the next traffic starts a new one. */
   maxLifeUs: number;
   /** A node whose event time lags the newest node's by this much is presumed gone: forced end. */
   nodeTimeoutUs: number;
+  /** TCP end of flow is reported this long after TIME_WAIT/CLOSE (or at DESTROY if sooner). */
+  endGraceUs: number;
+  /** A flow with nothing to report and not observed for this long is forgotten. */
+  forgetAfterUs: number;
   /** Skip active-timeout records whose deltas are all zero (default true). */
   suppressZeroDeltaActive: boolean;
   /** Observation domain id for a node (stable, non-zero uint32). */
   observationDomainId: (node: string) => number;
+}
+
+/** What the engine counted instead of processing (never silent). */
+export interface EngineStats {
+  /** Observations older than their node's event time (late, replayed or duplicate): ignored. */
+  lateObservations: number;
+  /** Observations at the same instant as the flow's newest one but of another connection: ignored. */
+  sameInstantConflicts: number;
+  /** Counters went backwards with the same conntrack id: treated as a new connection. */
+  counterResets: number;
+  /** Same key, different conntrack id or kernel start stamp: the old connection was ended. */
+  connectionReplaced: number;
+  /** Boot id changes seen: every flow of the node was ended. */
+  reboots: number;
+  /** Nodes presumed gone (event time lagged by nodeTimeoutUs): their flows were force-ended. */
+  nodesGone: number;
+  /** Records emitted. */
+  records: number;
 }
 
 /**
@@ -179,6 +257,8 @@ export interface FlowEngineApi {
   restore(entries: Iterable<FlowStateEntry>): void;
   /** Number of flows tracked. */
   readonly size: number;
+  /** Counters of what was ignored or treated specially. */
+  readonly stats: Readonly<EngineStats>;
 }
 
 /** Where the engine's records go: the IPFIX exporting process implements this. */

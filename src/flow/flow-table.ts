@@ -1,0 +1,155 @@
+/**
+ * Struct-of-arrays storage of tracked flows: one Float64Array row and one Uint32Array row per
+ * slot, the key string, and an index Map from key to slot. No object per flow, so 1 M flows cost
+ * a few hundred bytes each and the GC has almost nothing to trace.
+ */
+import type { TcpState, Tuple } from './types.js';
+
+/** Float64 fields of a slot (µs of event time unless said otherwise; 0 = unset). */
+export const Fx = {
+  /** Connection start: kernel stamp, else NEW time, else first observation. */
+  connStart: 0,
+  /** Origin of the current record series: active timeouts fall at origin + k·A; 0 = series ended. */
+  origin: 1,
+  /** First observation (attribution time) at which counters grew since the previous record. */
+  intervalStart: 2,
+  /** Attribution time of the newest counter growth (or activity without counters). */
+  lastChange: 3,
+  /** Newest observation time incorporated (idempotency and forgetting). */
+  lastSeen: 4,
+  /** TIME_WAIT/CLOSE time while CLOSED; DESTROY time once DESTROYED. */
+  endMark: 5,
+  /** Next active-timeout instant (phase of origin). */
+  nextActive: 6,
+  /** Deadline of the flow's one valid heap entry. */
+  heapDeadline: 7,
+  /** Creation sequence on its node (timer tie-breaker). */
+  seq: 8,
+  /** Current absolute counters: origPackets, origBytes, replyPackets, replyBytes. */
+  cur: 9,
+  /** Counters at the previous record (delta base), same order. */
+  exp: 13,
+} as const;
+/** Float64 fields per slot. */
+export const F_STRIDE = 17;
+
+/** Uint32 fields of a slot. */
+export const Ux = { conntrackId: 0, mark: 1, recordIndex: 2, flags: 3, node: 4 } as const;
+/** Uint32 fields per slot. */
+export const U_STRIDE = 5;
+
+/** Flow flag bits (low 16 bits of Ux.flags; bits 16..19 hold the TCP state code). */
+export const Flag = {
+  live: 1,
+  hasCounters: 2,
+  /** First record (of the connection's first series) has no kernel stamp and no NEW: mid-life. */
+  midLife: 4,
+  /** No record yet in the current series: one is due even without counter growth. */
+  needFirst: 8,
+  /** The current series is the connection's first: its first record starts at connStart. */
+  firstSeries: 16,
+  /** Idle-reported (or series cut by max life): nothing to report until counters grow. */
+  quiet: 32,
+  /** TCP reached TIME_WAIT/CLOSE (at endMark). */
+  closed: 64,
+  /** The end-of-flow record of a closed flow was emitted; later growth is a remnant. */
+  endReported: 128,
+  /** DESTROY seen (at endMark); only kept until the node's time passes it. */
+  destroyed: 256,
+  /** connStart is the kernel start stamp. */
+  hasKernelStart: 512,
+  /** The reply tuple is not the inverted original (NAT): reported post-NAT. */
+  nat: 1024,
+} as const;
+
+/** TCP states by code (index); code 15 = null. */
+export const TCP_STATES: readonly TcpState[] = [
+  'NONE',
+  'SYN_SENT',
+  'SYN_RECV',
+  'ESTABLISHED',
+  'FIN_WAIT',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'TIME_WAIT',
+  'CLOSE',
+  'SYN_SENT2',
+];
+const TCP_CODE = new Map<TcpState, number>(TCP_STATES.map((s, i) => [s, i]));
+/** Code of "no TCP state". */
+export const TCP_NULL = 15;
+
+/** Code of a TCP state (TCP_NULL for null or unknown). */
+export function tcpCode(state: TcpState | null): number {
+  return state === null ? TCP_NULL : (TCP_CODE.get(state) ?? TCP_NULL);
+}
+
+/** The TCP state of a code. */
+export function tcpStateOf(code: number): TcpState | null {
+  return TCP_STATES[code] ?? null;
+}
+
+/** The flows of one engine. */
+export class FlowTable {
+  f = new Float64Array(0);
+  u = new Uint32Array(0);
+  keys: (string | undefined)[] = [];
+  /** 1 while the slot is listed in the engine's dirty list. */
+  dirty = new Uint8Array(0);
+  /** Reply tuples of slots whose reply is not the plain inversion (NAT, ICMP replies). */
+  readonly replies = new Map<number, Tuple>();
+  readonly index = new Map<string, number>();
+  #cap = 0;
+  #next = 0;
+  #free: number[] = [];
+
+  constructor(initialCapacity = 1024) {
+    this.#resize(initialCapacity);
+  }
+
+  /** Flows tracked. */
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** Slots ever used (upper bound for iteration). */
+  get highWater(): number {
+    return this.#next;
+  }
+
+  /** A zeroed slot for `key`, indexed. */
+  alloc(key: string): number {
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      if (this.#next === this.#cap) this.#resize(this.#cap * 2);
+      slot = this.#next++;
+    }
+    this.keys[slot] = key;
+    this.index.set(key, slot);
+    return slot;
+  }
+
+  /** Frees a slot and unindexes its key (the dirty mark is left to the engine). */
+  release(slot: number): void {
+    const key = this.keys[slot];
+    if (key !== undefined) this.index.delete(key);
+    this.keys[slot] = undefined;
+    this.f.fill(0, slot * F_STRIDE, (slot + 1) * F_STRIDE);
+    this.u.fill(0, slot * U_STRIDE, (slot + 1) * U_STRIDE);
+    this.replies.delete(slot);
+    this.#free.push(slot);
+  }
+
+  #resize(cap: number): void {
+    const f = new Float64Array(cap * F_STRIDE);
+    f.set(this.f);
+    this.f = f;
+    const u = new Uint32Array(cap * U_STRIDE);
+    u.set(this.u);
+    this.u = u;
+    const d = new Uint8Array(cap);
+    d.set(this.dirty);
+    this.dirty = d;
+    this.#cap = cap;
+  }
+}
