@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { register as collect } from './collect.js';
+import { register as config } from './config.js';
 
 /** A subcommand registers itself on the root program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every subcommand, in help order. Add a line when a command lands. */
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [collect, config];

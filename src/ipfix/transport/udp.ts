@@ -26,13 +26,15 @@ export function createUdpTransport(o: UdpTransportOptions): Transport {
   const waiting: OutMessage[] = [];
   let inFlight = 0;
   let ready = false;
+  // After a failed connect, waiting messages count as buffered (idle() does not wait for a retry).
+  let failed = false;
   let closed = false;
   let idleWaiters: (() => void)[] = [];
   let retry: NodeJS.Timeout | undefined;
   const family = isIP(o.host) === 4 ? 'udp4' : isIP(o.host) === 6 ? 'udp6' : undefined;
 
   const settle = (): void => {
-    if (inFlight === 0) {
+    if (inFlight === 0 && (waiting.length === 0 || failed || closed)) {
       const w = idleWaiters;
       idleWaiters = [];
       for (const f of w) f();
@@ -74,6 +76,8 @@ export function createUdpTransport(o: UdpTransportOptions): Transport {
     });
     s.once('error', () => {
       if (ready || closed) return;
+      failed = true;
+      settle();
       // Connect failed (e.g. name not resolvable): try again later with a fresh socket.
       s.close();
       retry = setTimeout(() => {
@@ -102,7 +106,7 @@ export function createUdpTransport(o: UdpTransportOptions): Transport {
       else transmit(msg);
     },
     idle() {
-      if (inFlight === 0) return Promise.resolve();
+      if (inFlight === 0 && (waiting.length === 0 || failed)) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
     async close() {
