@@ -1,0 +1,153 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { addressField, canonicalIp, freePort, isListening, RIG_HOST } from './net.js';
+import { pollUntil } from './poll.js';
+import { CollectorProcess, cacheBinDir, makeTempDir, removeDir, requireBinary } from './process.js';
+import type { CollectorHandle, DecodedFlow, RecordsQuery, StartCollectorOptions } from './types.js';
+
+/**
+ * goflow2 mapping file (docs/mapping.md of goflow2): adds flowEndReason (136) and the RFC 5103 reverse
+ * counters (PEN 29305, IE 1/2), which goflow2 does not decode by default, and renders protocol and
+ * ethertype as numbers.
+ */
+const MAPPING = `formatter:
+  fields: [type, sequence_num, sampler_address, time_flow_start_ns, time_flow_end_ns, bytes, packets, src_addr, dst_addr, etype, proto, src_port, dst_port, flow_end_reason, reverse_bytes, reverse_packets]
+  protobuf:
+    - { name: flow_end_reason, index: 1100, type: varint }
+    - { name: reverse_bytes, index: 1101, type: varint }
+    - { name: reverse_packets, index: 1102, type: varint }
+  render:
+    proto: none
+    etype: none
+ipfix:
+  mapping:
+    - { field: 136, destination: flow_end_reason }
+    - { field: 1, penprovided: true, pen: 29305, destination: reverse_bytes }
+    - { field: 2, penprovided: true, pen: 29305, destination: reverse_packets }
+`;
+
+/** Nanosecond times exceed 2^53: quote them before JSON.parse so no digit is lost. */
+function parseLine(line: string): Record<string, unknown> {
+  return JSON.parse(line.replace(/"(time_[a-z_]+_ns)":(\d+)/g, '"$1":"$2"')) as Record<string, unknown>;
+}
+
+function nsToMs(v: unknown): number | undefined {
+  if (typeof v !== 'string' || !/^\d+$/.test(v)) return undefined;
+  const ns = BigInt(v);
+  return Number(ns / 1_000_000n);
+}
+
+/**
+ * One goflow2 JSON line normalised. goflow2 omits zero-valued fields; a record without time elements
+ * gets the export time as start and end.
+ */
+export function normaliseGoflow2Record(r: Record<string, unknown>): DecodedFlow {
+  const flow: DecodedFlow = {};
+  if (typeof r.src_addr === 'string') flow[addressField('source', r.src_addr)] = canonicalIp(r.src_addr);
+  if (typeof r.dst_addr === 'string') flow[addressField('destination', r.dst_addr)] = canonicalIp(r.dst_addr);
+  const numbers: Array<[string, string]> = [
+    ['src_port', 'sourceTransportPort'],
+    ['dst_port', 'destinationTransportPort'],
+    ['proto', 'protocolIdentifier'],
+    ['bytes', 'octetDeltaCount'],
+    ['packets', 'packetDeltaCount'],
+    ['reverse_bytes', 'reverseOctetDeltaCount'],
+    ['reverse_packets', 'reversePacketDeltaCount'],
+    ['flow_end_reason', 'flowEndReason'],
+    ['sequence_num', 'sequenceNumber'],
+  ];
+  for (const [from, to] of numbers) if (typeof r[from] === 'number') flow[to] = r[from];
+  const start = nsToMs(r.time_flow_start_ns);
+  const end = nsToMs(r.time_flow_end_ns);
+  if (start !== undefined) flow.flowStartMs = start;
+  if (end !== undefined) flow.flowEndMs = end;
+  return flow;
+}
+
+/**
+ * Starts goflow2 (installed by scripts/install-goflow2.sh into .cache/bin) listening for NetFlow/IPFIX
+ * on `netflow://127.0.0.1:PORT`, JSON lines to a file, HTTP server off. goflow2 receives over UDP only.
+ * Ready once the port is bound (/proc/net/udp).
+ */
+export async function startGoflow2(options: StartCollectorOptions = {}): Promise<CollectorHandle> {
+  const transport = options.transport ?? 'udp';
+  if (transport !== 'udp') throw new Error('goflow2 receives NetFlow/IPFIX over UDP only');
+  const bin = await requireBinary(
+    'goflow2',
+    'run `bash scripts/install-goflow2.sh` (go install into .cache/bin)',
+    [cacheBinDir()],
+  );
+  const dir = await makeTempDir('goflow2');
+  const port = await freePort('udp');
+  const out = join(dir, 'flows.json');
+  await writeFile(join(dir, 'mapping.yaml'), MAPPING);
+  const proc = new CollectorProcess(
+    [
+      bin,
+      '-listen',
+      `netflow://${RIG_HOST}:${port}`,
+      '-format',
+      'json',
+      '-transport',
+      'file',
+      '-transport.file',
+      out,
+      '-addr',
+      '',
+      '-mapping',
+      join(dir, 'mapping.yaml'),
+    ],
+    { cwd: dir },
+  );
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await proc.stop();
+    await removeDir(dir);
+  };
+  try {
+    await pollUntil(
+      async () => {
+        if (proc.exit !== undefined) throw new Error(`goflow2 exited: ${proc.describe()}`);
+        return (await isListening('udp', port)) ? true : undefined;
+      },
+      {
+        timeoutMs: options.startTimeoutMs ?? 20_000,
+        intervalMs: 50,
+        describe: () => `goflow2 did not bind ${port}: ${proc.describe()}`,
+      },
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const decoded = async (): Promise<DecodedFlow[]> => {
+    const text = await readFile(out, 'utf8').catch(() => '');
+    return text
+      .slice(0, text.lastIndexOf('\n') + 1)
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => normaliseGoflow2Record(parseLine(l)));
+  };
+  return {
+    name: 'goflow2',
+    transport,
+    host: RIG_HOST,
+    port,
+    records: (query: RecordsQuery) =>
+      pollUntil(
+        async () => {
+          const flows = await decoded();
+          return flows.length >= query.count ? flows : undefined;
+        },
+        {
+          timeoutMs: query.timeoutMs ?? 15_000,
+          describe: async () =>
+            `goflow2 decoded ${(await decoded()).length} of ${query.count} records on udp/${port}: ${proc.describe()}`,
+        },
+      ),
+    diagnostics: async () => proc.describe(),
+    stop,
+  };
+}

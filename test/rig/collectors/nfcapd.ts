@@ -1,0 +1,140 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../exec.js';
+import { addressField, canonicalIp, freePort, isListening, RIG_HOST } from './net.js';
+import { pollUntil } from './poll.js';
+import { CollectorProcess, makeTempDir, removeDir, requireBinary } from './process.js';
+import type { CollectorHandle, DecodedFlow, RecordsQuery, StartCollectorOptions } from './types.js';
+
+const DEBIAN = 'install the Debian package: apt-get install -y nfdump';
+
+/** Rotation interval: nfcapd writes records to a readable file only when it rotates (2 s is its minimum). */
+const ROTATE_SECONDS = 2;
+
+/** nfdump prints times as local `YYYY-MM-DDTHH:MM:SS.mmm`; the rig runs it with TZ=UTC. */
+function nfdumpTime(text: unknown): number {
+  if (typeof text !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$/.test(text)) {
+    throw new Error(`nfdump: unexpected time ${JSON.stringify(text)}`);
+  }
+  return Date.parse(`${text}Z`);
+}
+
+/**
+ * One record of `nfdump -o json` (nfdump 1.7) normalised. nfdump maps RFC 5103 reverse counters to
+ * out_bytes/out_packets (0 when absent) and keeps times to the millisecond; it stores no flowEndReason.
+ */
+export function normaliseNfdumpRecord(r: Record<string, unknown>): DecodedFlow {
+  const flow: DecodedFlow = {};
+  const src = r.src4_addr ?? r.src6_addr;
+  const dst = r.dst4_addr ?? r.dst6_addr;
+  if (typeof src === 'string') flow[addressField('source', src)] = canonicalIp(src);
+  if (typeof dst === 'string') flow[addressField('destination', dst)] = canonicalIp(dst);
+  const numbers: Array<[string, string]> = [
+    ['src_port', 'sourceTransportPort'],
+    ['dst_port', 'destinationTransportPort'],
+    ['proto', 'protocolIdentifier'],
+    ['in_bytes', 'octetDeltaCount'],
+    ['in_packets', 'packetDeltaCount'],
+    ['out_bytes', 'reverseOctetDeltaCount'],
+    ['out_packets', 'reversePacketDeltaCount'],
+  ];
+  for (const [from, to] of numbers) if (typeof r[from] === 'number') flow[to] = r[from];
+  flow.flowStartMs = nfdumpTime(r.first);
+  flow.flowEndMs = nfdumpTime(r.last);
+  return flow;
+}
+
+/** Handle of nfcapd, with nfdump's count of sequence failures (RFC 7011 §3.1 sequence numbers). */
+export interface NfcapdHandle extends CollectorHandle {
+  /** Sum of nfdump's `Sequence failures` over the files nfcapd has written so far. */
+  sequenceFailures(): Promise<number>;
+}
+
+/**
+ * Starts nfdump's nfcapd (1.7: `-w dir -p port -b 127.0.0.1 -t 2`) and reads what it stored with
+ * `nfdump -r FILE -o json`. nfcapd 1.7 listens on UDP only. Ready once the port is bound (/proc/net/udp).
+ */
+export async function startNfcapd(options: StartCollectorOptions = {}): Promise<NfcapdHandle> {
+  const transport = options.transport ?? 'udp';
+  if (transport !== 'udp') throw new Error('nfcapd (nfdump 1.7) receives IPFIX over UDP only');
+  const nfcapd = await requireBinary('nfcapd', DEBIAN);
+  const nfdump = await requireBinary('nfdump', DEBIAN);
+  const dir = await makeTempDir('nfcapd');
+  const port = await freePort('udp');
+  const proc = new CollectorProcess(
+    [nfcapd, '-w', dir, '-p', String(port), '-b', RIG_HOST, '-t', String(ROTATE_SECONDS), '-I', 'rig'],
+    { cwd: dir },
+  );
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await proc.stop();
+    await removeDir(dir);
+  };
+  try {
+    await pollUntil(
+      async () => {
+        if (proc.exit !== undefined) throw new Error(`nfcapd exited: ${proc.describe()}`);
+        return (await isListening('udp', port)) ? true : undefined;
+      },
+      {
+        timeoutMs: options.startTimeoutMs ?? 20_000,
+        intervalMs: 50,
+        describe: () => `nfcapd did not bind ${port}: ${proc.describe()}`,
+      },
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  // Rotated files never change again: decode each once.
+  const perFile = new Map<string, DecodedFlow[]>();
+  const rotatedFiles = async (): Promise<string[]> =>
+    (await readdir(dir)).filter((f) => /^nfcapd\.\d{12,14}$/.test(f)).sort();
+  const decoded = async (): Promise<DecodedFlow[]> => {
+    for (const file of await rotatedFiles()) {
+      if (perFile.has(file)) continue;
+      const { stdout } = await run([nfdump, '-r', join(dir, file), '-o', 'json'], { timeoutMs: 10_000 });
+      const parsed: unknown = stdout.trim() === '' ? [] : JSON.parse(stdout);
+      if (!Array.isArray(parsed)) throw new Error(`nfdump -o json printed no array for ${file}`);
+      perFile.set(
+        file,
+        parsed.filter((r: Record<string, unknown>) => r.type === 'FLOW').map((r) => normaliseNfdumpRecord(r)),
+      );
+    }
+    return [...perFile.values()].flat();
+  };
+  return {
+    name: 'nfcapd',
+    transport,
+    host: RIG_HOST,
+    port,
+    records: (query: RecordsQuery) =>
+      pollUntil(
+        async () => {
+          const flows = await decoded();
+          return flows.length >= query.count ? flows : undefined;
+        },
+        {
+          timeoutMs: query.timeoutMs ?? 15_000,
+          intervalMs: 300,
+          describe: async () =>
+            `nfcapd/nfdump decoded ${(await decoded()).length} of ${query.count} records on udp/${port}: ${proc.describe()}`,
+        },
+      ),
+    sequenceFailures: async () => {
+      let total = 0;
+      for (const file of await rotatedFiles()) {
+        const { stdout } = await run([nfdump, '-r', join(dir, file), '-I'], { timeoutMs: 10_000 });
+        const m = /^Sequence failures:\s*(\d+)/m.exec(stdout);
+        if (m === null) throw new Error(`nfdump -I printed no 'Sequence failures' for ${file}: ${stdout}`);
+        total += Number(m[1]);
+      }
+      return total;
+    },
+    diagnostics: async () => proc.describe(),
+    stop,
+  };
+}

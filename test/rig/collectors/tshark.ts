@@ -1,0 +1,144 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { connect, createServer, type Server } from 'node:net';
+import { pollUntil } from './poll.js';
+import { CollectorProcess, makeTempDir, removeDir, requireBinary } from './process.js';
+import { RIG_HOST } from './net.js';
+import { parsePdmlFlows } from './tshark-pdml.js';
+import type { CollectorHandle, DecodedFlow, RecordsQuery, StartCollectorOptions } from './types.js';
+
+/** A socket that owns the port tshark watches, so senders reach a real endpoint (no ICMP unreachable, TCP accepts). */
+type Sink = { port: number; close(): Promise<void> };
+
+async function openSink(transport: 'udp' | 'tcp'): Promise<Sink> {
+  if (transport === 'udp') {
+    const socket: Socket = createSocket('udp4');
+    socket.on('message', () => {}); // read and discard: tshark sees the packet on `lo` anyway
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, RIG_HOST, () => resolve());
+    });
+    return {
+      port: socket.address().port,
+      close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+    };
+  }
+  const sockets = new Set<import('node:net').Socket>();
+  const server: Server = createServer((s) => {
+    sockets.add(s);
+    s.on('data', () => {});
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, RIG_HOST, () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('tshark sink: no TCP address');
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * One packet tshark's filter matches but that holds no IPFIX record: an empty UDP datagram, or a TCP
+ * connection opened and closed (its SYN/FIN carry no payload for the IPFIX dissector).
+ */
+async function probe(transport: 'udp' | 'tcp', port: number): Promise<void> {
+  if (transport === 'udp') {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.send(Buffer.alloc(0), port, RIG_HOST, () => resolve()));
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    const socket = connect(port, RIG_HOST, () => socket.end());
+    socket.once('close', () => resolve());
+    socket.once('error', () => resolve());
+  });
+}
+
+/**
+ * Starts tshark capturing on `lo` for one loopback port, decoding it as IPFIX (`-d <udp|tcp>.port==P,cflow`)
+ * and printing PDML. The rig itself owns the port (a discarding UDP socket or an accepting TCP server):
+ * tshark only watches. Ready once tshark has printed a probe packet. tshark decodes dateTime*
+ * elements to the nanosecond, RFC 5103 reverse elements, IPv6, and IPFIX over TCP.
+ */
+export async function startTshark(options: StartCollectorOptions = {}): Promise<CollectorHandle> {
+  const transport = options.transport ?? 'udp';
+  const bin = await requireBinary('tshark', 'install the Debian package: apt-get install -y tshark');
+  const dir = await makeTempDir('tshark');
+  const sink = await openSink(transport);
+  const port = sink.port;
+  const proc = new CollectorProcess(
+    [
+      bin,
+      '-i',
+      'lo',
+      '-n',
+      '-l',
+      '-f',
+      `${transport} port ${port}`,
+      '-d',
+      `${transport}.port==${port},cflow`,
+      '-T',
+      'pdml',
+    ],
+    // tshark's dumpcap writes its capture file to TMPDIR: keep it in our directory, removed on stop.
+    { cwd: dir, env: { TMPDIR: dir } },
+  );
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await proc.stop();
+    await sink.close();
+    await removeDir(dir);
+  };
+  try {
+    // Ready when tshark prints a packet it captured: probe until one shows up. (Its "Capturing on" line
+    // comes before the capture filter is in place; probing works for every tshark version.)
+    await pollUntil(
+      async () => {
+        if (proc.stdoutText.includes('<packet>')) return true;
+        if (proc.exit !== undefined) throw new Error(`tshark exited before capturing: ${proc.describe()}`);
+        await probe(transport, port);
+        return undefined;
+      },
+      {
+        timeoutMs: options.startTimeoutMs ?? 20_000,
+        intervalMs: 100,
+        describe: () => `tshark did not start capturing: ${proc.describe()}`,
+      },
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const decoded = (): DecodedFlow[] => parsePdmlFlows(proc.stdoutText);
+  return {
+    name: 'tshark',
+    transport,
+    host: RIG_HOST,
+    port,
+    records: (query: RecordsQuery) =>
+      pollUntil(
+        () => {
+          const flows = decoded();
+          return flows.length >= query.count ? flows : undefined;
+        },
+        {
+          timeoutMs: query.timeoutMs ?? 15_000,
+          describe: () =>
+            `tshark decoded ${decoded().length} of ${query.count} records on ${transport}/${port}: ${proc.describe()}`,
+        },
+      ),
+    diagnostics: async () => proc.describe(),
+    stop,
+  };
+}
