@@ -47,11 +47,18 @@ export async function schemaErrors(object: K8sObject): Promise<string[]> {
   }
 }
 
+/** A type error of one object: its index in the checked list and a message naming it. */
+export interface FieldError {
+  index: number;
+  message: string;
+}
+
 /**
  * The excess-property and type errors of a set of objects, from type-checking each one as an object
- * literal of its model's interface (`I<Kind>`). One program for all, which keeps it to a few seconds.
+ * literal of its model's interface (`I<Kind>`). Creating the compiler program is what costs (seconds),
+ * so check everything in one call.
  */
-export function strictFieldErrors(objects: K8sObject[]): string[] {
+export function strictFieldErrors(objects: K8sObject[]): FieldError[] {
   // A path inside the repository, so that node_modules resolves as for any test file.
   const fileName = join(repoRoot, 'test/unit/deploy/__rendered_objects__.ts');
   const lines: string[] = [];
@@ -98,6 +105,9 @@ export function strictFieldErrors(objects: K8sObject[]): string[] {
     const where = object ? `${object.kind}/${object.metadata.name}` : 'imports';
     const line =
       d.start === undefined ? '' : text.slice(text.lastIndexOf('\n', at) + 1, text.indexOf('\n', at)).trim();
-    return `${where}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')} (at: ${line})`;
+    return {
+      index,
+      message: `${where}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')} (at: ${line})`,
+    };
   });
 }

@@ -1,0 +1,178 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { parseCollectorUrl } from '../../../src/config/addresses.js';
+import { configSettings } from '../../../src/config/settings.js';
+import { cliInvocationErrors } from './cli.js';
+import { render, repoRoot } from './render.js';
+import { effectiveConfig, parseConfig, workloads } from './workloads.js';
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  network_mode?: string;
+  user?: string;
+  cap_add?: string[];
+  cap_drop?: string[];
+  ports?: string[];
+  healthcheck?: { test: string[] };
+  deploy?: { replicas?: number };
+}
+
+const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  name: string;
+  services: Record<string, Service>;
+  [key: string]: unknown;
+};
+const services = compose.services;
+const ctflowServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
+const envNames = new Set(configSettings().map((s) => s.env));
+
+/** The container-side config file of a service: the bind mount of /etc/ctflow/config.yaml. */
+function configFile(service: Service): string {
+  const mount = (service.volumes ?? []).find((v) => v.split(':')[1] === '/etc/ctflow/config.yaml');
+  if (!mount) throw new Error('no /etc/ctflow/config.yaml mount');
+  return join(repoRoot, mount.split(':')[0] ?? '');
+}
+
+function kafkaEnv(name: string): string {
+  const value = services['kafka']?.environment?.[name];
+  if (value === undefined) throw new Error(`kafka has no ${name}`);
+  return value;
+}
+
+describe('docker-compose.yml', () => {
+  it('has only known top-level keys and the services ctflow needs', () => {
+    for (const key of Object.keys(compose)) {
+      expect(
+        ['name', 'services', 'volumes', 'networks', 'configs', 'secrets'].includes(key) ||
+          key.startsWith('x-'),
+        key,
+      ).toBe(true);
+    }
+    expect(Object.keys(services).sort()).toEqual(['agent', 'collector', 'kafka', 'processor', 'topics']);
+  });
+
+  it('depends only on services that exist, waiting for health where a healthcheck exists', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const [dep, { condition }] of Object.entries(service.depends_on ?? {})) {
+        expect(services, `${name} -> ${dep}`).toHaveProperty(dep);
+        expect(['service_started', 'service_healthy', 'service_completed_successfully']).toContain(condition);
+        if (condition === 'service_healthy') expect(services[dep]?.healthcheck, dep).toBeDefined();
+      }
+    }
+    expect(services['topics']?.depends_on?.['kafka']?.condition).toBe('service_healthy');
+    for (const role of ['agent', 'processor']) {
+      expect(services[role]?.depends_on?.['topics']?.condition).toBe('service_completed_successfully');
+    }
+  });
+
+  it('builds the ctflow image from the Dockerfile, tagged as in the Kubernetes base', () => {
+    const base = render('deploy/base');
+    const k8sImage = workloads(base)[0]?.pod.containers[0]?.image;
+    expect(ctflowServices.length).toBe(4);
+    for (const [name, service] of ctflowServices) {
+      expect(
+        existsSync(join(repoRoot, service.build?.context ?? '', service.build?.dockerfile ?? '')),
+        name,
+      ).toBe(true);
+      expect(service.image, name).toBe(k8sImage);
+    }
+  });
+
+  it('mounts config files that exist and that the configuration schema accepts', () => {
+    for (const [name, service] of ctflowServices) {
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(':')[0] ?? '';
+        expect(source.startsWith('./'), `${name}: ${volume} is a file of this repository`).toBe(true);
+        expect(existsSync(join(repoRoot, source)), `${name}: ${source}`).toBe(true);
+      }
+      const file = configFile(service);
+      expect(() => parseConfig(parse(readFileSync(file, 'utf8'))), file).not.toThrow();
+    }
+  });
+
+  it('runs real ctflow subcommands', async () => {
+    for (const [name, service] of ctflowServices) {
+      expect(await cliInvocationErrors(service.command ?? []), name).toEqual([]);
+    }
+    expect(services['topics']?.command?.slice(0, 2)).toEqual(['topics', 'ensure']);
+    expect(services['collector']?.command).toEqual([
+      'collect',
+      '--listen',
+      'udp://0.0.0.0:4739',
+      '--format',
+      'json',
+    ]);
+  });
+
+  it('sets only environment variables that are configuration settings, with valid values', () => {
+    for (const [name, service] of ctflowServices) {
+      const env = service.environment ?? {};
+      for (const key of Object.keys(env)) expect(envNames, `${name}: ${key}`).toContain(key);
+      const file = parse(readFileSync(configFile(service), 'utf8'));
+      expect(() => effectiveConfig(file, env), name).not.toThrow();
+    }
+    const agentFile = parse(readFileSync(configFile(services['agent'] ?? {}), 'utf8'));
+    expect(effectiveConfig(agentFile, services['agent']?.environment ?? {}).kafka.brokers).toEqual([
+      'localhost:9092',
+    ]);
+  });
+
+  it('runs the agent on the host network as root with NET_ADMIN only, the rest unprivileged', () => {
+    const agent = services['agent'];
+    expect(agent?.network_mode).toBe('host');
+    expect(agent?.user).toBe('0:0');
+    expect(agent?.cap_drop).toEqual(['ALL']);
+    expect(agent?.cap_add).toEqual(['NET_ADMIN']);
+    for (const [name, service] of ctflowServices.filter(([n]) => n !== 'agent')) {
+      expect(service.cap_add, name).toBeUndefined();
+      expect(service.user, name).toBeUndefined();
+      expect(service.network_mode, name).toBeUndefined();
+    }
+    expect(services['processor']?.deploy?.replicas).toBe(2);
+  });
+
+  it('runs Kafka in KRaft mode with listeners for the compose network and the host-network agent', () => {
+    expect(kafkaEnv('KAFKA_PROCESS_ROLES')).toBe('broker,controller');
+    expect(Object.keys(services['kafka']?.environment ?? {}).some((k) => k.includes('ZOOKEEPER'))).toBe(
+      false,
+    );
+    const advertised = kafkaEnv('KAFKA_ADVERTISED_LISTENERS')
+      .split(',')
+      .map((l) => l.split('://')[1]);
+    // The processors and topics service use the file's brokers; the agent its environment override.
+    const fileBrokers = parseConfig(parse(readFileSync(configFile(services['processor'] ?? {}), 'utf8')))
+      .kafka.brokers;
+    for (const broker of fileBrokers ?? []) expect(advertised).toContain(broker);
+    const agentBroker = services['agent']?.environment?.['CTFLOW_KAFKA__BROKERS'] ?? '';
+    expect(advertised).toContain(agentBroker);
+    const port = agentBroker.split(':')[1];
+    expect(services['kafka']?.ports).toContain(`127.0.0.1:${port}:${port}`);
+  });
+
+  it('uses the Kafka version of the test suite and of the dev overlay', () => {
+    const pom = readFileSync(join(repoRoot, 'scripts/kafka/pom.xml'), 'utf8');
+    const version = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)?.[1];
+    expect(services['kafka']?.image).toBe(`apache/kafka:${version}`);
+    const dev = workloads(render('deploy/overlays/dev')).find((w) => w.name === 'kafka');
+    expect(dev?.pod.containers[0]?.image).toBe(services['kafka']?.image);
+  });
+
+  it('sends the processors’ IPFIX to the collector service, on the port it listens on', () => {
+    const config = parseConfig(parse(readFileSync(configFile(services['processor'] ?? {}), 'utf8')));
+    const listen = services['collector']?.command?.[2] ?? '';
+    expect(config.ipfix.collectors.length).toBeGreaterThan(0);
+    for (const url of config.ipfix.collectors) {
+      const collector = parseCollectorUrl(url);
+      expect(collector?.host).toBe('collector');
+      expect(collector?.protocol).toBe(parseCollectorUrl(listen)?.protocol);
+      expect(collector?.port).toBe(parseCollectorUrl(listen)?.port);
+    }
+  });
+});

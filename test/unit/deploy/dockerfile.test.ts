@@ -1,0 +1,173 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { execForm, includedByDockerignore, parseDockerfile } from './dockerfile.js';
+import { find, render, repoRoot } from './render.js';
+
+// The image cannot be built here (no Docker engine), so its Dockerfile is checked statically.
+const text = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+const dockerfile = parseDockerfile(text);
+const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n');
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+  version: string;
+  bin: Record<string, string>;
+  engines: { node: string };
+  dependencies: Record<string, string>;
+};
+const finalStage = dockerfile.stages.length - 1;
+const inFinal = (keyword: string) =>
+  dockerfile.instructions.filter((i) => i.stage === finalStage && i.keyword === keyword);
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+describe('Dockerfile', () => {
+  it('is multi-stage on node:<version>-bookworm-slim, every base image pinned by a tag', () => {
+    expect(dockerfile.stages.length).toBeGreaterThanOrEqual(2);
+    for (const stage of dockerfile.stages) {
+      expect(stage.image).toMatch(/^node:\d+\.\d+\.\d+-bookworm-slim$/);
+      expect(stage.image).not.toContain('$');
+    }
+  });
+
+  it('uses the Node major version package.json asks for', () => {
+    const major = /(\d+)/.exec(pkg.engines.node)?.[1];
+    for (const stage of dockerfile.stages) expect(stage.image.startsWith(`node:${major}.`)).toBe(true);
+  });
+
+  it('installs production dependencies only, from the lockfile', () => {
+    const runs = dockerfile.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+    expect(runs.some((r) => /npm ci\b.*--omit=dev/.test(r))).toBe(true);
+    expect(runs.some((r) => /npm install\b/.test(r))).toBe(false);
+  });
+
+  it('has tsx among the runtime dependencies, since bin/ctflow.js runs the sources through it', () => {
+    const entry = readFileSync(join(repoRoot, 'bin/ctflow.js'), 'utf8');
+    expect(entry).toContain("from 'tsx/esm/api'");
+    expect(pkg.dependencies).toHaveProperty('tsx');
+  });
+
+  it('finds every package src/ imports at run time among the production dependencies', () => {
+    const missing = new Set<string>();
+    for (const file of sourceFiles(join(repoRoot, 'src'))) {
+      const code = readFileSync(file, 'utf8');
+      for (const m of code.matchAll(/^\s*import\s+(?!type\b)[^'"]*?['"]([^'"]+)['"]/gm)) {
+        const spec = m[1] ?? '';
+        if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+        const name = spec.startsWith('@')
+          ? spec.split('/').slice(0, 2).join('/')
+          : (spec.split('/')[0] ?? '');
+        if (!(name in pkg.dependencies)) missing.add(`${name} (${file.slice(repoRoot.length)})`);
+      }
+    }
+    expect([...missing]).toEqual([]);
+  });
+
+  it('installs conntrack-tools and tini in the final image', () => {
+    const runs = inFinal('RUN').map((i) => i.args);
+    expect(runs.some((r) => /apt-get install\b.*\bconntrack\b/.test(r))).toBe(true);
+    expect(runs.some((r) => /apt-get install\b.*\btini\b/.test(r))).toBe(true);
+    expect(runs.some((r) => r.includes('rm -rf /var/lib/apt/lists/*'))).toBe(true);
+  });
+
+  it('copies only files that exist and that .dockerignore lets into the context', () => {
+    const stageNames = dockerfile.stages.map((s) => s.name);
+    const copies = dockerfile.instructions.filter((i) => i.keyword === 'COPY');
+    expect(copies.length).toBeGreaterThan(0);
+    for (const copy of copies) {
+      const parts = copy.args.split(' ');
+      const from = parts.find((p) => p.startsWith('--from='))?.slice('--from='.length);
+      const paths = parts.filter((p) => !p.startsWith('--'));
+      const sources = paths.slice(0, -1);
+      if (from !== undefined) {
+        expect(stageNames.slice(0, copy.stage)).toContain(from);
+        continue;
+      }
+      for (const source of sources) {
+        const path = source.replace(/^\.\//, '').replace(/\/$/, '');
+        expect(existsSync(join(repoRoot, path)), `${path} exists`).toBe(true);
+        expect(includedByDockerignore(path, ignore), `${path} is in the build context`).toBe(true);
+      }
+    }
+    // The runtime needs exactly these from the context.
+    const copied = copies.flatMap((c) =>
+      c.args
+        .split(' ')
+        .filter((p) => !p.startsWith('--'))
+        .slice(0, -1),
+    );
+    for (const needed of ['package.json', 'package-lock.json', 'bin', 'schemas', 'src']) {
+      expect(copied).toContain(needed);
+    }
+  });
+
+  it('keeps node_modules, .git and .cache out of the build context', () => {
+    for (const path of ['node_modules', '.git', '.cache', 'test', 'deploy']) {
+      expect(includedByDockerignore(path, ignore), path).toBe(false);
+    }
+  });
+
+  it('runs as the unprivileged user the manifests expect', () => {
+    const users = inFinal('USER');
+    expect(users).toHaveLength(1);
+    const user = users[0]?.args ?? '';
+    expect(user).toMatch(/^\d+:\d+$/);
+    const [uid] = user.split(':');
+    expect(Number(uid)).toBeGreaterThan(0);
+    const objects = render('deploy/base');
+    const processor = find(objects, 'Deployment', 'ctflow-processor') as unknown as {
+      spec: { template: { spec: { securityContext: { runAsUser: number } } } };
+    };
+    expect(processor.spec.template.spec.securityContext.runAsUser).toBe(Number(uid));
+  });
+
+  it('starts bin/ctflow.js under tini in exec form', () => {
+    const entrypoint = execForm(inFinal('ENTRYPOINT')[0]?.args ?? '');
+    expect(entrypoint).toEqual(['/usr/bin/tini', '--', 'node', `/app/${pkg.bin['ctflow']}`]);
+    expect(existsSync(join(repoRoot, pkg.bin['ctflow'] ?? ''))).toBe(true);
+    expect(inFinal('WORKDIR').map((i) => i.args)).toContain('/app');
+  });
+
+  it('exposes the metrics port and has no HEALTHCHECK (Kubernetes probes instead)', () => {
+    expect(inFinal('EXPOSE').map((i) => i.args)).toEqual(['9464']);
+    expect(dockerfile.instructions.some((i) => i.keyword === 'HEALTHCHECK')).toBe(false);
+  });
+
+  it('labels the image with the package version', () => {
+    const labels = inFinal('LABEL')
+      .map((i) => i.args)
+      .join(' ');
+    for (const key of ['title', 'description', 'version', 'licenses', 'base.name']) {
+      expect(labels).toContain(`org.opencontainers.image.${key}=`);
+    }
+    const versionArg = inFinal('ARG').find((i) => i.args.startsWith('VERSION='));
+    expect(versionArg?.args).toBe(`VERSION=${pkg.version}`);
+  });
+});
+
+describe('the Dockerfile reader', () => {
+  it('joins continuations, drops comments and substitutes global ARGs in FROM', () => {
+    const parsed = parseDockerfile(
+      '# c\nARG V=1.2.3\nFROM node:$V-slim AS a\nRUN one \\\n  # inner\n  two\nFROM a\nUSER 1:1\n',
+    );
+    expect(parsed.stages).toEqual([{ image: 'node:1.2.3-slim', name: 'a' }, { image: 'a' }]);
+    expect(parsed.instructions.map((i) => [i.keyword, i.args, i.stage])).toEqual([
+      ['ARG', 'V=1.2.3', -1],
+      ['FROM', 'node:$V-slim AS a', 0],
+      ['RUN', 'one two', 0],
+      ['FROM', 'a', 1],
+      ['USER', '1:1', 1],
+    ]);
+  });
+
+  it('applies .dockerignore exceptions in order', () => {
+    expect(includedByDockerignore('src', ['**', '!src/'])).toBe(true);
+    expect(includedByDockerignore('src/a.ts', ['**', '!src/'])).toBe(true);
+    expect(includedByDockerignore('test', ['**', '!src/'])).toBe(false);
+    expect(includedByDockerignore('src', ['**', '!src/', 'src'])).toBe(false);
+  });
+});
