@@ -1,15 +1,23 @@
 import 'vitest';
 import type { TestProject } from 'vitest/node';
+import { startTestKafka } from '../rig/kafka-broker.js';
 
 /**
- * Integration global setup: provides `kafkaBrokers` to tests. KAFKA_BROKERS wins when set.
- * (Kafka start-up via testcontainers or the local KRaft script is being added.)
+ * Integration global setup: a real Kafka broker for every integration test, provided as `kafkaBrokers`
+ * ("host:port[,...]"). KAFKA_BROKERS wins when set; else Docker (testcontainers) when an engine answers;
+ * else the local KRaft broker from scripts/kafka-local.sh; else the run fails with what is missing.
+ * Kafka tests are never skipped.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const brokers = process.env.KAFKA_BROKERS;
-  if (!brokers) throw new Error('KAFKA_BROKERS is not set and no local Kafka launcher exists yet');
-  project.provide('kafkaBrokers', brokers);
-  return async () => {};
+  const started = Date.now();
+  const kafka = await startTestKafka();
+  if (kafka.mode !== 'env') {
+    process.stderr.write(
+      `integration: Kafka (${kafka.mode}) at ${kafka.brokers} in ${Date.now() - started} ms\n`,
+    );
+  }
+  project.provide('kafkaBrokers', kafka.brokers);
+  return () => kafka.stop();
 }
 
 declare module 'vitest' {

@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# A real Apache Kafka broker (KRaft, one node acting as broker and controller) from the jars published on
+# Maven Central, for tests and development on machines without Docker. Java 17+ runs it; Maven resolves it.
+#
+#   bash scripts/kafka-local.sh jars     resolve the broker classpath into the cache (once; later runs reuse it)
+#   bash scripts/kafka-local.sh start    start a broker, wait until it answers Metadata, print HOST:PORT on stdout
+#   bash scripts/kafka-local.sh stop     SIGTERM, wait for a clean shutdown (SIGKILL after a timeout), delete data
+#   bash scripts/kafka-local.sh status   print the state; exit 0 when running, 3 when not
+#
+# Options (each also as an environment variable):
+#   --state-dir DIR          KAFKA_STATE_DIR        where the state file lives (default .cache/kafka/run); one
+#                                                   broker per state dir, so separate dirs run separate brokers
+#   --port P                 KAFKA_PORT             client (PLAINTEXT) port; default a free port
+#   --controller-port P      KAFKA_CONTROLLER_PORT  KRaft controller port; default a free port
+#   --extra-ports N          KAFKA_EXTRA_PORTS      reserve N more free ports, usable as {{PORT_1}}..{{PORT_N}}
+#   --prop KEY=VALUE         KAFKA_EXTRA_PROPERTIES (newline-separated KEY=VALUE lines)
+#   --properties-file FILE   KAFKA_EXTRA_PROPERTIES_FILE
+#                            extra server properties, appended last so they override the defaults below
+#                            (e.g. SASL_SSL listeners). Placeholders {{PORT}}, {{CONTROLLER_PORT}},
+#                            {{PORT_n}} and {{DATA_DIR}} are substituted. Readiness is probed on the PLAINTEXT
+#                            listener at {{PORT}}, so keep that listener when adding secured ones.
+#   --timeout S              KAFKA_START_TIMEOUT    seconds to wait for readiness (default 60)
+#   --watch-pid PID                                 stop the broker when process PID exits (test runners)
+#   KAFKA_VERSION (default 4.4.0), KAFKA_CACHE_DIR (default .cache/kafka), KAFKA_HEAP_OPTS, KAFKA_JVM_OPTS,
+#   KAFKA_STOP_TIMEOUT (default 30 s), JAVA_HOME.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SELF="$ROOT/scripts/kafka-local.sh"
+POM_DIR="$ROOT/scripts/kafka"
+KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
+CACHE_DIR="${KAFKA_CACHE_DIR:-$ROOT/.cache/kafka}"
+LIB_DIR="$CACHE_DIR/$KAFKA_VERSION/lib"
+STATE_DIR="${KAFKA_STATE_DIR:-$CACHE_DIR/run}"
+PORT="${KAFKA_PORT:-}"
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-}"
+EXTRA_PORTS="${KAFKA_EXTRA_PORTS:-0}"
+EXTRA_PROPS="${KAFKA_EXTRA_PROPERTIES:-}"
+EXTRA_PROPS_FILE="${KAFKA_EXTRA_PROPERTIES_FILE:-}"
+START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
+STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
+WATCH_PID=""
+MARKER=".ctflow-kafka-local"
+
+log() { printf 'kafka-local: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "$SELF" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+java_bin() {
+  if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
+    printf '%s\n' "$JAVA_HOME/bin/java"
+  elif command -v java >/dev/null 2>&1; then
+    command -v java
+  else
+    die "java not found. Kafka $KAFKA_VERSION needs Java 17 or later: apt-get install -y openjdk-17-jre-headless (Debian/Ubuntu), or set JAVA_HOME to a JDK 17+."
+  fi
+}
+
+check_java() {
+  local java major
+  java="$(java_bin)"
+  # `java -version` prints e.g. 'openjdk version "17.0.15" 2025-04-15' (or "1.8.0_392" for Java 8).
+  major="$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9][0-9]*\)\(\.[0-9]*\)*.*".*/\1/p' | head -1)"
+  [[ "$major" == 1 ]] && major="$("$java" -version 2>&1 | sed -n 's/.*version "1\.\([0-9]*\).*/\1/p' | head -1)"
+  [[ -n "$major" ]] || die "cannot tell the version of $java ($("$java" -version 2>&1 | head -1))"
+  local needed=17
+  [[ "$KAFKA_VERSION" == 3.* ]] && needed=11
+  ((major >= needed)) ||
+    die "$java is Java $major; Kafka $KAFKA_VERSION needs Java $needed or later: apt-get install -y openjdk-17-jre-headless, or set JAVA_HOME."
+  printf '%s\n' "$java"
+}
+
+check_node() {
+  command -v node >/dev/null 2>&1 || die "node not found (needed for the readiness probe): install Node.js 20+."
+  [[ -d "$ROOT/node_modules/kafkajs" ]] || die "node_modules/kafkajs is missing: run 'npm ci' in $ROOT first."
+}
+
+cmd_jars() {
+  if [[ -f "$LIB_DIR/.complete" ]]; then
+    log "jars for Kafka $KAFKA_VERSION already cached in $LIB_DIR"
+    return 0
+  fi
+  command -v mvn >/dev/null 2>&1 ||
+    die "mvn not found (needed once to fetch the Kafka jars from Maven Central): apt-get install -y maven"
+  check_java >/dev/null
+  local tmp start
+  mkdir -p "$CACHE_DIR/$KAFKA_VERSION"
+  tmp="$(mktemp -d "$CACHE_DIR/$KAFKA_VERSION/lib.tmp.XXXXXX")"
+  start=$SECONDS
+  log "resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION and its runtime dependencies with Maven ..."
+  if ! mvn -q -B -Dstyle.color=never -f "$POM_DIR/pom.xml" -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" >&2; then
+    rm -rf "$tmp"
+    die "Maven could not resolve Kafka $KAFKA_VERSION (see its output above)"
+  fi
+  touch "$tmp/.complete"
+  rm -rf "$LIB_DIR"
+  mv "$tmp" "$LIB_DIR"
+  log "cached $(find "$LIB_DIR" -name '*.jar' | wc -l) jars ($(du -sh "$LIB_DIR" | cut -f1)) in $LIB_DIR in $((SECONDS - start)) s"
+}
+
+state_file() { printf '%s\n' "$STATE_DIR/kafka-local.env"; }
+
+# Reads the state file into STATE_* variables; returns 1 when there is none.
+read_state() {
+  local file key value
+  file="$(state_file)"
+  [[ -f "$file" ]] || return 1
+  while IFS='=' read -r key value; do
+    [[ "$key" =~ ^[A-Z_]+$ ]] && printf -v "STATE_$key" '%s' "$value"
+  done <"$file"
+  return 0
+}
+
+# True when PID is a live broker process of ours (guards against pid reuse).
+is_our_broker() {
+  local pid="$1" data_dir="$2"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $data_dir/server.properties"
+}
+
+render_props() {
+  local text="$1" i
+  text="${text//\{\{PORT\}\}/$PORT}"
+  text="${text//\{\{CONTROLLER_PORT\}\}/$CONTROLLER_PORT}"
+  text="${text//\{\{DATA_DIR\}\}/$DATA_DIR}"
+  for ((i = 1; i <= EXTRA_PORTS; i++)); do
+    text="${text//\{\{PORT_$i\}\}/${EXTRA_PORT_LIST[$((i - 1))]}}"
+  done
+  printf '%s\n' "$text"
+}
+
+write_server_properties() {
+  local cluster_id="$1"
+  {
+    cat <<EOF
+# Written by scripts/kafka-local.sh: one KRaft node acting as broker and controller, for tests.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+log.dirs=$DATA_DIR/logs
+# One node: every internal topic must have replication factor 1, or the group coordinator is "not available".
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# Tests join groups constantly: no 3 s wait for more members.
+group.initial.rebalance.delay.ms=0
+num.partitions=1
+EOF
+    if [[ -n "$EXTRA_PROPS_FILE" || -n "$EXTRA_PROPS" ]]; then
+      printf '# Extra properties (override the above)\n'
+      [[ -n "$EXTRA_PROPS_FILE" ]] && render_props "$(cat "$EXTRA_PROPS_FILE")"
+      [[ -n "$EXTRA_PROPS" ]] && render_props "$EXTRA_PROPS"
+    fi
+  } >"$DATA_DIR/server.properties"
+  printf '%s\n' "$cluster_id" >"$DATA_DIR/cluster-id"
+}
+
+cmd_start() {
+  while (($#)); do
+    case "$1" in
+      --state-dir) STATE_DIR="$2"; shift 2 ;;
+      --port) PORT="$2"; shift 2 ;;
+      --controller-port) CONTROLLER_PORT="$2"; shift 2 ;;
+      --extra-ports) EXTRA_PORTS="$2"; shift 2 ;;
+      --prop) EXTRA_PROPS="${EXTRA_PROPS:+$EXTRA_PROPS$'\n'}$2"; shift 2 ;;
+      --properties-file) EXTRA_PROPS_FILE="$2"; shift 2 ;;
+      --timeout) START_TIMEOUT="$2"; shift 2 ;;
+      --watch-pid) WATCH_PID="$2"; shift 2 ;;
+      *) die "unknown option for start: $1" ;;
+    esac
+  done
+  [[ -z "$EXTRA_PROPS_FILE" || -f "$EXTRA_PROPS_FILE" ]] || die "properties file not found: $EXTRA_PROPS_FILE"
+
+  if read_state && is_our_broker "${STATE_PID:-}" "${STATE_DATA_DIR:-}"; then
+    log "already running (pid $STATE_PID, state $(state_file)); stop it first to change its settings"
+    printf '%s\n' "$STATE_BOOTSTRAP"
+    return 0
+  fi
+
+  local java
+  java="$(check_java)"
+  check_node
+  if [[ ! -f "$LIB_DIR/.complete" ]]; then
+    log "no cached jars for Kafka $KAFKA_VERSION; fetching them first"
+    cmd_jars
+  fi
+
+  local started=$SECONDS needed=2 ports
+  [[ -z "$PORT" ]] || needed=$((needed - 1))
+  [[ -z "$CONTROLLER_PORT" ]] || needed=$((needed - 1))
+  needed=$((needed + EXTRA_PORTS))
+  EXTRA_PORT_LIST=()
+  if ((needed > 0)); then
+    mapfile -t ports < <(node "$POM_DIR/helper.mjs" free-ports "$needed")
+    ((${#ports[@]} == needed)) || die "could not find $needed free ports on 127.0.0.1"
+    if [[ -z "$PORT" ]]; then PORT="${ports[0]}"; ports=("${ports[@]:1}"); fi
+    if [[ -z "$CONTROLLER_PORT" ]]; then CONTROLLER_PORT="${ports[0]}"; ports=("${ports[@]:1}"); fi
+    EXTRA_PORT_LIST=("${ports[@]}")
+  fi
+
+  mkdir -p "$STATE_DIR"
+  DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/ctflow-kafka.XXXXXX")"
+  touch "$DATA_DIR/$MARKER"
+  # A Kafka Uuid: 16 random bytes, base64url without padding (what `kafka-storage.sh random-uuid` prints).
+  local cluster_id
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  write_server_properties "$cluster_id"
+
+  local log4j="-Dlog4j2.configurationFile=$POM_DIR/log4j2.properties"
+  if ! "$java" -cp "$LIB_DIR/*" "$log4j" "-Dctflow.kafka.log=$DATA_DIR/format.log" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA_DIR/server.properties" >"$DATA_DIR/format.out" 2>&1; then
+    cat "$DATA_DIR/format.out" >&2
+    rm -rf "$DATA_DIR"
+    die "formatting the KRaft storage failed (output above)"
+  fi
+
+  local heap="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
+  local jvm="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}"
+  # setsid: the broker outlives this script and is not hit by the terminal's Ctrl-C; `stop` ends it.
+  # shellcheck disable=SC2086
+  setsid "$java" $heap $jvm "$log4j" "-Dctflow.kafka.log=$DATA_DIR/broker.log" -cp "$LIB_DIR/*" \
+    kafka.Kafka "$DATA_DIR/server.properties" >"$DATA_DIR/broker.out" 2>&1 </dev/null &
+  local pid=$!
+  local bootstrap="127.0.0.1:$PORT"
+  {
+    printf 'PID=%s\nBOOTSTRAP=%s\nPORT=%s\nCONTROLLER_PORT=%s\n' "$pid" "$bootstrap" "$PORT" "$CONTROLLER_PORT"
+    local i
+    for ((i = 1; i <= EXTRA_PORTS; i++)); do printf 'PORT_%d=%s\n' "$i" "${EXTRA_PORT_LIST[$((i - 1))]}"; done
+    printf 'DATA_DIR=%s\nLOG=%s\nVERSION=%s\nCLUSTER_ID=%s\n' "$DATA_DIR" "$DATA_DIR/broker.log" \
+      "$KAFKA_VERSION" "$cluster_id"
+  } >"$(state_file)"
+
+  local rc=0
+  node "$POM_DIR/helper.mjs" probe "$bootstrap" "$((START_TIMEOUT * 1000))" "$pid" || rc=$?
+  if ((rc != 0)); then
+    if ((rc == 3)); then log "the broker exited while starting"; else log "no answer from $bootstrap within ${START_TIMEOUT} s"; fi
+    log "last lines of $DATA_DIR/broker.log and broker.out:"
+    tail -n 30 "$DATA_DIR/broker.log" >&2 2>/dev/null || true
+    tail -n 30 "$DATA_DIR/broker.out" >&2 2>/dev/null || true
+    cmd_stop --state-dir "$STATE_DIR" || true
+    die "Kafka $KAFKA_VERSION did not start"
+  fi
+
+  if [[ -n "$WATCH_PID" ]]; then
+    # Ends the broker if the process that asked for it dies without calling stop (e.g. a killed test run).
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
+      kill -0 "$2" 2>/dev/null && exec bash "$3" stop --state-dir "$4"' _ \
+      "$WATCH_PID" "$pid" "$SELF" "$STATE_DIR" >/dev/null 2>&1 </dev/null &
+    printf 'WATCHDOG_PID=%s\n' "$!" >>"$(state_file)"
+  fi
+  log "Kafka $KAFKA_VERSION (pid $pid) ready at $bootstrap in $((SECONDS - started)) s; data $DATA_DIR"
+  printf '%s\n' "$bootstrap"
+}
+
+cmd_stop() {
+  while (($#)); do
+    case "$1" in
+      --state-dir) STATE_DIR="$2"; shift 2 ;;
+      *) die "unknown option for stop: $1" ;;
+    esac
+  done
+  if ! read_state; then
+    log "not running (no state file $(state_file))"
+    return 0
+  fi
+  local pid="${STATE_PID:-}" data_dir="${STATE_DATA_DIR:-}" waited=0
+  if [[ -n "${STATE_WATCHDOG_PID:-}" && "${STATE_WATCHDOG_PID}" != "$PPID" ]]; then
+    kill "$STATE_WATCHDOG_PID" 2>/dev/null || true
+  fi
+  if is_our_broker "$pid" "$data_dir"; then
+    kill -TERM "$pid"
+    while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 10)); do
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "broker (pid $pid) still running after ${STOP_TIMEOUT} s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    else
+      log "broker (pid $pid) stopped in $((waited / 10)).$((waited % 10)) s"
+    fi
+  else
+    log "broker (pid ${pid:-?}) was not running"
+  fi
+  # Delete only a data dir this script made.
+  if [[ -n "$data_dir" && -f "$data_dir/$MARKER" ]]; then rm -rf "$data_dir"; fi
+  rm -f "$(state_file)"
+}
+
+cmd_status() {
+  while (($#)); do
+    case "$1" in
+      --state-dir) STATE_DIR="$2"; shift 2 ;;
+      *) die "unknown option for status: $1" ;;
+    esac
+  done
+  if read_state && is_our_broker "${STATE_PID:-}" "${STATE_DATA_DIR:-}"; then
+    printf 'running: Kafka %s, pid %s, bootstrap %s, data %s, log %s\n' "$STATE_VERSION" "$STATE_PID" \
+      "$STATE_BOOTSTRAP" "$STATE_DATA_DIR" "$STATE_LOG"
+    return 0
+  fi
+  if [[ -f "$(state_file)" ]]; then
+    printf 'not running (stale state file %s; `stop` cleans it up)\n' "$(state_file)"
+  else
+    printf 'not running\n'
+  fi
+  return 3
+}
+
+case "${1:-}" in
+  jars) shift; cmd_jars "$@" ;;
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_stop "$@" ;;
+  status) shift; cmd_status "$@" ;;
+  -h | --help | help | "") usage ;;
+  *) log "unknown command: $1"; usage ;;
+esac

@@ -1,0 +1,237 @@
+/**
+ * A producer for ctflow's topics: idempotent, acks=all, GZIP, Java-compatible key partitioning, and
+ * batching across calls (messages sent while a request is in flight, or within `lingerMs`, go out together
+ * in one request, like the Java client's linger.ms/batch.size).
+ */
+import kafkajs from 'kafkajs';
+import type { Message, Producer as KafkajsProducer, TopicMessages } from 'kafkajs';
+import { CtflowError } from '../errors.js';
+import { topicPartitionCounts } from './admin.js';
+import { type KafkaClient, kafkajsOf } from './client.js';
+import { createJavaCompatiblePartitioner } from './partitioner.js';
+
+/** One message to send. Keys and values are bytes (or UTF-8 strings). */
+export interface OutgoingMessage {
+  /** Decides the partition (murmur2, as the Java client) unless `partition` is given. */
+  key?: Uint8Array | string | null;
+  /** null is a tombstone (deletes the key from a compacted topic). */
+  value: Uint8Array | string | null;
+  /** Send to this partition, whatever the key (e.g. watermarks written to every partition). */
+  partition?: number;
+  headers?: Record<string, Uint8Array | string>;
+  /** Record timestamp (ms since the Unix epoch); default: the time of sending. */
+  timestampMs?: number;
+}
+
+/** Producer settings. */
+export interface ProducerOptions {
+  /** Exactly-once per partition from this producer (sequence numbers). Default true; forces acks=all. */
+  idempotent?: boolean;
+  /** Default "gzip". */
+  compression?: 'gzip' | 'none';
+  /** How long to wait for more messages before sending a request. Default 5 ms; 0 sends at once. */
+  lingerMs?: number;
+  /** Most messages in one request. Default 10000. */
+  maxBatchMessages?: number;
+  /**
+   * Retries of a failed request. Default: without limit when idempotent (kafkajs' default: a send then
+   * waits as long as the cluster is unreachable), else 5.
+   */
+  retries?: number;
+}
+
+/** A connected producer. */
+export interface Producer {
+  /** Sends messages to one topic; resolves once all are acknowledged by all in-sync replicas. */
+  send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+  /** Resolves when everything sent so far is acknowledged (or failed). */
+  flush(): Promise<void>;
+  /** Number of partitions of `topic` (for writing to each partition, e.g. watermarks). */
+  partitionCount(topic: string): Promise<number>;
+  /** Flushes, then closes the connections. */
+  disconnect(): Promise<void>;
+}
+
+interface Pending {
+  topic: string;
+  messages: Message[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function toBuffer(data: Uint8Array | string): Buffer | string {
+  if (typeof data === 'string' || Buffer.isBuffer(data)) return data;
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function toKafkajsMessage(m: OutgoingMessage): Message {
+  if (m.partition !== undefined && (!Number.isInteger(m.partition) || m.partition < 0)) {
+    throw new CtflowError('KAFKA', `bad partition ${m.partition}: expected an integer >= 0`, {
+      details: { field: 'partition', value: m.partition, expected: 'integer >= 0' },
+    });
+  }
+  const out: Message = { value: m.value === null ? null : toBuffer(m.value) };
+  if (m.key !== undefined && m.key !== null) out.key = toBuffer(m.key);
+  if (m.partition !== undefined) out.partition = m.partition;
+  if (m.timestampMs !== undefined) out.timestamp = String(m.timestampMs);
+  if (m.headers !== undefined) {
+    out.headers = Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, toBuffer(v)]));
+  }
+  return out;
+}
+
+class BatchingProducer implements Producer {
+  private queue: Pending[] = [];
+  private queued = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly client: KafkaClient,
+    private readonly producer: KafkajsProducer,
+    private readonly compression: number,
+    private readonly lingerMs: number,
+    private readonly maxBatchMessages: number,
+  ) {}
+
+  send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    if (this.closed) {
+      return Promise.reject(new CtflowError('KAFKA', 'producer is disconnected', { details: { topic } }));
+    }
+    if (messages.length === 0) return Promise.resolve();
+    let converted: Message[];
+    try {
+      converted = messages.map(toKafkajsMessage);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ topic, messages: converted, resolve, reject });
+      this.queued += converted.length;
+      if (this.queued >= this.maxBatchMessages || this.lingerMs === 0) this.kick();
+      else this.timer ??= setTimeout(() => this.kick(), this.lingerMs);
+    });
+  }
+
+  private kick(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    // One request at a time (idempotence needs it); the queue keeps filling meanwhile.
+    if (this.inFlight !== undefined || this.queue.length === 0) return;
+    const batch: Pending[] = [];
+    let count = 0;
+    while (
+      this.queue.length > 0 &&
+      (count === 0 || count + this.queue[0]!.messages.length <= this.maxBatchMessages)
+    ) {
+      const next = this.queue.shift()!;
+      batch.push(next);
+      count += next.messages.length;
+    }
+    this.queued -= count;
+    const byTopic = new Map<string, Message[]>();
+    for (const p of batch) {
+      const list = byTopic.get(p.topic);
+      if (list) list.push(...p.messages);
+      else byTopic.set(p.topic, [...p.messages]);
+    }
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    this.inFlight = this.producer
+      .sendBatch({ topicMessages, acks: -1, compression: this.compression })
+      .then(
+        () => {
+          for (const p of batch) p.resolve();
+        },
+        (err: unknown) => {
+          const error = new CtflowError(
+            'KAFKA',
+            `sending ${count} messages to ${[...byTopic.keys()].join(', ')} failed: ${(err as Error).message}`,
+            {
+              details: { brokers: this.client.brokers, topics: [...byTopic.keys()], messages: count },
+              cause: err,
+              retriable: (err as { retriable?: boolean }).retriable ?? true,
+            },
+          );
+          for (const p of batch) p.reject(error);
+        },
+      )
+      .finally(() => {
+        this.inFlight = undefined;
+        if (this.queue.length > 0) {
+          if (this.queued >= this.maxBatchMessages || this.lingerMs === 0 || this.closed) this.kick();
+          else this.timer ??= setTimeout(() => this.kick(), this.lingerMs);
+        }
+      });
+  }
+
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.inFlight !== undefined) {
+      this.kick();
+      await this.inFlight?.catch(() => {});
+    }
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    const count = (await topicPartitionCounts(this.client, [topic])).get(topic);
+    if (count === undefined) {
+      throw new CtflowError('KAFKA', `topic ${topic} does not exist`, { details: { topic } });
+    }
+    return count;
+  }
+
+  async disconnect(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    await this.producer.disconnect();
+  }
+}
+
+/** Creates and connects a producer. */
+export async function createProducer(client: KafkaClient, options: ProducerOptions = {}): Promise<Producer> {
+  const idempotent = options.idempotent ?? true;
+  const partitioner = createJavaCompatiblePartitioner();
+  const retries = options.retries ?? (idempotent ? undefined : 5);
+  const producer = kafkajsOf(client).producer({
+    idempotent,
+    // Idempotence with kafkajs needs one request in flight per connection to keep sequence order.
+    maxInFlightRequests: idempotent ? 1 : 5,
+    allowAutoTopicCreation: false,
+    ...(retries === undefined ? {} : { retry: { retries } }),
+    createPartitioner:
+      () =>
+      ({ topic, partitionMetadata, message }) =>
+        partitioner(
+          topic,
+          partitionMetadata,
+          message.key as Buffer | string | null | undefined,
+          message.partition ?? undefined,
+        ),
+  });
+  try {
+    await producer.connect();
+  } catch (err) {
+    throw new CtflowError(
+      'KAFKA',
+      `cannot connect a producer to ${client.brokers.join(',')}: ${(err as Error).message}`,
+      {
+        details: { brokers: client.brokers },
+        cause: err,
+        retriable: true,
+      },
+    );
+  }
+  const compression =
+    (options.compression ?? 'gzip') === 'gzip'
+      ? kafkajs.CompressionTypes.GZIP
+      : kafkajs.CompressionTypes.None;
+  return new BatchingProducer(
+    client,
+    producer,
+    compression,
+    options.lingerMs ?? 5,
+    options.maxBatchMessages ?? 10_000,
+  );
+}
