@@ -1,0 +1,40 @@
+/**
+ * Settings of the pipeline stages derived from the one configuration, so every role (run,
+ * processor, replay) builds its engine and exporter the same way.
+ */
+import type { EngineOptions } from '../flow/types.js';
+import type { ExporterOptions } from '../ipfix/exporter.js';
+import { observationDomainId, observationDomainIdForNode } from './odid.js';
+import type { Config } from './schema.js';
+
+const US = 1_000_000;
+const us = (seconds: number): number => Math.round(seconds * US);
+
+/**
+ * Flow engine options: durations in µs. `localNode` (embedded mode) maps this node to its configured
+ * observation domain id; every other node (recordings, Kafka) gets the stable id derived from its name.
+ */
+export function engineOptions(config: Config, localNode?: string): Partial<EngineOptions> {
+  const localId = observationDomainId(config);
+  return {
+    activeTimeoutUs: us(config.flow.activeTimeout),
+    idleTimeoutUs: us(config.flow.idleTimeout),
+    maxLifeUs: us(config.flow.maxLife),
+    nodeTimeoutUs: us(config.flow.nodeTimeout),
+    suppressZeroDeltaActive: config.flow.suppressZeroDeltaActive,
+    observationDomainId: (node) => (node === localNode ? localId : observationDomainIdForNode(node)),
+  };
+}
+
+/** IPFIX exporting process options for the configured collectors. */
+export function exporterOptions(config: Config): ExporterOptions {
+  const p = config.ipfix.timestampPrecision;
+  return {
+    collectors: config.ipfix.collectors,
+    observationDomainId: observationDomainId(config),
+    templateRefreshS: config.ipfix.templateRefresh,
+    mtu: config.ipfix.mtu,
+    tcpBufferBytes: config.ipfix.tcpBufferBytes,
+    templates: { timestamps: p === 'both' ? ['milliseconds', 'seconds'] : [p] },
+  };
+}
