@@ -82,7 +82,7 @@ export function readValue(buf: Uint8Array, off: number, ie: InformationElement, 
       fixed(ie, len, 16);
       return formatIpv6(buf, off);
     case 'octetArray':
-      return buf.slice(off, off + len);
+      return new Uint8Array(buf.subarray(off, off + len));
     case 'string':
       try {
         return decoder.decode(buf.subarray(off, off + len));

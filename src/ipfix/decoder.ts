@@ -430,7 +430,7 @@ export class Decoder {
           });
         }
         const value: FieldValue =
-          f.ie === undefined ? msg.slice(off, off + len) : readValue(msg, off, f.ie, len);
+          f.ie === undefined ? new Uint8Array(msg.subarray(off, off + len)) : readValue(msg, off, f.ie, len);
         fields.push({ name: f.name, id: f.id, pen: f.pen, type: f.ie?.type ?? 'unknown', value });
         off += len;
       }

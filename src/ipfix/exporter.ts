@@ -15,9 +15,11 @@ import { CtflowError } from '../errors.js';
 import type { FlowRecord, RecordSink } from '../flow/types.js';
 import { type CollectorAddress, parseCollectorUrl } from './collector-url.js';
 import { FLOW_VARIANTS, type FlowTemplateOptions, FlowTemplates } from './flow-templates.js';
+import { HEADER_LENGTH, MAX_MESSAGE_LENGTH, SET_HEADER_LENGTH } from './message.js';
 import { maxMessageSize } from './message-size.js';
 import { ExportSession, type OutMessage } from './session.js';
 import { statsTemplate } from './stats-template.js';
+import { type Template, templateRecordLength } from './template.js';
 import { createTcpTransport } from './transport/tcp.js';
 import type { Transport, TransportEvents } from './transport/types.js';
 import { createUdpTransport } from './transport/udp.js';
@@ -128,6 +130,32 @@ function positive(name: string, v: number | undefined, dflt: number, min = 0): n
   return x;
 }
 
+/** Fails fast when the largest template or record of this configuration cannot fit one message. */
+function checkMessageSize(ft: FlowTemplates, stats: Template, size: number, url: string): void {
+  if (!Number.isInteger(size) || size < 64 || size > MAX_MESSAGE_LENGTH) {
+    throw new CtflowError('CONFIG_INVALID', `maximum message size ${size} for ${url} out of range`, {
+      details: { field: 'maxMessageSize', value: size, expected: '64..65535' },
+    });
+  }
+  let need = templateRecordLength(stats);
+  for (let k = 0; k < FLOW_VARIANTS; k++) {
+    need = Math.max(need, ft.recordLength(k), templateRecordLength(ft.template(k)));
+  }
+  if (need + HEADER_LENGTH + SET_HEADER_LENGTH > size) {
+    throw new CtflowError(
+      'CONFIG_INVALID',
+      `messages of ${size} octets to ${url} cannot hold a ${need}-octet record`,
+      {
+        details: {
+          field: 'maxMessageSize',
+          value: size,
+          expected: `≥ ${need + HEADER_LENGTH + SET_HEADER_LENGTH}`,
+        },
+      },
+    );
+  }
+}
+
 /** Starts an exporting process: opens one transport per collector and sends templates and statistics. */
 export function createExporter(opts: ExporterOptions): IpfixExporter {
   const clock = opts.clock ?? Date.now;
@@ -158,6 +186,7 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
   const collectors: Collector[] = opts.collectors.map((url) => {
     const address = parseCollectorUrl(url);
     const size = opts.maxMessageSize ?? maxMessageSize(address.protocol, address.host, opts.mtu ?? 1500);
+    checkMessageSize(flowTemplates, stats, size, address.url);
     const c: Counters = {
       messages: 0,
       bytes: 0,

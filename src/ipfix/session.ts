@@ -13,7 +13,7 @@
 import { CtflowError } from '../errors.js';
 import type { FlowRecord } from '../flow/types.js';
 import { FLOW_VARIANTS, type FlowTemplates, variantOf } from './flow-templates.js';
-import { MessageBuilder, TEMPLATE_SET_ID } from './message.js';
+import { HEADER_LENGTH, MessageBuilder, SET_HEADER_LENGTH, TEMPLATE_SET_ID } from './message.js';
 import { type ReliabilityStats, statsValues } from './stats-template.js';
 import { type Template, dataRecordLength, templateRecordLength, writeDataRecord } from './template.js';
 
@@ -165,6 +165,17 @@ export class ExportSession {
     d.announced.add(t.id);
   }
 
+  /** A record must fit an otherwise empty message (header + set header + record). */
+  #checkFits(t: Template, len: number): void {
+    if (len + HEADER_LENGTH + SET_HEADER_LENGTH > this.#o.maxMessageSize) {
+      throw new CtflowError(
+        'IPFIX_ENCODE',
+        `a record of template ${t.id} (${len} octets) does not fit a ${this.#o.maxMessageSize}-octet message`,
+        { details: { templateId: t.id, value: len, expected: `≤ ${this.#o.maxMessageSize - 20} octets` } },
+      );
+    }
+  }
+
   #templateById(id: number): Template {
     if (id === this.#o.statsTemplate.id) return this.#o.statsTemplate;
     return this.#ft.template(id - this.#ft.firstTemplateId);
@@ -194,6 +205,7 @@ export class ExportSession {
     const k = variantOf(r);
     const t = this.#ft.template(k);
     const len = this.#ft.recordLength(k);
+    this.#checkFits(t, len);
     if (!d.announced.has(t.id)) this.#announce(d, t);
     let b = d.builder;
     if (b.room(t.id) < len) {
@@ -221,6 +233,7 @@ export class ExportSession {
     if (!d.announced.has(t.id)) this.#announce(d, t);
     const values = statsValues(s);
     const len = dataRecordLength(t, values);
+    this.#checkFits(t, len);
     let b = d.builder;
     if (b.room(t.id) < len) {
       this.#finish(d);
