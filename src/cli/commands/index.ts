@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { register as collect } from './collect.js';
 import { register as config } from './config.js';
+import { register as run } from './run.js';
 
 /** A subcommand registers itself on the root program. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every subcommand, in help order. Add a line when a command lands. */
-export const commands: RegisterCommand[] = [collect, config];
+export const commands: RegisterCommand[] = [run, collect, config];
