@@ -19,17 +19,21 @@ interface Query {
   legend: string;
 }
 
-/** A time-series or stat panel; `width` in grid columns (24 per row). */
+/**
+ * A time-series or stat panel; `width` in grid columns (24 per row). A stat panel with `states` shows
+ * 0 and 1 as those two words (off/on, down/up).
+ */
 interface PanelSpec {
   title: string;
   description: string;
   unit: string;
   queries: Query[];
   kind?: 'timeseries' | 'stat';
+  states?: [string, string];
   width?: number;
 }
 
-/** A collapsible group of panels. */
+/** A group of panels. */
 interface RowSpec {
   title: string;
   panels: PanelSpec[];
@@ -37,59 +41,138 @@ interface RowSpec {
 
 // Every query is limited to the jobs chosen in the $job variable; rates use Grafana's $__rate_interval.
 const sel = (extra = '') => `{job=~"$job"${extra ? `, ${extra}` : ''}}`;
-const rate = (metric: string, by: string, extra = '') =>
-  `sum by (${by}) (rate(${metric}${sel(extra)}[$__rate_interval]))`;
+const rate = (metric: string, by: string) => `sum by (${by}) (rate(${metric}${sel()}[$__rate_interval]))`;
+const increase = (metric: string, by: string) =>
+  `sum by (${by}) (increase(${metric}${sel()}[$__rate_interval]))`;
+const gauge = (metric: string, by: string, agg = 'sum') => `${agg} by (${by}) (${metric}${sel()})`;
 const quantile = (q: number, metric: string) =>
   `histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket${sel()}[$__rate_interval])))`;
+const q = (expr: string, legend: string): Query => ({ expr, legend });
 
-/** The dashboard's content: one row per pipeline stage. */
+/** The dashboard's content: an overview, then one row per pipeline stage. */
 export const ROWS: RowSpec[] = [
+  {
+    title: 'Overview',
+    panels: [
+      {
+        title: 'Ready',
+        description: 'Processes whose /readyz answers ready (connected; processors: state restored).',
+        unit: 'short',
+        kind: 'stat',
+        states: ['not ready', 'ready'],
+        queries: [q(gauge('ctflow_ready', 'job, instance', 'min'), '{{job}} {{instance}}')],
+      },
+      {
+        title: 'Kafka connected',
+        description: 'Processes whose Kafka client is connected to the cluster.',
+        unit: 'short',
+        kind: 'stat',
+        states: ['down', 'up'],
+        queries: [q(gauge('ctflow_kafka_connected', 'job, instance', 'min'), '{{job}} {{instance}}')],
+      },
+      {
+        title: 'Collectors up',
+        description:
+          'Transport to each IPFIX collector usable (TCP/TLS connected, UDP socket open), worst process.',
+        unit: 'short',
+        kind: 'stat',
+        states: ['down', 'up'],
+        queries: [q(gauge('ctflow_ipfix_collector_up', 'collector', 'min'), '{{collector}}')],
+      },
+      {
+        title: 'Versions and roles',
+        description: 'Running ctflow processes by version and role.',
+        unit: 'short',
+        queries: [q(gauge('ctflow_build_info', 'version, role', 'count'), '{{role}} {{version}}')],
+      },
+      {
+        title: 'Flows tracked',
+        description: 'Flows held by the flow engines, per process.',
+        unit: 'short',
+        queries: [q(gauge('ctflow_flows_active', 'instance'), '{{instance}}')],
+      },
+      {
+        title: 'Event time behind wall clock',
+        description:
+          "How far each node's event time (latest watermark or observation) is behind this Prometheus' clock: " +
+          'Kafka delay, a quiet or gone node, or clock skew on that node.',
+        unit: 's',
+        queries: [q(`time() - ${gauge('ctflow_event_time_seconds', 'node', 'max')}`, '{{node}}')],
+      },
+    ],
+  },
   {
     title: 'Agents: conntrack to Kafka',
     panels: [
       {
         title: 'Observations read',
-        description: 'Conntrack entries and events read from the kernel, per node.',
+        description: 'Conntrack events and changed poll entries read from the kernel, by kind.',
         unit: 'ops',
-        queries: [{ expr: rate('ctflow_observations_read_total', 'instance'), legend: '{{instance}}' }],
+        queries: [q(rate('ctflow_observations_read_total', 'kind'), '{{kind}}')],
       },
       {
-        title: 'Observations published',
-        description: 'Observations acknowledged by Kafka, per node.',
+        title: 'Published to Kafka',
+        description: 'Observations and watermark messages acknowledged by Kafka.',
         unit: 'ops',
-        queries: [{ expr: rate('ctflow_observations_published_total', 'instance'), legend: '{{instance}}' }],
-      },
-      {
-        title: 'Observations buffered',
-        description: 'Observations held by the agent while Kafka is slow or unreachable (bounded).',
-        unit: 'short',
         queries: [
-          { expr: `sum by (instance) (ctflow_observations_buffered${sel()})`, legend: '{{instance}}' },
+          q(rate('ctflow_observations_published_total', 'job'), 'observations'),
+          q(rate('ctflow_watermarks_published_total', 'job'), 'watermarks'),
         ],
       },
       {
         title: 'Observations dropped',
-        description: 'Observations the agent had to drop, by reason. Anything above zero lost data.',
+        description: 'Observations dropped, by reason. Anything above zero lost data.',
         unit: 'ops',
-        queries: [{ expr: rate('ctflow_observations_dropped_total', 'reason'), legend: '{{reason}}' }],
+        queries: [q(rate('ctflow_observations_dropped_total', 'reason'), '{{reason}}')],
+      },
+      {
+        title: 'Observations buffered',
+        description:
+          'Observations waiting to be published (memory and spool), e.g. while Kafka is unreachable.',
+        unit: 'short',
+        queries: [q(gauge('ctflow_observations_buffered', 'instance'), '{{instance}}')],
+      },
+      {
+        title: 'Buffered bytes',
+        description: 'Encoded bytes waiting to be published, by where they are kept.',
+        unit: 'bytes',
+        queries: [q(gauge('ctflow_observations_buffered_bytes', 'store'), '{{store}}')],
+      },
+      {
+        title: 'Conntrack entries',
+        description: 'Entries in the conntrack table at the last poll, per node.',
+        unit: 'short',
+        queries: [q(gauge('ctflow_conntrack_entries', 'instance'), '{{instance}}')],
       },
       {
         title: 'Conntrack poll duration',
-        description: 'Time to read the conntrack table once (p50 and p99 over all nodes).',
+        description:
+          'One full poll cycle: dump the table, parse, diff and encode (p50 and p99 over all nodes).',
         unit: 's',
         queries: [
-          { expr: quantile(0.5, 'ctflow_poll_duration_seconds'), legend: 'p50' },
-          { expr: quantile(0.99, 'ctflow_poll_duration_seconds'), legend: 'p99' },
+          q(quantile(0.5, 'ctflow_poll_duration_seconds'), 'p50'),
+          q(quantile(0.99, 'ctflow_poll_duration_seconds'), 'p99'),
+        ],
+      },
+      {
+        title: 'Poll failures and parse errors',
+        description:
+          'Failed poll cycles (retried) and conntrack output lines that could not be parsed (skipped).',
+        unit: 'short',
+        queries: [
+          q(increase('ctflow_poll_failures_total', 'instance'), 'poll failures {{instance}}'),
+          q(increase('ctflow_conntrack_parse_errors_total', 'instance'), 'parse errors {{instance}}'),
         ],
       },
       {
         title: 'Kernel prerequisites',
         description:
-          'Nodes where a kernel prerequisite is off (0) or on (1), e.g. nf_conntrack_acct and ' +
-          'nf_conntrack_timestamp. Off means fallback timestamps or no counters.',
+          'Nodes where a prerequisite is off, worst node shown: nf_conntrack_acct (counters), ' +
+          'nf_conntrack_timestamp (kernel start times), the conntrack binary.',
         unit: 'short',
         kind: 'stat',
-        queries: [{ expr: `min by (name) (ctflow_kernel_prerequisite${sel()})`, legend: '{{name}}' }],
+        states: ['off', 'on'],
+        queries: [q(gauge('ctflow_kernel_prerequisite', 'name', 'min'), '{{name}}')],
       },
     ],
   },
@@ -98,47 +181,75 @@ export const ROWS: RowSpec[] = [
     panels: [
       {
         title: 'Records exported',
-        description:
-          'Flow records handed to the exporters, by flowEndReason (idle, active, end of flow, ...).',
+        description: 'Flow records handed to the exporters, by flowEndReason (IE 136).',
         unit: 'ops',
-        queries: [{ expr: rate('ctflow_records_exported_total', 'reason'), legend: '{{reason}}' }],
+        queries: [q(rate('ctflow_records_exported_total', 'reason'), '{{reason}}')],
+      },
+      {
+        title: 'Messages consumed',
+        description: 'Messages read from the observations topic, by type.',
+        unit: 'ops',
+        queries: [q(rate('ctflow_messages_consumed_total', 'type'), '{{type}}')],
       },
       {
         title: 'Consumer lag',
-        description: 'Messages behind the end of each observations partition.',
+        description: 'Messages between the committed offset and the end of each observations partition.',
         unit: 'short',
-        queries: [
-          { expr: `sum by (partition) (ctflow_consumer_lag${sel()})`, legend: 'partition {{partition}}' },
-        ],
+        queries: [q(gauge('ctflow_consumer_lag', 'partition'), 'partition {{partition}}')],
+      },
+      {
+        title: 'Partitions assigned',
+        description: 'Observations partitions assigned to each processor.',
+        unit: 'short',
+        queries: [q(gauge('ctflow_partitions_assigned', 'instance'), '{{instance}}')],
       },
       {
         title: 'State restore duration',
-        description: 'Time to restore a partition’s flow state from the changelog after an assignment (p99).',
+        description: "Time to restore a partition's flow state from the changelog after an assignment.",
         unit: 's',
-        queries: [{ expr: quantile(0.99, 'ctflow_restore_duration_seconds'), legend: 'p99' }],
+        queries: [
+          q(quantile(0.5, 'ctflow_restore_duration_seconds'), 'p50'),
+          q(quantile(0.99, 'ctflow_restore_duration_seconds'), 'p99'),
+        ],
+      },
+      {
+        title: 'Flow states restored',
+        description: 'Flow states loaded from the changelog on partition assignment, per processor.',
+        unit: 'short',
+        queries: [q(increase('ctflow_restored_flows_total', 'instance'), '{{instance}}')],
       },
       {
         title: 'Rebalances',
         description: 'Consumer-group rebalances, per processor.',
         unit: 'short',
+        queries: [q(increase('ctflow_rebalances_total', 'instance'), '{{instance}}')],
+      },
+      {
+        title: 'Changelog writes and commits',
+        description: 'Flow-state changes written to the changelog topic, by kind, and offset commits.',
+        unit: 'ops',
         queries: [
-          {
-            expr: `sum by (instance) (increase(ctflow_rebalances_total${sel()}[$__rate_interval]))`,
-            legend: '{{instance}}',
-          },
+          q(rate('ctflow_changelog_writes_total', 'kind'), 'changelog {{kind}}'),
+          q(rate('ctflow_offset_commits_total', 'job'), 'offset commits'),
         ],
       },
       {
         title: 'Dead-lettered messages',
-        description: 'Messages set aside as unreadable, by reason.',
+        description: 'Messages set aside to the dead-letter topic, by reason.',
         unit: 'ops',
-        queries: [{ expr: rate('ctflow_dead_letter_total', 'reason'), legend: '{{reason}}' }],
+        queries: [q(rate('ctflow_dead_letter_total', 'reason'), '{{reason}}')],
       },
       {
         title: 'Duplicate records',
         description: 'Records exported again after a crash (the last uncommitted interval), counted.',
         unit: 'ops',
-        queries: [{ expr: rate('ctflow_duplicate_records_total', 'instance'), legend: '{{instance}}' }],
+        queries: [q(rate('ctflow_duplicate_records_total', 'instance'), '{{instance}}')],
+      },
+      {
+        title: 'Replay remaining',
+        description: '`ctflow replay`: messages left up to the end offsets taken at its start.',
+        unit: 'short',
+        queries: [q(gauge('ctflow_replay_remaining_messages', 'instance'), '{{instance}}')],
       },
     ],
   },
@@ -149,37 +260,43 @@ export const ROWS: RowSpec[] = [
         title: 'IPFIX messages',
         description: 'IPFIX messages sent, per collector.',
         unit: 'ops',
-        queries: [{ expr: rate('ctflow_ipfix_messages_total', 'collector'), legend: '{{collector}}' }],
+        queries: [q(rate('ctflow_ipfix_messages_total', 'collector'), '{{collector}}')],
       },
       {
         title: 'IPFIX bytes',
-        description: 'IPFIX bytes sent, per collector.',
+        description: 'IPFIX message bytes sent, per collector.',
         unit: 'Bps',
-        queries: [{ expr: rate('ctflow_ipfix_bytes_total', 'collector'), legend: '{{collector}}' }],
+        queries: [q(rate('ctflow_ipfix_bytes_total', 'collector'), '{{collector}}')],
+      },
+      {
+        title: 'IPFIX data records',
+        description: 'Flow data records sent, per collector.',
+        unit: 'ops',
+        queries: [q(rate('ctflow_ipfix_records_total', 'collector'), '{{collector}}')],
       },
       {
         title: 'IPFIX templates',
-        description: 'Template sets sent (start, refresh, reconnect), per collector.',
+        description: 'Template records sent (start, refresh, reconnect), per collector.',
         unit: 'ops',
-        queries: [{ expr: rate('ctflow_ipfix_templates_total', 'collector'), legend: '{{collector}}' }],
+        queries: [q(rate('ctflow_ipfix_templates_total', 'collector'), '{{collector}}')],
       },
       {
         title: 'Collector reconnects',
-        description: 'Reconnects to TCP collectors.',
+        description: 'Reconnections to TCP/TLS collectors.',
         unit: 'short',
-        queries: [
-          {
-            expr: `sum by (collector) (increase(ctflow_ipfix_reconnects_total${sel()}[$__rate_interval]))`,
-            legend: '{{collector}}',
-          },
-        ],
+        queries: [q(increase('ctflow_ipfix_reconnects_total', 'collector'), '{{collector}}')],
       },
       {
         title: 'IPFIX records dropped',
-        description:
-          'Records an exporter dropped (collector down, buffer full). Anything above zero lost data.',
+        description: 'Records dropped on the way to a collector. Anything above zero lost data.',
         unit: 'ops',
-        queries: [{ expr: rate('ctflow_ipfix_records_dropped_total', 'collector'), legend: '{{collector}}' }],
+        queries: [q(rate('ctflow_ipfix_records_dropped_total', 'collector'), '{{collector}}')],
+      },
+      {
+        title: 'Buffered for collectors',
+        description: 'Bytes of IPFIX messages waiting for a TCP/TLS collector.',
+        unit: 'bytes',
+        queries: [q(gauge('ctflow_ipfix_buffered_bytes', 'collector'), '{{collector}}')],
       },
     ],
   },
@@ -215,7 +332,10 @@ function panelJson(spec: PanelSpec, id: number, gridPos: { x: number; y: number;
           mappings: [
             {
               type: 'value',
-              options: { '0': { text: 'off', color: 'red' }, '1': { text: 'on', color: 'green' } },
+              options: {
+                '0': { text: spec.states?.[0] ?? '0', color: 'red' },
+                '1': { text: spec.states?.[1] ?? '1', color: 'green' },
+              },
             },
           ],
           thresholds: {
@@ -310,8 +430,9 @@ export function buildDashboard() {
           label: 'Job',
           type: 'query',
           datasource: DATASOURCE,
-          query: { query: 'label_values({__name__=~"ctflow_.+"}, job)', refId: 'jobs' },
-          definition: 'label_values({__name__=~"ctflow_.+"}, job)',
+          // Every ctflow process exports ctflow_build_info.
+          query: { query: 'label_values(ctflow_build_info, job)', refId: 'jobs' },
+          definition: 'label_values(ctflow_build_info, job)',
           includeAll: true,
           multi: true,
           allValue: '.+',

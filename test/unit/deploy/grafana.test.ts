@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DASHBOARD_PATH, dashboardText } from '../../../scripts/grafana-dashboard.js';
+import { METRIC_DEFINITIONS } from '../../../src/telemetry/metric-definitions.js';
 import { parseQuery } from './promql.js';
 
 interface Panel {
@@ -20,6 +21,15 @@ const dashboard = JSON.parse(readFileSync(DASHBOARD_PATH, 'utf8')) as {
 };
 const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
 const queries = queryPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, ...t })));
+const definitions = new Map<string, string>(Object.values(METRIC_DEFINITIONS).map((d) => [d.name, d.type]));
+
+/** The metric a series name belongs to: a histogram's _bucket/_sum/_count series name their histogram. */
+function metricOf(series: string): { name: string; histogramSeries: boolean } {
+  const base = series.replace(/_(bucket|sum|count)$/, '');
+  return definitions.get(base) === 'histogram'
+    ? { name: base, histogramSeries: true }
+    : { name: series, histogramSeries: false };
+}
 
 describe('deploy/grafana/ctflow-dashboard.json', () => {
   it('is what scripts/grafana-dashboard.ts generates (run `npx tsx scripts/grafana-dashboard.ts`)', () => {
@@ -58,10 +68,26 @@ describe('deploy/grafana/ctflow-dashboard.json', () => {
     for (const q of queries) expect(parseQuery(q.expr).errors, `${q.panel}: ${q.expr}`).toBe(false);
   });
 
-  it('has a panel for every metric issue 7 lists', () => {
-    const shown = new Set(
-      queries.flatMap((q) => parseQuery(q.expr).metrics).map((m) => m.replace(/_bucket$/, '')),
-    );
+  it('queries only metrics src/telemetry defines, histograms through their series', () => {
+    for (const q of queries) {
+      const metrics = parseQuery(q.expr).metrics;
+      expect(metrics.length, q.panel).toBeGreaterThan(0);
+      for (const series of metrics) {
+        const { name, histogramSeries } = metricOf(series);
+        expect(
+          definitions.has(name),
+          `${q.panel}: ${series} is defined in src/telemetry/metric-definitions.ts`,
+        ).toBe(true);
+        expect(histogramSeries, `${q.panel}: ${series}`).toBe(definitions.get(name) === 'histogram');
+        if (definitions.get(name) === 'counter')
+          expect(q.expr, `${q.panel}: a counter is rated`).toMatch(/rate\(|increase\(/);
+      }
+    }
+  });
+
+  it('shows every metric src/telemetry defines, and every metric issue 7 lists', () => {
+    const shown = new Set(queries.flatMap((q) => parseQuery(q.expr).metrics).map((m) => metricOf(m).name));
+    expect([...definitions.keys()].filter((name) => !shown.has(name))).toEqual([]);
     for (const metric of [
       'ctflow_observations_read_total',
       'ctflow_observations_published_total',
