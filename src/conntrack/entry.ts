@@ -35,19 +35,26 @@ export interface ConntrackEvent {
   entry: ConntrackEntry;
 }
 
-/** Conntrack's TCP state names (nf_conntrack_proto_tcp.c) as TcpState values. */
-export const TCP_STATES: ReadonlySet<string> = new Set<TcpState>([
-  'NONE',
-  'SYN_SENT',
-  'SYN_RECV',
-  'ESTABLISHED',
-  'FIN_WAIT',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'TIME_WAIT',
-  'CLOSE',
-  'SYN_SENT2',
-]);
+/**
+ * Conntrack's TCP state names (nf_conntrack_proto_tcp.c) mapped to TcpState values. Looking the
+ * parsed text up here also yields a shared constant instead of a substring of the input line.
+ */
+export const TCP_STATES: ReadonlyMap<string, TcpState> = new Map<string, TcpState>(
+  (
+    [
+      'NONE',
+      'SYN_SENT',
+      'SYN_RECV',
+      'ESTABLISHED',
+      'FIN_WAIT',
+      'CLOSE_WAIT',
+      'LAST_ACK',
+      'TIME_WAIT',
+      'CLOSE',
+      'SYN_SENT2',
+    ] as const
+  ).map((s) => [s, s]),
+);
 
 /** IP protocol numbers the parsers treat specially. */
 export const IPPROTO = {

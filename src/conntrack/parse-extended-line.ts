@@ -212,10 +212,8 @@ function parseEntryTokens(fields: string[]): ConntrackEntry {
   }
   let tcpState: TcpState | null = null;
   if (protocol === IPPROTO.TCP) {
-    if (stateWord === undefined || !TCP_STATES.has(stateWord)) {
-      throw new LineFormatError(`TCP entry without a known state: ${stateWord}`);
-    }
-    tcpState = stateWord as TcpState;
+    tcpState = stateWord === undefined ? null : (TCP_STATES.get(stateWord) ?? null);
+    if (tcpState === null) throw new LineFormatError(`TCP entry without a known state: ${stateWord}`);
   }
   return {
     conntrackId,

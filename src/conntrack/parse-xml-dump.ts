@@ -154,8 +154,8 @@ export function parseXmlDumpLine(line: string): ConntrackEntry | null {
   const stateText = tag(line, 'state', iFrom, iTo);
   let tcpState: TcpState | null = null;
   if (o.protocol === IPPROTO.TCP && stateText !== undefined) {
-    if (!TCP_STATES.has(stateText)) throw new LineFormatError(`unknown TCP state ${stateText}`);
-    tcpState = stateText as TcpState;
+    tcpState = TCP_STATES.get(stateText) ?? null;
+    if (tcpState === null) throw new LineFormatError(`unknown TCP state ${stateText}`);
   }
   const ts = tag(line, 'timestamp', iFrom, iTo);
   let kernelStartUs: number | null = null;

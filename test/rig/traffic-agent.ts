@@ -54,8 +54,14 @@ function tcpClient(req: TcpClientRequest): Promise<TrafficResult> {
     const per = Math.floor(req.bytes / req.chunks);
     let received = 0;
     let localPort = 0;
-    const firstPacketUs = nowUs();
+    const firstPacketEarliestUs = nowUs();
+    let firstPacketUs = firstPacketEarliestUs;
     const sock = connect(req.port, req.host);
+    // Node issues connect(2) (which sends the SYN) on the next tick; a tick queued now runs right
+    // after it, so this time is µs after the first packet, however busy this process is.
+    process.nextTick(() => {
+      firstPacketUs = nowUs();
+    });
     sock.on('error', reject);
     sock.on('data', (d: Buffer) => {
       received += d.length;
@@ -71,6 +77,7 @@ function tcpClient(req: TcpClientRequest): Promise<TrafficResult> {
     });
     sock.on('close', () => {
       resolve({
+        firstPacketEarliestUs,
         firstPacketUs,
         lastPacketUs: nowUs(),
         localPort,
@@ -102,14 +109,23 @@ function udpClient(req: UdpClientRequest): Promise<TrafficResult> {
     let answers = 0;
     let sent = 0;
     let firstPacketUs = 0;
+    let firstPacketEarliestUs = 0;
     const timer = setTimeout(() => {
       sock.close();
       reject(new Error(`udp-client: ${answers}/${req.requests} answers after 10 s`));
     }, 10_000);
     const sendOne = (): void => {
-      if (sent === 0) firstPacketUs = nowUs();
+      const first = sent === 0;
+      if (first) firstPacketEarliestUs = nowUs();
       sent += 1;
       sock.send(Buffer.alloc(req.size, 0x63), req.port, req.host);
+      // The datagram goes out after an address lookup that completes on the next tick; a tick
+      // queued now runs right after that send.
+      if (first) {
+        process.nextTick(() => {
+          firstPacketUs = nowUs();
+        });
+      }
     };
     sock.on('message', (msg) => {
       received += msg.length;
@@ -120,6 +136,7 @@ function udpClient(req: UdpClientRequest): Promise<TrafficResult> {
         const localPort = sock.address().port;
         sock.close();
         resolve({
+          firstPacketEarliestUs,
           firstPacketUs,
           lastPacketUs,
           localPort,
@@ -159,6 +176,7 @@ function ping(req: PingRequest): Promise<TrafficResult> {
       const firstPacketUs = stamp(first) - Math.round(Number(first[4]) * 1000);
       const payload = replies.reduce((sum, m) => sum + Number(m[3]), 0);
       resolve({
+        firstPacketEarliestUs: firstPacketUs,
         firstPacketUs,
         lastPacketUs: stamp(last),
         localPort: 0,

@@ -63,9 +63,18 @@ export type TrafficRequest =
 
 /** What a client run did, with the times of its first and last packets. */
 export interface TrafficResult {
-  /** Just before the first packet left (connect()/send()/first echo request). */
+  /**
+   * Taken just before the call that sent the first packet: the first packet is in
+   * [firstPacketEarliestUs, firstPacketUs]. The two differ by µs unless the generator was descheduled
+   * (measured up to ~13 ms on a loaded 2-core machine).
+   */
+  firstPacketEarliestUs: number;
+  /**
+   * When the first packet left: taken right after the syscall that sent it (connect(2), sendmsg(2)),
+   * or for ping the first reply's time minus its round trip.
+   */
   firstPacketUs: number;
-  /** Just after the last packet of the exchange was seen (close, last reply). */
+  /** Just after the last packet of the exchange was seen (TCP close, last reply): an upper bound. */
   lastPacketUs: number;
   /** Local (source) port of the client socket; 0 for ICMP. */
   localPort: number;

@@ -78,7 +78,7 @@ export async function startGoflow2(options: StartCollectorOptions = {}): Promise
     [cacheBinDir()],
   );
   const dir = await makeTempDir('goflow2');
-  const port = await freePort('udp');
+  const port = options.port ?? (await freePort('udp'));
   const out = join(dir, 'flows.json');
   await writeFile(join(dir, 'mapping.yaml'), MAPPING);
   const proc = new CollectorProcess(

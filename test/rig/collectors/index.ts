@@ -5,6 +5,7 @@ import { startTshark } from './tshark.js';
 import type { CollectorHandle, CollectorName, CollectorTransport, StartCollectorOptions } from './types.js';
 
 export type { NfcapdHandle } from './nfcapd.js';
+export type { PdmlMessage, TsharkHandle } from './tshark.js';
 export { startGoflow2, startNfacctd, startNfcapd, startTshark };
 export type * from './types.js';
 
@@ -14,6 +15,8 @@ export interface CollectorInfo {
   transports: readonly CollectorTransport[];
   /** Normalised fields (types.ts) it reports; tests compare only these. */
   fields: readonly string[];
+  /** Time element precisions whose values it decodes into flowStartMs/flowEndMs. */
+  timePrecisions: readonly ('seconds' | 'milliseconds')[];
   /** Where it comes from, for error messages and the CI script. */
   install: string;
 }
@@ -39,22 +42,27 @@ export const COLLECTOR_INFO: Readonly<Record<CollectorName, CollectorInfo>> = {
   tshark: {
     transports: ['udp', 'tcp'],
     fields: [...COMMON, 'flowEndReason', 'timePrecision', 'sequenceNumber', 'observationDomainId'],
+    timePrecisions: ['seconds', 'milliseconds'],
     install: 'apt-get install -y tshark',
   },
   nfcapd: {
     transports: ['udp'],
     // nfdump 1.7 stores no flowEndReason and no per-record sequence number.
     fields: [...COMMON],
+    // nfdump 1.7.1 reads flowStartSeconds/flowEndSeconds (IE 150/151) as 0 (1970-01-01): measured.
+    timePrecisions: ['milliseconds'],
     install: 'apt-get install -y nfdump',
   },
   nfacctd: {
     transports: ['udp'],
     fields: [...COMMON, 'flowEndReason', 'sequenceNumber'],
+    timePrecisions: ['seconds', 'milliseconds'],
     install: 'apt-get install -y pmacct',
   },
   goflow2: {
     transports: ['udp'],
     fields: [...COMMON, 'flowEndReason', 'sequenceNumber'],
+    timePrecisions: ['seconds', 'milliseconds'],
     install: 'bash scripts/install-goflow2.sh',
   },
 };

@@ -96,7 +96,7 @@ export async function startNfacctd(options: StartCollectorOptions = {}): Promise
   if (transport !== 'udp') throw new Error('nfacctd (pmacct 1.7) receives IPFIX over UDP only');
   const bin = await requireBinary('nfacctd', 'install the Debian package: apt-get install -y pmacct');
   const dir = await makeTempDir('nfacctd');
-  const port = await freePort('udp');
+  const port = options.port ?? (await freePort('udp'));
   await writeFile(join(dir, 'primitives.lst'), `${PRIMITIVES}\n`);
   await writeFile(join(dir, 'nfacctd.conf'), config(dir, port));
   const proc = new CollectorProcess([bin, '-f', join(dir, 'nfacctd.conf')], { cwd: dir });

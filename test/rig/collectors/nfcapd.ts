@@ -60,7 +60,7 @@ export async function startNfcapd(options: StartCollectorOptions = {}): Promise<
   const nfcapd = await requireBinary('nfcapd', DEBIAN);
   const nfdump = await requireBinary('nfdump', DEBIAN);
   const dir = await makeTempDir('nfcapd');
-  const port = await freePort('udp');
+  const port = options.port ?? (await freePort('udp'));
   const proc = new CollectorProcess(
     [nfcapd, '-w', dir, '-p', String(port), '-b', RIG_HOST, '-t', String(ROTATE_SECONDS), '-I', 'rig'],
     { cwd: dir },

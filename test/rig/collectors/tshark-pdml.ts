@@ -99,7 +99,7 @@ function addField(flow: DecodedFlow, name: string, show: string, showname: strin
     if (precision !== undefined) flow.timePrecision = precision;
     return;
   }
-  if (/^cflow\.(src|dst)addr(_v6)?$/.test(name)) {
+  if (/^cflow\.(src|dst)addr(_?v6)?$/.test(name)) {
     flow[prefixed(addressField(name.startsWith('cflow.src') ? 'source' : 'destination', show))] =
       canonicalIp(show);
     return;
@@ -112,4 +112,38 @@ function addField(flow: DecodedFlow, name: string, show: string, showname: strin
   } else {
     flow[prefixed(mapped)] = Number(show);
   }
+}
+
+/** One IPFIX message as tshark showed it: header fields and how many data records (flow or options) it held. */
+export interface PdmlMessage {
+  observationDomainId: number;
+  sequenceNumber: number;
+  /** Data records of every data set, options data (e.g. exporting-process statistics) included. */
+  dataRecords: number;
+}
+
+/**
+ * The IPFIX messages in tshark's PDML output, in capture order (several per packet over TCP). Used to
+ * check sequence numbers (RFC 7011 §3.1: data records sent before the message, options data included).
+ */
+export function parsePdmlMessages(pdml: string): PdmlMessage[] {
+  const messages: PdmlMessage[] = [];
+  const end = pdml.lastIndexOf('</packet>');
+  if (end < 0) return messages;
+  let current: PdmlMessage | undefined;
+  for (const raw of pdml.slice(0, end).split('\n')) {
+    const line = raw.trim();
+    if (!line.startsWith('<field')) continue;
+    const name = attr(line, 'name') ?? '';
+    const show = attr(line, 'show') ?? '';
+    if (name === 'cflow.version') {
+      current = { observationDomainId: -1, sequenceNumber: -1, dataRecords: 0 };
+      messages.push(current);
+    } else if (current !== undefined) {
+      if (name === 'cflow.sequence') current.sequenceNumber = Number(show);
+      else if (name === 'cflow.od_id') current.observationDomainId = Number(show);
+      else if (name === '' && /^Flow \d+$/.test(show)) current.dataRecords++;
+    }
+  }
+  return messages;
 }

@@ -3,19 +3,27 @@ import { connect, createServer, type Server } from 'node:net';
 import { pollUntil } from './poll.js';
 import { CollectorProcess, makeTempDir, removeDir, requireBinary } from './process.js';
 import { RIG_HOST } from './net.js';
-import { parsePdmlFlows } from './tshark-pdml.js';
+import { type PdmlMessage, parsePdmlFlows, parsePdmlMessages } from './tshark-pdml.js';
 import type { CollectorHandle, DecodedFlow, RecordsQuery, StartCollectorOptions } from './types.js';
+
+export type { PdmlMessage };
+
+/** Handle of tshark, which also shows every IPFIX message header it captured. */
+export interface TsharkHandle extends CollectorHandle {
+  /** The IPFIX messages captured so far (header and data record count), in order. */
+  messages(): PdmlMessage[];
+}
 
 /** A socket that owns the port tshark watches, so senders reach a real endpoint (no ICMP unreachable, TCP accepts). */
 type Sink = { port: number; close(): Promise<void> };
 
-async function openSink(transport: 'udp' | 'tcp'): Promise<Sink> {
+async function openSink(transport: 'udp' | 'tcp', port: number): Promise<Sink> {
   if (transport === 'udp') {
     const socket: Socket = createSocket('udp4');
     socket.on('message', () => {}); // read and discard: tshark sees the packet on `lo` anyway
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, RIG_HOST, () => resolve());
+      socket.bind(port, RIG_HOST, () => resolve());
     });
     return {
       port: socket.address().port,
@@ -31,7 +39,7 @@ async function openSink(transport: 'udp' | 'tcp'): Promise<Sink> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, RIG_HOST, () => resolve());
+    server.listen(port, RIG_HOST, () => resolve());
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('tshark sink: no TCP address');
@@ -69,11 +77,11 @@ async function probe(transport: 'udp' | 'tcp', port: number): Promise<void> {
  * tshark only watches. Ready once tshark has printed a probe packet. tshark decodes dateTime*
  * elements to the nanosecond, RFC 5103 reverse elements, IPv6, and IPFIX over TCP.
  */
-export async function startTshark(options: StartCollectorOptions = {}): Promise<CollectorHandle> {
+export async function startTshark(options: StartCollectorOptions = {}): Promise<TsharkHandle> {
   const transport = options.transport ?? 'udp';
   const bin = await requireBinary('tshark', 'install the Debian package: apt-get install -y tshark');
   const dir = await makeTempDir('tshark');
-  const sink = await openSink(transport);
+  const sink = await openSink(transport, options.port ?? 0);
   const port = sink.port;
   const proc = new CollectorProcess(
     [
@@ -138,6 +146,7 @@ export async function startTshark(options: StartCollectorOptions = {}): Promise<
             `tshark decoded ${decoded().length} of ${query.count} records on ${transport}/${port}: ${proc.describe()}`,
         },
       ),
+    messages: () => parsePdmlMessages(proc.stdoutText),
     diagnostics: async () => proc.describe(),
     stop,
   };

@@ -47,6 +47,11 @@ export interface CollectorHandle {
 export interface StartCollectorOptions {
   /** Default 'udp'. Rejected when the collector cannot listen on it (see COLLECTOR_INFO). */
   transport?: CollectorTransport;
+  /**
+   * Listen on this port instead of a free one the rig picks (e.g. a collector started after the
+   * exporter that already sends there).
+   */
+  port?: number;
   /** How long to wait for the collector to listen. Default 20 s. */
   startTimeoutMs?: number;
 }

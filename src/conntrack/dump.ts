@@ -1,0 +1,129 @@
+import type { CtflowError } from '../errors.js';
+import type { Observation } from '../flow/types.js';
+import type { ClockUs } from './clock.js';
+import { type ConntrackEntry, IPPROTO } from './entry.js';
+import { LineFormatError, parseError } from './parse-error.js';
+import { parseExtendedLine } from './parse-extended-line.js';
+import { parseXmlDumpLine } from './parse-xml-dump.js';
+import { runLines } from './run-lines.js';
+import type { ConntrackTable } from './table.js';
+
+/** What one dump did. */
+export interface DumpResult {
+  /** Entries read. */
+  entries: number;
+  /** Observations reported from this dump (changed, new, vanished). */
+  reported: number;
+  parseErrors: number;
+  /** ICMP entries whose type/code/id could not be found (destroyed before the ICMP listing). */
+  icmpUnresolved: number;
+  /** When the dump output ended, µs: the observation time of the dump as a whole. */
+  endUs: number;
+  durationUs: number;
+}
+
+/** Inputs of one dump. */
+export interface DumpOptions {
+  /** Command prefix up to and including the conntrack binary. */
+  conntrack: readonly string[];
+  clock: ClockUs;
+  table: ConntrackTable;
+  emit(obs: Observation): void;
+  onError(err: CtflowError): void;
+}
+
+type Deferred = { entry: ConntrackEntry; seenUs: number };
+
+/**
+ * Reads the whole table once (`conntrack -L -o xml,ktimestamp`, streamed line by line) into
+ * `table`, emitting what changed. Every entry is stamped with the time its output chunk arrived:
+ * never before the kernel read its counters, so an interval never ends before its last packet.
+ * ICMP entries the table cannot complete are completed from an ICMP-only line-format listing.
+ * Does not end the dump: the caller calls table.endDump() once late events had time to arrive.
+ */
+export async function readDump(options: DumpOptions): Promise<DumpResult> {
+  const { table, clock, emit } = options;
+  const startUs = clock();
+  let entries = 0;
+  let reported = 0;
+  let parseErrors = 0;
+  const deferred: Deferred[] = [];
+  const report = (list: Observation[]): void => {
+    for (const o of list) emit(o);
+    reported += list.length;
+  };
+  table.beginDump();
+  const { endUs } = await runLines(
+    [...options.conntrack, '-L', '-o', 'xml,ktimestamp'],
+    clock,
+    (line, lineNo, seenUs) => {
+      let entry: ConntrackEntry | null;
+      try {
+        entry = parseXmlDumpLine(line);
+      } catch (err) {
+        if (!(err instanceof LineFormatError)) throw err;
+        parseErrors++;
+        options.onError(parseError('dump', lineNo, line, err.message));
+        return;
+      }
+      if (entry === null) return;
+      entries++;
+      const complete = table.completeIcmp(entry);
+      if (complete === null) deferred.push({ entry, seenUs });
+      else report(table.dumpEntry(complete, seenUs));
+    },
+  );
+  const icmpUnresolved = deferred.length === 0 ? 0 : await completeFromListing(options, deferred, report);
+  return { entries, reported, parseErrors, icmpUnresolved, endUs, durationUs: clock() - startUs };
+}
+
+/** Lists ICMP/ICMPv6 entries in the line format (which prints type/code/id) and completes `deferred`. */
+async function completeFromListing(
+  options: DumpOptions,
+  deferred: Deferred[],
+  report: (list: Observation[]) => void,
+): Promise<number> {
+  const byId = new Map<number, ConntrackEntry>();
+  const protocols = new Set(deferred.map((d) => d.entry.protocol));
+  for (const proto of protocols) {
+    const name = proto === IPPROTO.ICMP ? 'icmp' : 'icmpv6';
+    await runLines(
+      [...options.conntrack, '-L', '-p', name, '-o', 'extended,id'],
+      options.clock,
+      (line, lineNo) => {
+        try {
+          const e = parseExtendedLine(line);
+          byId.set(e.conntrackId, e);
+        } catch (err) {
+          if (!(err instanceof LineFormatError)) throw err;
+          options.onError(parseError(`${name} listing`, lineNo, line, err.message));
+        }
+      },
+    );
+  }
+  let unresolved = 0;
+  for (const { entry, seenUs } of deferred) {
+    const listed = byId.get(entry.conntrackId);
+    if (listed === undefined || listed.orig.src !== entry.orig.src || listed.orig.dst !== entry.orig.dst) {
+      unresolved++;
+      continue;
+    }
+    const complete: ConntrackEntry = {
+      ...entry,
+      orig: {
+        ...entry.orig,
+        icmpType: listed.orig.icmpType,
+        icmpCode: listed.orig.icmpCode,
+        icmpId: listed.orig.icmpId,
+      },
+      reply: {
+        ...entry.reply,
+        icmpType: listed.reply.icmpType,
+        icmpCode: listed.reply.icmpCode,
+        icmpId: listed.reply.icmpId,
+      },
+    };
+    report(options.table.dumpEntry(complete, seenUs));
+  }
+  return unresolved;
+}

@@ -1,0 +1,137 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { CtflowError } from '../errors.js';
+import type { ClockUs } from './clock.js';
+import type { ConntrackEvent } from './entry.js';
+import { LineSplitter } from './lines.js';
+import { LineFormatError, parseError } from './parse-error.js';
+import { parseEventLine } from './parse-extended-line.js';
+import { commandError } from './run-lines.js';
+
+/** Counters of the event stream. */
+export interface EventStreamStats {
+  events: number;
+  parseErrors: number;
+  /** Times conntrack -E reported lost events (netlink socket overrun, ENOBUFS). */
+  overruns: number;
+  restarts: number;
+}
+
+/** How to run and where to deliver the event stream. */
+export interface EventStreamOptions {
+  /** Command prefix up to and including the conntrack binary, e.g. ['ip','netns','exec','ns1','conntrack']. */
+  conntrack: readonly string[];
+  /** Netlink receive buffer (conntrack -b); larger loses fewer events in bursts. */
+  bufferBytes: number;
+  clock: ClockUs;
+  onEvent(ev: ConntrackEvent): void;
+  onError(err: CtflowError): void;
+  /** Delay before restarting a conntrack -E that exited (default 1000 ms). */
+  restartDelayMs?: number;
+}
+
+/** Longest wait for conntrack -E to confirm it is listening before going on anyway. */
+const READY_TIMEOUT_MS = 2000;
+
+/**
+ * The conntrack event stream (`conntrack -E -o timestamp,extended,id`): NEW, UPDATE (state
+ * changes) and DESTROY with µs times, parsed line by line. Restarts conntrack if it exits; what was
+ * missed meanwhile is reconciled by the next dump.
+ */
+export class EventStream {
+  readonly stats: EventStreamStats = { events: 0, parseErrors: 0, overruns: 0, restarts: 0 };
+  private child: ChildProcess | null = null;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: EventStreamOptions) {}
+
+  private argv(): string[] {
+    return [
+      ...this.options.conntrack,
+      '-E',
+      '-o',
+      'timestamp,extended,id',
+      '-b',
+      String(this.options.bufferBytes),
+    ];
+  }
+
+  /** Starts conntrack -E; resolves once it is subscribed (or after 2 s without confirmation). */
+  start(): Promise<void> {
+    this.stopping = false;
+    const argv = this.argv();
+    const [file, ...args] = argv;
+    return new Promise((resolve) => {
+      const child = spawn(file as string, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.child = child;
+      let ready = false;
+      const markReady = (): void => {
+        if (!ready) {
+          ready = true;
+          clearTimeout(readyTimer);
+          resolve();
+        }
+      };
+      const readyTimer = setTimeout(markReady, READY_TIMEOUT_MS);
+      const splitter = new LineSplitter();
+      const onLine = (line: string, lineNo: number): void => {
+        let ev: ConntrackEvent | null;
+        try {
+          ev = parseEventLine(line);
+        } catch (err) {
+          if (!(err instanceof LineFormatError)) throw err;
+          this.stats.parseErrors++;
+          this.options.onError(parseError('events', lineNo, line, err.message));
+          return;
+        }
+        if (ev === null) return;
+        this.stats.events++;
+        this.options.onEvent(ev);
+      };
+      child.stdout?.setEncoding('latin1').on('data', (chunk: string) => splitter.push(chunk, onLine));
+      child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+        // conntrack opens its subscribed socket before it sizes the buffer and says so.
+        if (text.includes('buffer size')) markReady();
+        if (/ENOBUFS|No buffer space/i.test(text)) {
+          this.stats.overruns++;
+          this.options.onError(
+            commandError(
+              argv,
+              'events were lost (netlink socket overrun); the next dump reconciles the table',
+            ),
+          );
+        }
+      });
+      child.on('error', (err) => {
+        markReady();
+        this.options.onError(commandError(argv, err.message, err));
+      });
+      child.on('close', (code, signal) => {
+        markReady();
+        splitter.end(onLine);
+        if (this.child === child) this.child = null;
+        if (this.stopping) return;
+        this.options.onError(commandError(argv, `event stream ended (${code ?? signal}); restarting`));
+        this.restartTimer = setTimeout(() => {
+          this.restartTimer = null;
+          if (this.stopping) return;
+          this.stats.restarts++;
+          void this.start();
+        }, this.options.restartDelayMs ?? 1000);
+      });
+    });
+  }
+
+  /** Stops the stream (idempotent); resolves when conntrack -E has exited. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (child === null || child.exitCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('close', () => r()));
+    child.kill('SIGTERM');
+    const force = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(force);
+  }
+}

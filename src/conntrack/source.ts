@@ -1,0 +1,261 @@
+import { CtflowError } from '../errors.js';
+import type { Observation, Watermark } from '../flow/types.js';
+import { type ClockUs, wallClockUs } from './clock.js';
+import { type DumpResult, readDump } from './dump.js';
+import { EventStream, type EventStreamStats } from './events.js';
+import { checkKernelSupport, type KernelSupport, readBootId } from './kernel.js';
+import { commandError, runLines } from './run-lines.js';
+import { ConntrackTable, type TableStats } from './table.js';
+
+/** Where observations and watermarks go. Called synchronously, in the order things were observed. */
+export interface SourceHandlers {
+  onObservation(obs: Observation): void;
+  /** After each poll: everything up to `timeUs` has been observed. */
+  onWatermark(wm: Watermark): void;
+  /** Parse errors, lost events, failed polls: counted, reported, never fatal. */
+  onError(err: CtflowError): void;
+  /** Kernel features missing (once, at start), each with its exact fix. */
+  onWarning?(message: string): void;
+}
+
+/** Options of the conntrack source. */
+export interface SourceOptions {
+  /** Node name stamped on every observation. */
+  node: string;
+  /** Poll interval in ms (default 5000, at least 1000). */
+  pollIntervalMs?: number;
+  /**
+   * Command prefix run before every command, e.g. ['ip', 'netns', 'exec', 'ns1'] to read the table of
+   * a network namespace, or ['nsenter', '-t', '1', '-n'] from a container. Default none.
+   */
+  commandPrefix?: readonly string[];
+  /** conntrack binary (default 'conntrack'). */
+  conntrackBin?: string;
+  /** Follow the event stream (default true). Without it, times come from polls only. */
+  events?: boolean;
+  /** Set nf_conntrack_acct/timestamp to 1 when they are 0 (needs root). Default false: warn. */
+  enableSysctls?: boolean;
+  /** Wait after a dump for events still in flight before judging vanished entries (default 100 ms). */
+  eventGraceMs?: number;
+  /** Netlink buffer of the event stream (default 8 MiB). */
+  eventBufferBytes?: number;
+  /** Clock in µs (default: wall clock with µs resolution). */
+  clock?: ClockUs;
+  /** Boot id file (default /proc/sys/kernel/random/boot_id). */
+  bootIdPath?: string;
+}
+
+/** Everything the source counts. */
+export interface SourceStats {
+  polls: number;
+  failedPolls: number;
+  observations: number;
+  parseErrors: number;
+  icmpUnresolved: number;
+  lastPoll: DumpResult | null;
+  table: TableStats;
+  events: EventStreamStats | null;
+}
+
+const MIN_POLL_MS = 1000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Reads one kernel conntrack table and reports Observations: periodic dumps diffed against what was
+ * already reported (POLL; synthetic DESTROY for entries that vanished without an event), plus the
+ * event stream (NEW, UPDATE, DESTROY with µs times) in between. A Watermark follows every poll.
+ *
+ * Times: POLL observations carry when their dump output arrived; events carry conntrack's µs print
+ * time (0-10 ms after the kernel's packet); NEW/UPDATE events carry the last known counters (events
+ * have none), DESTROY events the final ones. The TCP state change to TIME_WAIT/CLOSE arrives as an
+ * UPDATE at the time of the closing packets.
+ */
+export class ConntrackSource {
+  private readonly clock: ClockUs;
+  private readonly prefix: readonly string[];
+  private readonly conntrack: readonly string[];
+  private readonly pollIntervalMs: number;
+  private table: ConntrackTable | null = null;
+  private events: EventStream | null = null;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private lastWatermarkUs = 0;
+  private bootId = '';
+  private readonly statsBase = {
+    polls: 0,
+    failedPolls: 0,
+    observations: 0,
+    parseErrors: 0,
+    icmpUnresolved: 0,
+  };
+  private lastPoll: DumpResult | null = null;
+  private polling: Promise<void> = Promise.resolve();
+  /** Kernel support found at start(). */
+  kernel: KernelSupport | null = null;
+
+  constructor(
+    private readonly options: SourceOptions,
+    private readonly handlers: SourceHandlers,
+  ) {
+    const interval = options.pollIntervalMs ?? 5000;
+    if (!(interval >= MIN_POLL_MS)) {
+      throw new CtflowError(
+        'CONFIG_INVALID',
+        `poll interval ${interval} ms is below the minimum of ${MIN_POLL_MS} ms`,
+        {
+          details: { field: 'pollIntervalMs', value: interval, expected: `>= ${MIN_POLL_MS}` },
+        },
+      );
+    }
+    this.pollIntervalMs = interval;
+    this.clock = options.clock ?? wallClockUs;
+    this.prefix = options.commandPrefix ?? [];
+    this.conntrack = [...this.prefix, options.conntrackBin ?? 'conntrack'];
+  }
+
+  /** Counters for metrics. */
+  get stats(): SourceStats {
+    return {
+      ...this.statsBase,
+      lastPoll: this.lastPoll,
+      table: this.table?.stats ?? { syntheticDestroys: 0, idReuses: 0, staleDumpLines: 0, lateDestroys: 0 },
+      events: this.events?.stats ?? null,
+    };
+  }
+
+  private emit = (obs: Observation): void => {
+    this.statsBase.observations++;
+    this.handlers.onObservation(obs);
+  };
+
+  private onError = (err: CtflowError): void => {
+    if (err.code === 'CONNTRACK_PARSE') this.statsBase.parseErrors++;
+    this.handlers.onError(err);
+  };
+
+  /**
+   * Checks prerequisites (conntrack runs, kernel features), starts the event stream and runs the
+   * first poll. Throws PREREQUISITE / CONNTRACK_SOURCE errors that name what is missing.
+   * Then polls every interval until stop().
+   */
+  async start(): Promise<KernelSupport> {
+    await this.checkConntrack();
+    this.kernel = await checkKernelSupport(
+      { prefix: this.prefix, enable: this.options.enableSysctls ?? false },
+      this.clock,
+    );
+    for (const w of this.kernel.warnings) this.handlers.onWarning?.(w);
+    this.bootId = await readBootId(this.options.bootIdPath);
+    this.table = new ConntrackTable({ node: this.options.node, bootId: this.bootId, acct: this.kernel.acct });
+    if (this.options.events ?? true) {
+      const table = this.table;
+      this.events = new EventStream({
+        conntrack: this.conntrack,
+        bufferBytes: this.options.eventBufferBytes ?? 8 * 1024 * 1024,
+        clock: this.clock,
+        onEvent: (ev) => {
+          for (const o of table.event(ev)) this.emit(o);
+        },
+        onError: this.onError,
+      });
+      await this.events.start();
+    }
+    this.running = true;
+    await this.pollOnce();
+    this.loop = this.runLoop();
+    return this.kernel;
+  }
+
+  private async checkConntrack(): Promise<void> {
+    try {
+      await runLines([...this.conntrack, '--version'], this.clock, () => {});
+    } catch (err) {
+      const cause = err instanceof CtflowError ? err.message : String(err);
+      throw new CtflowError('PREREQUISITE', `conntrack cannot be run: ${cause}`, {
+        details: { command: this.conntrack.join(' ') },
+        cause: err,
+      });
+    }
+  }
+
+  private async runLoop(): Promise<void> {
+    let next = this.clock() / 1000 + this.pollIntervalMs;
+    while (this.running) {
+      const wait = next - this.clock() / 1000;
+      if (wait > 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = null;
+      }
+      if (!this.running) break;
+      await this.pollOnce();
+      // Keep the cadence; if a poll overran, start the next one right away rather than pile up.
+      next = Math.max(next + this.pollIntervalMs, this.clock() / 1000);
+    }
+  }
+
+  /**
+   * One poll cycle: dump, diff, let late events arrive, report vanished entries, then the watermark.
+   * A failed dump is reported through onError and counted; the next poll tries again.
+   */
+  pollOnce(): Promise<DumpResult | null> {
+    // Polls never overlap: a caller arriving during a poll gets the next one.
+    const run = this.polling.then(() => this.poll());
+    this.polling = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async poll(): Promise<DumpResult | null> {
+    const table = this.table;
+    if (table === null) throw new CtflowError('CONNTRACK_SOURCE', 'pollOnce() before start()');
+    let result: DumpResult;
+    try {
+      result = await readDump({
+        conntrack: this.conntrack,
+        clock: this.clock,
+        table,
+        emit: this.emit,
+        onError: this.onError,
+      });
+    } catch (err) {
+      this.statsBase.failedPolls++;
+      this.handlers.onError(
+        err instanceof CtflowError ? err : commandError(this.conntrack, `dump failed: ${String(err)}`, err),
+      );
+      // No endDump(): entries the failed dump did not reach must not be taken as vanished; the next
+      // dump judges them.
+      return null;
+    }
+    this.statsBase.polls++;
+    this.statsBase.icmpUnresolved += result.icmpUnresolved;
+    if (this.events !== null) await sleep(this.options.eventGraceMs ?? 100);
+    for (const o of table.endDump(result.endUs)) this.emit(o);
+    this.lastPoll = result;
+    if (result.endUs > this.lastWatermarkUs) {
+      this.lastWatermarkUs = result.endUs;
+      this.handlers.onWatermark({ node: this.options.node, bootId: this.bootId, timeUs: result.endUs });
+    }
+    return result;
+  }
+
+  /** Stops polling and the event stream; resolves when no poll is running. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.loop = null;
+    await this.events?.stop();
+  }
+}

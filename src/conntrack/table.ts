@@ -1,0 +1,259 @@
+import type { Counters, EventKind, Observation, Tuple } from '../flow/types.js';
+import type { ConntrackEntry, ConntrackEvent } from './entry.js';
+import { isIcmp } from './entry.js';
+import { IPS } from './status.js';
+
+/** Who is observing: stamped on every observation. */
+export interface TableContext {
+  node: string;
+  bootId: string;
+  /** nf_conntrack_acct as read at start: NEW events then start from zero counters instead of none. */
+  acct: boolean;
+}
+
+/** Counts of what the table did that is not one observation per input. */
+export interface TableStats {
+  /** Entries that disappeared between dumps without a DESTROY event: a DESTROY was synthesised. */
+  syntheticDestroys: number;
+  /** Conntrack ids seen again for a different connection (the kernel reuses ids). */
+  idReuses: number;
+  /** Dump lines of entries whose DESTROY event had already been handled (read before the destroy). */
+  staleDumpLines: number;
+  /** DESTROY events that came after the table had already synthesised one for the entry. */
+  lateDestroys: number;
+}
+
+interface Known {
+  entry: ConntrackEntry;
+  /** Number of the last dump that showed the entry (or during which an event announced it). */
+  generation: number;
+}
+
+const ZERO: Counters = Object.freeze({ origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 });
+
+/** Same connection: same zone, family, protocol and original tuple (ICMP fields aside: XML lacks them). */
+function sameConnection(a: ConntrackEntry, b: ConntrackEntry): boolean {
+  return (
+    a.zone === b.zone &&
+    a.protocol === b.protocol &&
+    a.family === b.family &&
+    a.orig.src === b.orig.src &&
+    a.orig.dst === b.orig.dst &&
+    a.orig.srcPort === b.orig.srcPort &&
+    a.orig.dstPort === b.orig.dstPort
+  );
+}
+
+function sameTuple(a: Tuple, b: Tuple): boolean {
+  return a.src === b.src && a.dst === b.dst && a.srcPort === b.srcPort && a.dstPort === b.dstPort;
+}
+
+function sameCounters(a: Counters | null, b: Counters | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.origPackets === b.origPackets &&
+    a.origBytes === b.origBytes &&
+    a.replyPackets === b.replyPackets &&
+    a.replyBytes === b.replyBytes
+  );
+}
+
+/** Whether a dump shows anything about an entry that downstream has not been told. */
+function changed(prev: ConntrackEntry, next: ConntrackEntry): boolean {
+  return (
+    !sameCounters(prev.counters, next.counters) ||
+    prev.tcpState !== next.tcpState ||
+    prev.status !== next.status ||
+    prev.mark !== next.mark ||
+    prev.kernelStartUs !== next.kernelStartUs ||
+    !sameTuple(prev.reply, next.reply)
+  );
+}
+
+function withIcmpFrom(entry: ConntrackEntry, from: ConntrackEntry): ConntrackEntry {
+  return {
+    ...entry,
+    orig: {
+      ...entry.orig,
+      icmpType: from.orig.icmpType,
+      icmpCode: from.orig.icmpCode,
+      icmpId: from.orig.icmpId,
+    },
+    reply: {
+      ...entry.reply,
+      icmpType: from.reply.icmpType,
+      icmpCode: from.reply.icmpCode,
+      icmpId: from.reply.icmpId,
+    },
+  };
+}
+
+/**
+ * The agent's view of one conntrack table, and the only place that decides what to report: it
+ * diffs each periodic dump against what it already reported and merges the event stream in.
+ * Pure: times come in with the inputs; observations come out as return values.
+ *
+ * - A dump reports (POLL) only entries that are new or whose counters, state, status, mark, kernel
+ *   stamp or reply tuple changed. An entry missing from a dump, with no DESTROY event, gets a
+ *   synthetic DESTROY at the end of that dump (time = end of dump, last known counters).
+ * - Events are reported as they come: NEW (with zero counters when accounting is on: the entry was
+ *   just created and events carry no counters), UPDATE (state changes; the last known counters,
+ *   a lower bound, since events carry none), DESTROY (final counters from the event).
+ * - Conntrack ids are reused by the kernel: an id that comes back with another tuple first ends
+ *   the old connection (synthetic DESTROY), then starts the new one.
+ */
+export class ConntrackTable {
+  private readonly known = new Map<number, Known>();
+  /** Destroyed since the current dump began: later lines of that dump about them are stale. */
+  private destroyed = new Map<number, ConntrackEntry>();
+  /** Synthesised DESTROYs of the last dump: a late real DESTROY for them is dropped. */
+  private synthesised = new Map<number, ConntrackEntry>();
+  private generation = 0;
+  readonly stats: TableStats = { syntheticDestroys: 0, idReuses: 0, staleDumpLines: 0, lateDestroys: 0 };
+
+  constructor(private readonly ctx: TableContext) {}
+
+  /** Number of live entries the table knows. */
+  get size(): number {
+    return this.known.size;
+  }
+
+  private observation(kind: EventKind, timeUs: number, e: ConntrackEntry): Observation {
+    return {
+      node: this.ctx.node,
+      bootId: this.ctx.bootId,
+      kind,
+      timeUs,
+      conntrackId: e.conntrackId,
+      zone: e.zone,
+      family: e.family,
+      protocol: e.protocol,
+      orig: e.orig,
+      reply: e.reply,
+      tcpState: e.tcpState,
+      status: e.status,
+      mark: e.mark,
+      counters: e.counters,
+      kernelStartUs: e.kernelStartUs,
+      kernelStopUs: e.kernelStopUs,
+    };
+  }
+
+  private synthDestroy(k: ConntrackEntry, timeUs: number): Observation {
+    this.stats.syntheticDestroys++;
+    this.synthesised.set(k.conntrackId, k);
+    return this.observation('DESTROY', timeUs, { ...k, status: k.status | IPS.DYING });
+  }
+
+  /** Handles one event; returns what to report (usually one observation, none for duplicates). */
+  event(ev: ConntrackEvent): Observation[] {
+    const e = ev.entry;
+    const id = e.conntrackId;
+    const prev = this.known.get(id);
+    const out: Observation[] = [];
+    if (prev !== undefined && !sameConnection(prev.entry, e)) {
+      this.stats.idReuses++;
+      this.known.delete(id);
+      out.push(this.synthDestroy(prev.entry, ev.timeUs));
+    }
+    const same = prev !== undefined && sameConnection(prev.entry, e) ? prev : undefined;
+    switch (ev.kind) {
+      case 'NEW': {
+        this.destroyed.delete(id);
+        this.synthesised.delete(id);
+        // A dump may have reported the entry before its NEW event arrived: nothing new then.
+        if (same !== undefined) return out;
+        const entry = { ...e, counters: e.counters ?? (this.ctx.acct ? ZERO : null) };
+        this.known.set(id, { entry, generation: this.generation });
+        out.push(this.observation('NEW', ev.timeUs, entry));
+        return out;
+      }
+      case 'UPDATE': {
+        const entry: ConntrackEntry = {
+          ...e,
+          counters: e.counters ?? same?.entry.counters ?? (this.ctx.acct ? ZERO : null),
+          kernelStartUs: e.kernelStartUs ?? same?.entry.kernelStartUs ?? null,
+        };
+        this.known.set(id, { entry, generation: same?.generation ?? this.generation });
+        out.push(this.observation('UPDATE', ev.timeUs, entry));
+        return out;
+      }
+      case 'DESTROY': {
+        this.known.delete(id);
+        this.destroyed.set(id, e);
+        const ghost = this.synthesised.get(id);
+        if (same === undefined && ghost !== undefined && sameConnection(ghost, e)) {
+          this.stats.lateDestroys++;
+          this.synthesised.delete(id);
+          return out;
+        }
+        const entry: ConntrackEntry = {
+          ...e,
+          counters: e.counters ?? same?.entry.counters ?? null,
+          kernelStartUs: e.kernelStartUs ?? same?.entry.kernelStartUs ?? null,
+        };
+        out.push(this.observation('DESTROY', ev.timeUs, entry));
+        return out;
+      }
+    }
+  }
+
+  /** Starts a dump: entries not seen by the matching endDump() are gone. */
+  beginDump(): void {
+    this.generation++;
+  }
+
+  /**
+   * Completes the ICMP type/code/id of an XML dump entry from what the table knows of the same
+   * connection. Returns the completed entry, or null when the table has never seen its ICMP fields.
+   */
+  completeIcmp(entry: ConntrackEntry): ConntrackEntry | null {
+    if (!isIcmp(entry.protocol) || entry.orig.icmpId !== null) return entry;
+    const prev = this.known.get(entry.conntrackId);
+    if (prev === undefined || !sameConnection(prev.entry, entry) || prev.entry.orig.icmpId === null)
+      return null;
+    return withIcmpFrom(entry, prev.entry);
+  }
+
+  /** Handles one dump entry seen at `seenUs`; returns what to report (often nothing). */
+  dumpEntry(entry: ConntrackEntry, seenUs: number): Observation[] {
+    const id = entry.conntrackId;
+    const dead = this.destroyed.get(id);
+    if (dead !== undefined && sameConnection(dead, entry)) {
+      this.stats.staleDumpLines++;
+      return [];
+    }
+    const prev = this.known.get(id);
+    if (prev !== undefined && sameConnection(prev.entry, entry)) {
+      prev.generation = this.generation;
+      if (!changed(prev.entry, entry)) return [];
+      prev.entry = entry;
+      return [this.observation('POLL', seenUs, entry)];
+    }
+    const out: Observation[] = [];
+    if (prev !== undefined) {
+      this.stats.idReuses++;
+      out.push(this.synthDestroy(prev.entry, seenUs));
+    }
+    this.known.set(id, { entry, generation: this.generation });
+    out.push(this.observation('POLL', seenUs, entry));
+    return out;
+  }
+
+  /**
+   * Ends the dump begun last: every known entry it did not show (and no event announced during
+   * it) is gone without a DESTROY event; reports a synthetic DESTROY for each at `endUs`.
+   */
+  endDump(endUs: number): Observation[] {
+    this.synthesised = new Map();
+    const out: Observation[] = [];
+    for (const [id, k] of this.known) {
+      if (k.generation >= this.generation) continue;
+      this.known.delete(id);
+      out.push(this.synthDestroy(k.entry, endUs));
+    }
+    // Dumps that start from now on cannot show entries destroyed before.
+    this.destroyed = new Map();
+    return out;
+  }
+}
