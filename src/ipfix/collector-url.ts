@@ -11,11 +11,14 @@ export interface CollectorAddress {
   readonly url: string;
 }
 
-/** Parses `udp://host:port` or `tcp://host:port` (port 1..65535, IANA's IPFIX port is 4739). */
-export function parseCollectorUrl(text: string): CollectorAddress {
+/**
+ * Parses `udp://host:port` or `tcp://host:port` (port 1..65535, IANA's IPFIX port is 4739); a
+ * listening address (`forListening`) may use port 0 for "any free port".
+ */
+export function parseCollectorUrl(text: string, forListening = false): CollectorAddress {
   const m = /^(udp|tcp):\/\/(\[[0-9a-fA-F:.]+\]|[^:/[\]\s]+):(\d{1,5})\/?$/.exec(text.trim());
   const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port < 1 || port > 65535) {
+  if (!m || port < (forListening ? 0 : 1) || port > 65535) {
     throw new CtflowError(
       'CONFIG_INVALID',
       `collector address "${text}" is not udp://HOST:PORT or tcp://HOST:PORT`,

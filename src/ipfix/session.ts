@@ -189,6 +189,8 @@ export class ExportSession {
     const byCount =
       this.#o.templateRefreshMessages > 0 && d.messagesSinceTemplates >= this.#o.templateRefreshMessages;
     if (!byTime && !byCount) return;
+    // Refreshed templates lead a message of their own making (collectors read them before its data).
+    this.#finish(d);
     d.announced.clear();
     d.lastTemplatesMs = now;
     d.messagesSinceTemplates = 0;

@@ -39,7 +39,7 @@ async function run(o: CollectOptions): Promise<number> {
   let addr: ReturnType<typeof parseCollectorUrl>;
   let decoder: Decoder;
   try {
-    addr = parseCollectorUrl(o.listen);
+    addr = parseCollectorUrl(o.listen, true);
     const lifetime = Number(o.templateLifetime);
     decoder = new Decoder({
       registry: createRegistry(Number(o.enterprisePen)),

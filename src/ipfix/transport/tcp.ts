@@ -86,9 +86,11 @@ export function createTcpTransport(o: TcpTransportOptions): Transport {
     });
     s.on('connect', () => {
       s.setTimeout(0);
-      up = true;
       delay = minMs;
+      // Still "down" while the templates are built: a message the session finishes meanwhile is queued
+      // behind them, never written ahead of them.
       const first = o.onConnect((domain) => queue.find((m) => m.domain === domain)?.sequence);
+      up = true;
       for (const m of first) write(s, m);
       pump();
     });

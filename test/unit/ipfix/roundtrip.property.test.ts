@@ -2,12 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../../src/flow/types.js';
 import { formatIpv6, writeIpv6 } from '../../../src/ipfix/address.js';
-import {
-  DEFAULT_LENGTH,
-  type DataType,
-  type FieldValue,
-  VARIABLE_LENGTH,
-} from '../../../src/ipfix/datatypes.js';
+import { DEFAULT_LENGTH, type DataType, type FieldValue } from '../../../src/ipfix/datatypes.js';
 import { Decoder } from '../../../src/ipfix/decoder.js';
 import { FlowTemplates, type TimePrecision } from '../../../src/ipfix/flow-templates.js';
 import { MessageBuilder } from '../../../src/ipfix/message.js';
