@@ -6,7 +6,7 @@ import { parseCollectorUrl } from '../../../src/config/addresses.js';
 import { configSettings } from '../../../src/config/settings.js';
 import { cliInvocationErrors } from './cli.js';
 import { render, repoRoot } from './render.js';
-import { effectiveConfig, parseConfig, workloads } from './workloads.js';
+import { effectiveConfig, parseConfig, roleOf, workloads } from './workloads.js';
 
 interface Service {
   image?: string;
@@ -115,13 +115,12 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of ctflowServices) {
       const env = service.environment ?? {};
       for (const key of Object.keys(env)) expect(envNames, `${name}: ${key}`).toContain(key);
-      const file = parse(readFileSync(configFile(service), 'utf8'));
-      expect(() => effectiveConfig(file, env), name).not.toThrow();
+      const text = readFileSync(configFile(service), 'utf8');
+      expect(() => effectiveConfig(text, env, roleOf(service.command ?? [])), name).not.toThrow();
     }
-    const agentFile = parse(readFileSync(configFile(services['agent'] ?? {}), 'utf8'));
-    expect(effectiveConfig(agentFile, services['agent']?.environment ?? {}).kafka.brokers).toEqual([
-      'localhost:9092',
-    ]);
+    const agentFile = readFileSync(configFile(services['agent'] ?? {}), 'utf8');
+    const agentConfig = effectiveConfig(agentFile, services['agent']?.environment ?? {}, 'agent');
+    expect(agentConfig.kafka.brokers).toEqual(['localhost:9092']);
   });
 
   it('runs the agent on the host network as root with NET_ADMIN only, the rest unprivileged', () => {

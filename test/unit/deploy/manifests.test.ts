@@ -13,6 +13,7 @@ import {
   ctflowConfig,
   effectiveConfig,
   parseConfig,
+  roleOf,
   selects,
   workload,
   workloads,
@@ -79,7 +80,7 @@ describe.each(kustomizations())('%s', (dir) => {
       for (const name of Object.keys(env).filter((n) => n.startsWith('CTFLOW_'))) {
         expect(envNames, `${w.name}: ${name}`).toContain(name);
       }
-      expect(() => effectiveConfig(config.input, env), w.name).not.toThrow();
+      expect(() => effectiveConfig(config.text, env, roleOf(c.args ?? [])), w.name).not.toThrow();
     }
   });
 
@@ -153,7 +154,7 @@ describe.each(kustomizations())('%s', (dir) => {
     const nodeEnv = (c?.env ?? []).find((e) => e.name === 'CTFLOW_NODE__NAME');
     expect(nodeEnv?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
     // The downward API's value lands on node.name.
-    expect(effectiveConfig(config.input, containerEnv(c ?? { name: '' })).node.name).toBe(
+    expect(effectiveConfig(config.text, containerEnv(c ?? { name: '' }), 'agent').node.name).toBe(
       'sample-spec-nodename',
     );
   });

@@ -1,11 +1,18 @@
 /** Typed views of the workloads in a rendering, for the invariant checks. */
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
-import { envLayer } from '../../../src/config/env.js';
-import { layerFromObject, mergeLayers } from '../../../src/config/layers.js';
-import type { Config, ConfigInput } from '../../../src/config/schema.js';
-import { ConfigSchema } from '../../../src/config/schema.js';
+import {
+  type Config,
+  type ConfigInput,
+  loadConfig,
+  parseConfig as parseConfigValues,
+  ROLES,
+  type Role,
+} from '../../../src/config/index.js';
 import type { K8sObject } from './render.js';
 
 /** Kinds that carry a pod template. */
@@ -64,17 +71,28 @@ export function ctflowConfig(objects: K8sObject[]): { name: string; input: Confi
 }
 
 /** A config file's content checked by the configuration schema (strict: unknown keys fail). */
-export function parseConfig(input: unknown) {
-  return ConfigSchema.parse(input);
+export function parseConfig(input: unknown): Config {
+  return parseConfigValues(input);
+}
+
+/** The role a ctflow command line runs (its first argument), when it is one that reads configuration. */
+export function roleOf(args: readonly string[]): Role | undefined {
+  return ROLES.find((r) => r === args[0]);
 }
 
 /**
- * The effective configuration of a process given a config file's content and its environment, through
- * the configuration's own layers (file < environment) and schema.
+ * The effective configuration of a process, loaded as ctflow loads it (src/config loadConfig: file <
+ * environment, then the checks of its role) from a config file's text and the process environment.
  */
-export function effectiveConfig(input: unknown, env: Readonly<Record<string, string>>): Config {
-  const file = layerFromObject((input ?? {}) as Record<string, unknown>, 'file');
-  return ConfigSchema.parse(mergeLayers([file, envLayer(env)]).values);
+export function effectiveConfig(text: string, env: Readonly<Record<string, string>>, role?: Role): Config {
+  const dir = mkdtempSync(join(tmpdir(), 'ctflow-deploy-test-'));
+  const file = join(dir, 'config.yaml');
+  try {
+    writeFileSync(file, text);
+    return loadConfig({ file, env, ...(role === undefined ? {} : { role }) });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
