@@ -13,7 +13,13 @@ export { CONFIG_FILE_ENV, envLayer, envNameFor } from './env.js';
 export { type ConfigProblem, configError } from './errors.js';
 export { CONFIG_EXIT_STATUS, configErrorExitStatus, withConfigErrors } from './exit.js';
 export { addCommonConfigOptions, addConfigOptions, FLAG_SPECS, type FlagSpec, flagLayer } from './flags.js';
-export { type LoadConfigOptions, loadConfig, parseConfig } from './load.js';
+export {
+  type ConfigWithOrigins,
+  type LoadConfigOptions,
+  loadConfig,
+  loadConfigWithOrigins,
+  parseConfig,
+} from './load.js';
 export { observationDomainId, observationDomainIdForNode } from './odid.js';
 export { REDACTED, redactConfig, secretLogPaths } from './redact.js';
 export { ROLES, type Role, roleProblems } from './roles.js';

@@ -6,7 +6,7 @@ import { CONFIG_FILE_ENV, envLayer } from './env.js';
 import { configError, problemsFromIssues } from './errors.js';
 import { fileLayer } from './file.js';
 import { flagLayer } from './flags.js';
-import { emptyLayer, mergeLayers } from './layers.js';
+import { emptyLayer, mergeLayers, originOf, valueAt } from './layers.js';
 import { type Role, roleProblems } from './roles.js';
 import { type Config, ConfigSchema } from './schema.js';
 
@@ -24,6 +24,21 @@ export interface LoadConfigOptions {
 
 /** The effective configuration, validated. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
+  return loadConfigWithOrigins(options).config;
+}
+
+/** The effective configuration and where each setting came from. */
+export interface ConfigWithOrigins {
+  config: Config;
+  /**
+   * Where the value of a dotted key came from: "file PATH", "environment CTFLOW_...",
+   * "flag --x" or "default" (e.g. to tell an explicit kafka.partitions from the default).
+   */
+  originOf(key: string): string;
+}
+
+/** Like {@link loadConfig}, also telling which settings were given explicitly and where. */
+export function loadConfigWithOrigins(options: LoadConfigOptions = {}): ConfigWithOrigins {
   const env = options.env ?? process.env;
   const flags = options.flags ?? {};
   const flagFile = typeof flags['config'] === 'string' ? flags['config'] : undefined;
@@ -39,7 +54,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const problems = roleProblems(result.data, options.role);
     if (problems.length > 0) throw configError(problems);
   }
-  return result.data;
+  return {
+    config: result.data,
+    originOf: (key) => {
+      const path = key.split('.');
+      // A file provides values only for the keys it contains; the rest are defaults.
+      return valueAt(merged.values, path) === undefined ? 'default' : originOf(merged, path);
+    },
+  };
 }
 
 /** Validates an in-memory configuration object (e.g. in tests), defaults applied. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addCommonConfigOptions, addConfigOptions } from '../../../src/config/flags.js';
-import { loadConfig, parseConfig } from '../../../src/config/load.js';
+import { loadConfig, loadConfigWithOrigins, parseConfig } from '../../../src/config/load.js';
 import { isCtflowError } from '../../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctflow-config-'));
@@ -248,5 +248,21 @@ describe('loadConfig errors (CONFIG_INVALID naming path, value, origin and expec
     );
     expect(wrongType).not.toContain('hunter2');
     expect(wrongType).toContain('kafka.sasl.mechanism = missing');
+  });
+});
+
+describe('loadConfigWithOrigins', () => {
+  it('tells explicit settings from defaults and names their source', () => {
+    const yaml = file('o.yaml', 'kafka:\n  partitions: 6\n');
+    const { config, originOf } = loadConfigWithOrigins({
+      file: yaml,
+      env: { CTFLOW_KAFKA__CLIENT_ID: 'c' },
+      flags: flags(['--brokers', 'k:1']),
+    });
+    expect(config.kafka.partitions).toBe(6);
+    expect(originOf('kafka.partitions')).toBe(`file ${yaml}`);
+    expect(originOf('kafka.clientId')).toBe('environment CTFLOW_KAFKA__CLIENT_ID');
+    expect(originOf('kafka.brokers')).toBe('flag --brokers');
+    expect(originOf('kafka.replicationFactor')).toBe('default');
   });
 });
