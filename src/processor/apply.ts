@@ -1,0 +1,75 @@
+/**
+ * Feeding consumed messages to a flow engine: decode (Avro single object), then observe or watermark.
+ * Pure apart from the engine it is given: no I/O, so the live processor and replay apply input the same
+ * way, and what cannot be used is returned (never thrown) for the dead-letter topic or a counter.
+ */
+import type { AvroCodec } from '../codec/avro-codec.js';
+import { CtflowError, isCtflowError } from '../errors.js';
+import type { FlowEngineApi } from '../flow/types.js';
+import type { ConsumedMessage } from '../kafka/message.js';
+
+/** A message that could not be used, and why. */
+export interface RefusedMessage {
+  message: ConsumedMessage;
+  error: CtflowError;
+}
+
+/** What applyMessages did. */
+export interface ApplyResult {
+  observations: number;
+  watermarks: number;
+  refused: RefusedMessage[];
+}
+
+function asCtflowError(err: unknown, m: ConsumedMessage): CtflowError {
+  if (isCtflowError(err)) return err;
+  return new CtflowError('OBSERVATION_INVALID', `${where(m)}: ${(err as Error).message ?? String(err)}`, {
+    details: { topic: m.topic, partition: m.partition, offset: m.offset },
+    cause: err,
+  });
+}
+
+function where(m: ConsumedMessage): string {
+  return `${m.topic}[${m.partition}]@${m.offset}`;
+}
+
+/**
+ * Decodes each message and hands it to `engine`, in order. Undecodable values (CODEC_DECODE) and values the
+ * engine refuses (OBSERVATION_INVALID) are returned in `refused`; the others are applied.
+ */
+export function applyMessages(
+  engine: FlowEngineApi,
+  codec: AvroCodec,
+  messages: readonly ConsumedMessage[],
+): ApplyResult {
+  const result: ApplyResult = { observations: 0, watermarks: 0, refused: [] };
+  for (const m of messages) {
+    if (m.value === null || m.value.length === 0) {
+      result.refused.push({
+        message: m,
+        error: new CtflowError('CODEC_DECODE', `${where(m)}: empty value (expected an Avro single object)`, {
+          details: {
+            topic: m.topic,
+            partition: m.partition,
+            offset: m.offset,
+            expected: 'c301 + fingerprint + body',
+          },
+        }),
+      });
+      continue;
+    }
+    try {
+      const decoded = codec.decode(m.value, where(m));
+      if (decoded.type === 'observation') {
+        engine.observe(decoded.value);
+        result.observations++;
+      } else {
+        engine.watermark(decoded.value);
+        result.watermarks++;
+      }
+    } catch (err) {
+      result.refused.push({ message: m, error: asCtflowError(err, m) });
+    }
+  }
+  return result;
+}

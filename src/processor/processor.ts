@@ -1,0 +1,395 @@
+/**
+ * The processor role: a member of a Kafka consumer group (classic protocol, eager rebalances) that runs one
+ * flow engine per assigned partition of the observations topic and exports the records over IPFIX.
+ *
+ * Per partition p (docs/processor.md has the full design and the failure cases):
+ * - before its first batch, p's state is restored from changelog partition p, read up to the end offset
+ *   taken then (heartbeating meanwhile); the newest export marker says which input the state covers;
+ * - each batch: decode → engine → "exporting" marker (acked) → records to the exporter (flushed) →
+ *   state changes, tombstones and an "exported" marker to changelog partition p, undecodable messages to
+ *   the dead-letter topic (all acked) → commit the input offset;
+ * - a partition taken away drops its state; one that comes straight back keeps it when the changelog end
+ *   offset shows that nobody else wrote since our last write;
+ * - stop(): no new batches, the one in flight completes (export, changelog, commit), leave the group.
+ *   Flows are never ended as forced end here: another processor continues them.
+ * Nothing is kept on local disk.
+ */
+import { AvroCodec } from '../codec/avro-codec.js';
+import { isCtflowError } from '../errors.js';
+import { createFlowEngine } from '../flow/engine.js';
+import { FlowStateCodec } from '../flow/state-codec.js';
+import type { EngineOptions, FlowEngineApi, RecordSink } from '../flow/types.js';
+import type { KafkaClient } from '../kafka/client.js';
+import { type BatchContext, createGroupConsumer, type GroupConsumer } from '../kafka/consumer.js';
+import type { ConsumedMessage, MessageBatch } from '../kafka/message.js';
+import { fetchEndOffsets, type PartitionOffsets } from '../kafka/offsets.js';
+import { createProducer, type OutgoingMessage, type Producer } from '../kafka/producer.js';
+import { createPartitionRangeReader, type PartitionRangeReader } from '../kafka/range-reader.js';
+import { DEFAULT_TOPIC_NAMES, type TopicNames } from '../kafka/topics.js';
+import { applyMessages } from './apply.js';
+import { deadLetterMessage } from './dead-letter.js';
+import { type RoleLog, SILENT_LOG } from './log.js';
+import { type ExportMarker, encodeMarker, MARKER_KEY, resumePoint } from './marker.js';
+import { restorePartition } from './restore.js';
+import { emptyProcessorStats, type ProcessorStats } from './stats.js';
+
+/** Consumer-group tuning (defaults suit production; tests shorten them). */
+export interface ProcessorGroupOptions {
+  /** Default 30000 ms: how long a dead processor keeps its partitions. */
+  sessionTimeoutMs?: number;
+  /** Default 3000 ms. */
+  heartbeatIntervalMs?: number;
+  /** Default 60000 ms. */
+  rebalanceTimeoutMs?: number;
+  /** Longest wait of a fetch. Default 500 ms. */
+  maxWaitTimeMs?: number;
+  /** Default 1 MiB. */
+  maxBytesPerPartition?: number;
+}
+
+/** Processor settings. */
+export interface ProcessorOptions {
+  client: KafkaClient;
+  /** Consumer group; every processor of a deployment uses the same one. Default "ctflow-processor". */
+  groupId?: string;
+  /** Topic names; defaults ctflow.observations / ctflow.flowstate / ctflow.deadletter. */
+  topics?: Partial<TopicNames>;
+  /** Flow engine settings (timeouts, observation domain per node). */
+  engine?: Partial<EngineOptions>;
+  /** Where records go (the IPFIX exporting process). Not closed by the processor. */
+  sink: RecordSink;
+  group?: ProcessorGroupOptions;
+  /** Restore: give up waiting for the changelog end after this long without a record. Default 5000 ms. */
+  restoreIdleTimeoutMs?: number;
+  log?: RoleLog;
+}
+
+/** A running processor. */
+export interface Processor {
+  readonly groupId: string;
+  /** Counters; `flows` and `partitions` are current values. */
+  stats(): ProcessorStats;
+  /** Input partitions whose state is in memory now. */
+  partitions(): number[];
+  /** Graceful stop: finish the batch in flight (export, changelog, commit), leave the group. Idempotent. */
+  stop(): Promise<void>;
+  /** Resolves after stop(); rejects when the consumer died and will not rejoin. */
+  readonly done: Promise<void>;
+}
+
+interface PartitionState {
+  engine: FlowEngineApi;
+  /** Input below this offset is reflected in the state (and in the changelog). */
+  coveredTo: number;
+  /** Records derived from input below this offset are possible duplicates. */
+  duplicatesBelow: number;
+  /** The changelog partition's end offset if nobody but us wrote since the restore. */
+  changelogEnd: number;
+  /** Set at each rejoin: check the changelog end before using this state again. */
+  verify: boolean;
+}
+
+class KafkaProcessor implements Processor {
+  readonly groupId: string;
+  readonly done: Promise<void>;
+  readonly #o: ProcessorOptions;
+  readonly #t: TopicNames;
+  readonly #log: RoleLog;
+  readonly #codec = new AvroCodec();
+  readonly #stateCodec = new FlowStateCodec();
+  readonly #states = new Map<number, PartitionState>();
+  readonly #stats = emptyProcessorStats();
+  #consumer!: GroupConsumer;
+  #producer!: Producer;
+  #reader: Promise<PartitionRangeReader> | undefined;
+  #assigned: number[] = [];
+  #endOffsets: Promise<PartitionOffsets[]> | undefined;
+  #inFlight: Promise<void> = Promise.resolve();
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #resolveDone: () => void = () => {};
+  #rejectDone: (err: unknown) => void = () => {};
+
+  constructor(options: ProcessorOptions) {
+    this.#o = options;
+    this.groupId = options.groupId ?? 'ctflow-processor';
+    this.#t = { ...DEFAULT_TOPIC_NAMES, ...options.topics };
+    this.#log = options.log ?? SILENT_LOG;
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
+    });
+    // A crash is reported through `done`; callers that only await stop() must not see an unhandled rejection.
+    this.done.catch(() => {});
+  }
+
+  async start(): Promise<void> {
+    const g = this.#o.group ?? {};
+    this.#producer = await createProducer(this.#o.client, { lingerMs: 0 });
+    this.#consumer = await createGroupConsumer(this.#o.client, {
+      groupId: this.groupId,
+      topics: [this.#t.observations],
+      fromBeginning: true,
+      ...(g.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: g.sessionTimeoutMs }),
+      ...(g.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: g.heartbeatIntervalMs }),
+      ...(g.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeoutMs: g.rebalanceTimeoutMs }),
+      ...(g.maxWaitTimeMs === undefined ? {} : { maxWaitTimeMs: g.maxWaitTimeMs }),
+      ...(g.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: g.maxBytesPerPartition }),
+    });
+    // Joined in the background now: a reader group's first assignment can take seconds.
+    this.#reader = createPartitionRangeReader(this.#o.client, { topic: this.#t.flowState, concurrency: 1 });
+    this.#reader.catch(() => {});
+    this.#consumer.onAssignment((assignment) => this.#onAssignment(assignment));
+    this.#consumer.onCrash((error, restarting) => {
+      this.#log.error({ err: error, restarting }, 'processor consumer crashed');
+      if (!restarting && !this.#stopping) this.#rejectDone(error);
+    });
+    await this.#consumer.run((batch, ctx) => this.#handle(batch, ctx));
+    this.#log.info({ groupId: this.groupId, topic: this.#t.observations }, 'processor joined its group');
+  }
+
+  stats(): ProcessorStats {
+    let flows = 0;
+    for (const s of this.#states.values()) flows += s.engine.size;
+    return { ...this.#stats, flows, partitions: this.#states.size };
+  }
+
+  partitions(): number[] {
+    return [...this.#states.keys()].sort((a, b) => a - b);
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#assigned.length > 0) this.#consumer.pause(this.#t.observations, this.#assigned);
+    await this.#inFlight.catch(() => {});
+    try {
+      await this.#consumer.disconnect();
+      await (await this.#reader)?.close();
+      await this.#producer.disconnect();
+    } finally {
+      this.#states.clear();
+      this.#resolveDone();
+      this.#log.info({ groupId: this.groupId, ...this.#stats }, 'processor stopped');
+    }
+  }
+
+  #onAssignment(assignment: Array<{ topic: string; partitions: number[] }>): void {
+    const mine = assignment.find((a) => a.topic === this.#t.observations)?.partitions ?? [];
+    this.#assigned = mine;
+    this.#endOffsets = undefined;
+    for (const [p, state] of this.#states) {
+      if (mine.includes(p)) state.verify = true;
+      else this.#drop(p, 'partition taken away');
+    }
+    this.#log.info({ partitions: mine }, 'partitions assigned');
+  }
+
+  #drop(p: number, why: string): void {
+    if (this.#states.delete(p)) {
+      this.#stats.dropped++;
+      this.#log.info({ partition: p, why }, 'partition state dropped');
+    }
+  }
+
+  #handle(batch: MessageBatch, ctx: BatchContext): Promise<void> {
+    const run = this.#handleBatch(batch, ctx);
+    this.#inFlight = run.catch(() => {});
+    return run;
+  }
+
+  async #handleBatch(batch: MessageBatch, ctx: BatchContext): Promise<void> {
+    if (this.#stopping || ctx.isStale() || batch.messages.length === 0) return;
+    const p = batch.partition;
+    this.#stats.batches++;
+    this.#stats.messages += batch.messages.length;
+    let state = await this.#usableState(p, ctx);
+    if (state === undefined) state = await this.#restore(p, ctx);
+    try {
+      const fresh = batch.messages.filter((m) => m.offset >= state.coveredTo);
+      const skipped = batch.messages.length - fresh.length;
+      if (skipped > 0) {
+        this.#stats.skippedCovered += skipped;
+        // The previous owner's state covers these but its commit may not have happened (stop, crash).
+        if (fresh.length === 0)
+          await this.#commit(p, Math.min(state.coveredTo, batch.messages.at(-1)!.offset + 1));
+      }
+      const cut = fresh.findIndex((m) => m.offset >= state.duplicatesBelow);
+      const replayed = cut < 0 ? fresh : fresh.slice(0, cut);
+      const rest = cut < 0 ? [] : fresh.slice(cut);
+      if (replayed.length > 0) await this.#process(p, state, replayed, true);
+      if (rest.length > 0) await this.#process(p, state, rest, false);
+    } catch (err) {
+      // The engine may hold input whose outputs were not all written: a retry must start from the changelog.
+      this.#drop(p, `error: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  /** The in-memory state of p if it may be used, after checking the changelog when a rebalance happened. */
+  async #usableState(p: number, ctx: BatchContext): Promise<PartitionState | undefined> {
+    const state = this.#states.get(p);
+    if (state === undefined || !state.verify) return state;
+    this.#endOffsets ??= fetchEndOffsets(this.#o.client, this.#t.flowState);
+    const ends = await this.#endOffsets;
+    await ctx.heartbeat().catch(() => {});
+    const end = ends.find((e) => e.partition === p)?.high;
+    if (end === state.changelogEnd) {
+      state.verify = false;
+      this.#stats.keptAfterRebalance++;
+      this.#log.info({ partition: p, changelogEnd: end }, 'partition came back unchanged: state kept');
+      return state;
+    }
+    this.#drop(p, `changelog end ${end} != ${state.changelogEnd}: written by another processor`);
+    return undefined;
+  }
+
+  async #restore(p: number, ctx: BatchContext): Promise<PartitionState> {
+    const reader = await this.#reader!;
+    const ends = await fetchEndOffsets(this.#o.client, this.#t.flowState);
+    const range = ends.find((e) => e.partition === p) ?? { partition: p, low: 0, high: 0 };
+    let rebalance: unknown;
+    const restored = await restorePartition({
+      reader,
+      codec: this.#stateCodec,
+      topic: this.#t.flowState,
+      partition: p,
+      fromOffset: range.low,
+      toOffset: range.high,
+      createEngine: () => createFlowEngine(this.#o.engine),
+      ...(this.#o.restoreIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: this.#o.restoreIdleTimeoutMs }),
+      onProgress: async () => {
+        if (rebalance !== undefined) return;
+        // A failed heartbeat means a rebalance started: finish the restore (the state stays valid if p
+        // comes back unchanged), then let kafkajs rejoin.
+        await ctx.heartbeat().catch((err: unknown) => {
+          rebalance = err;
+        });
+      },
+    });
+    const resume = resumePoint(restored.marker);
+    const state: PartitionState = {
+      engine: restored.engine,
+      coveredTo: resume.coveredTo,
+      duplicatesBelow: resume.duplicatesBelow,
+      changelogEnd: range.high,
+      verify: false,
+    };
+    this.#states.set(p, state);
+    this.#stats.restores++;
+    this.#stats.restoredEntries += restored.entries;
+    this.#stats.restoreMs += restored.durationMs;
+    const fields = {
+      partition: p,
+      entries: restored.entries,
+      records: restored.records,
+      ms: restored.durationMs,
+      ...resume,
+    };
+    if (restored.complete) this.#log.info(fields, 'partition state restored');
+    else
+      this.#log.warn(
+        fields,
+        'partition state restored without reaching the changelog end offset (compacted tail?)',
+      );
+    if (rebalance !== undefined) {
+      state.verify = true;
+      throw rebalance;
+    }
+    return state;
+  }
+
+  async #process(
+    p: number,
+    state: PartitionState,
+    messages: ConsumedMessage[],
+    replayed: boolean,
+  ): Promise<void> {
+    const to = messages.at(-1)!.offset + 1;
+    const applied = applyMessages(state.engine, this.#codec, messages);
+    this.#stats.observations += applied.observations;
+    this.#stats.watermarks += applied.watermarks;
+    const out = state.engine.drain();
+    if (out.records.length > 0) {
+      await this.#writeChangelog(state, [
+        this.#marker(p, { phase: 'exporting', coveredTo: state.coveredTo, to }),
+      ]);
+      this.#o.sink.write(out.records);
+      await this.#o.sink.flush();
+      this.#stats.records += out.records.length;
+      if (replayed) this.#stats.possibleDuplicates += out.records.length;
+    }
+    const changes: OutgoingMessage[] = out.changes.map((c) => ({
+      key: c.key,
+      value: this.#stateCodec.encode(c.state),
+      partition: p,
+    }));
+    changes.push(this.#marker(p, { phase: 'exported', coveredTo: to, to }));
+    const deadLetters = applied.refused.map((r) => deadLetterMessage(r.message, r.error));
+    for (const r of applied.refused) {
+      this.#log.warn(
+        { partition: p, offset: r.message.offset, code: r.error.code, error: r.error.message },
+        'input message sent to the dead-letter topic',
+      );
+    }
+    await Promise.all([
+      this.#writeChangelog(state, changes),
+      deadLetters.length > 0 ? this.#producer.send(this.#t.deadLetter, deadLetters) : undefined,
+    ]);
+    this.#stats.deadLettered += deadLetters.length;
+    this.#log.debug(
+      {
+        partition: p,
+        from: messages[0]!.offset,
+        to,
+        records: out.records.length,
+        changes: out.changes.length,
+        replayed,
+      },
+      'batch processed',
+    );
+    state.coveredTo = to;
+    await this.#commit(p, to);
+  }
+
+  #marker(p: number, marker: ExportMarker): OutgoingMessage {
+    return { key: MARKER_KEY, value: encodeMarker(marker), partition: p };
+  }
+
+  async #writeChangelog(state: PartitionState, messages: OutgoingMessage[]): Promise<void> {
+    await this.#producer.send(this.#t.flowState, messages);
+    // Offsets of a non-transactional idempotent producer are contiguous: our writes move the end by this much.
+    state.changelogEnd += messages.length;
+    this.#stats.changelogWrites += messages.length;
+  }
+
+  async #commit(p: number, offset: number): Promise<void> {
+    try {
+      await this.#consumer.commit([{ topic: this.#t.observations, partition: p, offset }]);
+      this.#stats.commits++;
+    } catch (err) {
+      // Not fatal: the changelog marker tells the next owner what is covered; it skips that input.
+      this.#stats.commitFailures++;
+      this.#log.warn(
+        {
+          partition: p,
+          offset,
+          error: (err as Error).message,
+          retriable: isCtflowError(err) && err.retriable,
+        },
+        'offset commit failed',
+      );
+    }
+  }
+}
+
+/** Starts a processor: joins the group and begins consuming. Call stop() for a graceful exit. */
+export async function startProcessor(options: ProcessorOptions): Promise<Processor> {
+  const processor = new KafkaProcessor(options);
+  await processor.start();
+  return processor;
+}

@@ -1,0 +1,63 @@
+/** Counters of a processor (monotonic since start), for metrics and tests. Nothing dropped goes uncounted. */
+
+/** What one processor did. */
+export interface ProcessorStats {
+  /** Input batches handled. */
+  batches: number;
+  /** Input messages taken from Kafka (including skipped and dead-lettered ones). */
+  messages: number;
+  observations: number;
+  watermarks: number;
+  /** Input messages skipped because the restored state already covered them (export marker). */
+  skippedCovered: number;
+  /** Messages sent to the dead-letter topic (undecodable or refused by the engine). */
+  deadLettered: number;
+  /** Flow records handed to the exporter. */
+  records: number;
+  /**
+   * Records re-derived from input whose records a previous owner may already have exported before it died
+   * (the interval between its "exporting" marker and its state write): possible duplicates at collectors.
+   */
+  possibleDuplicates: number;
+  /** Changelog messages written (states, tombstones, markers). */
+  changelogWrites: number;
+  /** Offset commits done, and those that failed (the next owner then skips what the changelog covers). */
+  commits: number;
+  commitFailures: number;
+  /** Partitions whose state was restored from the changelog, entries loaded, time spent. */
+  restores: number;
+  restoredEntries: number;
+  restoreMs: number;
+  /** Partitions that came back after a rebalance with nobody else having written: state kept. */
+  keptAfterRebalance: number;
+  /** Partition states dropped (taken away, changed by another processor, or after an error). */
+  dropped: number;
+  /** Flows tracked right now over all owned partitions. */
+  flows: number;
+  /** Partitions owned (state in memory) right now. */
+  partitions: number;
+}
+
+/** A zeroed stats object. */
+export function emptyProcessorStats(): ProcessorStats {
+  return {
+    batches: 0,
+    messages: 0,
+    observations: 0,
+    watermarks: 0,
+    skippedCovered: 0,
+    deadLettered: 0,
+    records: 0,
+    possibleDuplicates: 0,
+    changelogWrites: 0,
+    commits: 0,
+    commitFailures: 0,
+    restores: 0,
+    restoredEntries: 0,
+    restoreMs: 0,
+    keptAfterRebalance: 0,
+    dropped: 0,
+    flows: 0,
+    partitions: 0,
+  };
+}
