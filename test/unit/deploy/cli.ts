@@ -37,6 +37,11 @@ export async function cliInvocationErrors(args: readonly string[]): Promise<stri
       if (cmd.commands.length > 0)
         return [`"ctflow ${path.join(' ')}" needs one of: ${cmd.commands.map((c) => c.name()).join(', ')}`];
       if (unknown.length > 0) return [`"ctflow ${path.join(' ')}" has no option ${unknown[0]}`];
+      const missing = cmd.options.filter(
+        (o) => o.mandatory && cmd.getOptionValue(o.attributeName()) === undefined,
+      );
+      if (missing.length > 0)
+        return [`"ctflow ${path.join(' ')}" needs ${missing.map((o) => o.long).join(', ')}`];
       const expected = cmd.registeredArguments;
       if (operands.length > expected.length && !expected.at(-1)?.variadic) {
         return [`"ctflow ${path.join(' ')}" takes no argument ${operands[expected.length]}`];
