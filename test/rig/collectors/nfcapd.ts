@@ -97,7 +97,8 @@ export async function startNfcapd(options: StartCollectorOptions = {}): Promise<
     for (const file of await rotatedFiles()) {
       if (perFile.has(file)) continue;
       const { stdout } = await run([nfdump, '-r', join(dir, file), '-o', 'json'], { timeoutMs: 10_000 });
-      const parsed: unknown = stdout.trim() === '' ? [] : JSON.parse(stdout);
+      // A file without flows prints `[` `No matching flows` `]`, which is not JSON.
+      const parsed: unknown = stdout.includes('{') ? JSON.parse(stdout) : [];
       if (!Array.isArray(parsed)) throw new Error(`nfdump -o json printed no array for ${file}`);
       perFile.set(
         file,
