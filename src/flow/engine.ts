@@ -68,6 +68,8 @@ const MIN_PLAUSIBLE_US = 946_684_800_000_000;
 const TIME_WAIT = tcpCode('TIME_WAIT');
 const CLOSE = tcpCode('CLOSE');
 const TCP = 6;
+/** Progress rank of TCP state codes (index = tcpCode), for merging observations of one instant. */
+const TCP_RANK: readonly number[] = [0, 1, 3, 4, 5, 6, 7, 8, 9, 2, 0, 0, 0, 0, 0, -1];
 
 function badObservation(obs: Observation, field: string, value: unknown, expected: string): CtflowError {
   return new CtflowError('OBSERVATION_INVALID', `observation of ${obs.node}: ${field} = ${String(value)}`, {
@@ -78,7 +80,12 @@ function badObservation(obs: Observation, field: string, value: unknown, expecte
 function checkTime(obs: Observation | Watermark, t: number): void {
   if (!Number.isSafeInteger(t) || t <= 0) {
     throw new CtflowError('OBSERVATION_INVALID', `time of ${obs.node} = ${t}`, {
-      details: { node: obs.node, field: 'timeUs', value: t, expected: 'a positive integer µs since the epoch' },
+      details: {
+        node: obs.node,
+        field: 'timeUs',
+        value: t,
+        expected: 'a positive integer µs since the epoch',
+      },
     });
   }
 }
@@ -222,6 +229,7 @@ export class FlowEngine implements FlowEngineApi {
         node.eventTimeUs = Math.max(node.eventTimeUs, s.eventTimeUs);
         node.nextSeq = Math.max(node.nextSeq, s.nextSeq);
         node.gone = s.gone;
+        node.horizonUs = s.horizonUs;
       } else if (state.flow !== null && !isNodeStateKey(key)) {
         const s = state.flow;
         const node = this.#node(nodeOfFlowKey(key));
@@ -238,8 +246,11 @@ export class FlowEngine implements FlowEngineApi {
       const d = this.#deadline(slot);
       const b = slot * F_STRIDE;
       t.f[b + Fx.heapDeadline] = d;
+      const gi = slot * U_STRIDE + Ux.gen;
+      const gen = ((t.u[gi] as number) + 1) >>> 0;
+      t.u[gi] = gen;
       const node = this.#nodeList[t.u[slot * U_STRIDE + Ux.node] as number] as NodeClock;
-      node.heap.append(d, t.f[b + Fx.seq] as number, slot);
+      node.heap.append(d, t.f[b + Fx.seq] as number, slot, gen);
     }
     for (const node of this.#nodeList) {
       node.heap.heapify();
@@ -319,6 +330,7 @@ export class FlowEngine implements FlowEngineApi {
     for (const node of gone) {
       this.#endAll(node, FlowEndReason.forcedEnd);
       node.gone = true;
+      node.horizonUs = Math.max(node.horizonUs, node.eventTimeUs);
       this.#stats.nodesGone++;
       this.#markNode(node);
     }
@@ -329,7 +341,8 @@ export class FlowEngine implements FlowEngineApi {
     let next = Number.POSITIVE_INFINITY;
     const timeout = this.#o.nodeTimeoutUs;
     if (timeout > 0) {
-      for (const n of this.#nodeList) if (!n.gone && n.eventTimeUs + timeout < next) next = n.eventTimeUs + timeout;
+      for (const n of this.#nodeList)
+        if (!n.gone && n.eventTimeUs + timeout < next) next = n.eventTimeUs + timeout;
     }
     this.#nextNodeCheckUs = next;
   }
@@ -338,13 +351,14 @@ export class FlowEngine implements FlowEngineApi {
   #endAll(node: NodeClock, reason: FlowEndReason): void {
     const t = this.#t;
     const slots: number[] = [];
-    node.heap.forEach((d, seq, slot) => {
-      if (this.#valid(slot, node.idx, seq, d)) slots.push(slot);
+    node.heap.forEach((slot, gen) => {
+      if (this.#valid(slot, gen)) slots.push(slot);
     });
     slots.sort((a, b) => (t.f[a * F_STRIDE + Fx.seq] as number) - (t.f[b * F_STRIDE + Fx.seq] as number));
     for (const slot of slots) {
       const flags = t.u[slot * U_STRIDE + Ux.flags] as number;
-      if (this.#reportable(slot)) this.#emit(slot, flags & Flag.closed ? FlowEndReason.endOfFlow : reason, node);
+      if (this.#reportable(slot))
+        this.#emit(slot, flags & Flag.closed ? FlowEndReason.endOfFlow : reason, node);
       this.#remove(slot);
     }
     node.heap.clear();
@@ -352,15 +366,20 @@ export class FlowEngine implements FlowEngineApi {
 
   // ---- timers ----
 
-  #valid(slot: number, nodeIdx: number, seq: number, d: number): boolean {
+  #valid(slot: number, gen: number): boolean {
     const t = this.#t;
+    return t.keys[slot] !== undefined && t.u[slot * U_STRIDE + Ux.gen] === gen;
+  }
+
+  /** Pushes the flow's one valid timer entry at `deadline` (earlier entries become stale). */
+  #push(node: NodeClock, slot: number, deadline: number): void {
+    const t = this.#t;
+    const gi = slot * U_STRIDE + Ux.gen;
+    const gen = ((t.u[gi] as number) + 1) >>> 0;
+    t.u[gi] = gen;
     const b = slot * F_STRIDE;
-    return (
-      t.keys[slot] !== undefined &&
-      t.u[slot * U_STRIDE + Ux.node] === nodeIdx &&
-      t.f[b + Fx.seq] === seq &&
-      t.f[b + Fx.heapDeadline] === d
-    );
+    t.f[b + Fx.heapDeadline] = deadline;
+    node.heap.push(deadline, t.f[b + Fx.seq] as number, slot, gen);
   }
 
   /** When the flow next needs attention (a pure function of its state). */
@@ -384,23 +403,21 @@ export class FlowEngine implements FlowEngineApi {
 
   #fire(node: NodeClock, now: number): void {
     const h = node.heap;
-    const f = this.#t.f;
     while (h.size > 0 && h.topDeadline() <= now) {
       const d = h.topDeadline();
-      const seq = h.topSeq();
+      const gen = h.topGen();
       const slot = h.topSlot();
       h.pop();
-      if (!this.#valid(slot, node.idx, seq, d)) continue;
-      const b = slot * F_STRIDE;
+      if (!this.#valid(slot, gen)) continue;
       const due = this.#deadline(slot);
-      if (due <= now) {
+      if (due === d) {
         this.#expire(slot, node, now);
-        if (!this.#valid(slot, node.idx, seq, d)) continue; // removed
+        if (!this.#valid(slot, gen)) continue; // removed
         this.#markSlot(slot);
       }
-      const next = due <= now ? this.#deadline(slot) : due;
-      f[b + Fx.heapDeadline] = next;
-      h.push(next, seq, slot);
+      // An early entry (its deadline moved later) goes back at its real deadline, even if that is
+      // due too: flows then fire in (deadline, seq) order however the heap was built.
+      this.#push(node, slot, due === d ? this.#deadline(slot) : due);
     }
   }
 
@@ -420,10 +437,10 @@ export class FlowEngine implements FlowEngineApi {
         t.u[fi] = (t.u[fi] as number) | Flag.endReported;
       } else {
         if (this.#pending(slot)) this.#emit(slot, FlowEndReason.endOfFlow, node);
-        this.#remove(slot);
+        this.#forget(slot, node);
       }
     } else if (flags & Flag.quiet) {
-      this.#remove(slot);
+      this.#forget(slot, node);
     } else {
       const pending = this.#pending(slot);
       const idleDue = (f[b + Fx.lastChange] as number) + o.idleTimeoutUs;
@@ -452,13 +469,10 @@ export class FlowEngine implements FlowEngineApi {
   }
 
   #schedule(slot: number, node: NodeClock): void {
-    const b = slot * F_STRIDE;
-    const f = this.#t.f;
     const d = this.#deadline(slot);
-    const cur = f[b + Fx.heapDeadline] as number;
+    const cur = this.#t.f[slot * F_STRIDE + Fx.heapDeadline] as number;
     if (cur === 0 || d < cur) {
-      f[b + Fx.heapDeadline] = d;
-      node.heap.push(d, f[b + Fx.seq] as number, slot);
+      this.#push(node, slot, d);
       // Keep "every deadline lies after the node's time" true after each input, so that a
       // duplicate input (which advances nothing) can never be what fires a timer.
       if (d <= node.eventTimeUs) this.#fire(node, node.eventTimeUs);
@@ -487,6 +501,16 @@ export class FlowEngine implements FlowEngineApi {
     }
   }
 
+  /** Drops a flow not observed for forgetAfter; raises the node's horizon (see NodeState). */
+  #forget(slot: number, node: NodeClock): void {
+    const lastSeen = this.#t.f[slot * F_STRIDE + Fx.lastSeen] as number;
+    if (lastSeen > node.horizonUs) {
+      node.horizonUs = lastSeen;
+      this.#markNode(node);
+    }
+    this.#remove(slot);
+  }
+
   #remove(slot: number): void {
     const t = this.#t;
     this.#removed.push(t.keys[slot] as string);
@@ -502,7 +526,10 @@ export class FlowEngine implements FlowEngineApi {
     const b = slot * F_STRIDE;
     const ub = slot * U_STRIDE;
     const time = obs.timeUs;
-    const ks = kernelStart(obs);
+    let ks = kernelStart(obs);
+    // Started before a flow of its node was dropped (node presumed gone, flow forgotten): its
+    // traffic may have been reported already, so its kernel stamp cannot start what we report now.
+    if (ks > 0 && ks <= node.horizonUs) ks = 0;
     const connStart = ks > 0 ? ks : time;
     const destroy = obs.kind === 'DESTROY';
     const state = tcpCode(obs.tcpState);
@@ -650,11 +677,13 @@ export class FlowEngine implements FlowEngineApi {
       if ((f[b + Fx.intervalStart] as number) === 0) f[b + Fx.intervalStart] = a;
       if (a > (f[b + Fx.lastChange] as number)) f[b + Fx.lastChange] = a;
     }
-    if (obs.tcpState !== null && state !== oldState) {
+    // At the same instant the order of two observations is unknown: keep the later TCP state
+    // (by progress rank) and the first mark, so that duplicates commute.
+    if (obs.tcpState !== null && state !== oldState && (!same || TCP_RANK[state]! > TCP_RANK[oldState]!)) {
       flags = (flags & 0xffff) | (state << 16);
       changed = true;
     }
-    if ((obs.mark >>> 0) !== t.u[ub + Ux.mark]) {
+    if (!same && obs.mark >>> 0 !== t.u[ub + Ux.mark]) {
       t.u[ub + Ux.mark] = obs.mark >>> 0;
       changed = true;
     }

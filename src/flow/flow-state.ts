@@ -40,7 +40,9 @@ export function readFlowState(t: FlowTable, slot: number): FlowState {
     endMarkUs: f[b + Fx.endMark] as number,
     nextActiveUs: f[b + Fx.nextActive] as number,
     counters:
-      flags & Flag.hasCounters ? { current: counters(f, b + Fx.cur), exported: counters(f, b + Fx.exp) } : null,
+      flags & Flag.hasCounters
+        ? { current: counters(f, b + Fx.cur), exported: counters(f, b + Fx.exp) }
+        : null,
     reply: t.replies.get(slot) ?? null,
   };
 }

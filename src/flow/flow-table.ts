@@ -34,9 +34,17 @@ export const Fx = {
 export const F_STRIDE = 17;
 
 /** Uint32 fields of a slot. */
-export const Ux = { conntrackId: 0, mark: 1, recordIndex: 2, flags: 3, node: 4 } as const;
+export const Ux = {
+  conntrackId: 0,
+  mark: 1,
+  recordIndex: 2,
+  flags: 3,
+  node: 4,
+  /** Generation of the slot's one valid timer entry (kept across reuse of the slot). */
+  gen: 5,
+} as const;
 /** Uint32 fields per slot. */
-export const U_STRIDE = 5;
+export const U_STRIDE = 6;
 
 /** Flow flag bits (low 16 bits of Ux.flags; bits 16..19 hold the TCP state code). */
 export const Flag = {
@@ -135,7 +143,10 @@ export class FlowTable {
     if (key !== undefined) this.index.delete(key);
     this.keys[slot] = undefined;
     this.f.fill(0, slot * F_STRIDE, (slot + 1) * F_STRIDE);
+    // The generation survives, so timer entries of the previous occupant stay invalid.
+    const gen = this.u[slot * U_STRIDE + Ux.gen] as number;
     this.u.fill(0, slot * U_STRIDE, (slot + 1) * U_STRIDE);
+    this.u[slot * U_STRIDE + Ux.gen] = gen;
     this.replies.delete(slot);
     this.#free.push(slot);
   }

@@ -13,6 +13,7 @@ export class NodeClock {
   eventTimeUs = 0;
   nextSeq = 0;
   gone = false;
+  horizonUs = 0;
   /** Listed in the engine's dirty-node list. */
   dirty = false;
   readonly heap = new TimerHeap();
@@ -31,6 +32,7 @@ export class NodeClock {
       eventTimeUs: this.eventTimeUs,
       nextSeq: this.nextSeq,
       gone: this.gone,
+      horizonUs: this.horizonUs,
     };
   }
 }

@@ -74,9 +74,13 @@ export class FlowStateCodec {
       });
     }
     if (res.offset !== buf.length) {
-      throw new CtflowError('CODEC_DECODE', `${where}: flow state body of ${buf.length} bytes ends at ${res.offset}`, {
-        details: { where, offset: res.offset, expected: buf.length },
-      });
+      throw new CtflowError(
+        'CODEC_DECODE',
+        `${where}: flow state body of ${buf.length} bytes ends at ${res.offset}`,
+        {
+          details: { where, offset: res.offset, expected: buf.length },
+        },
+      );
     }
     return res.value as StateValue;
   }

@@ -176,6 +176,13 @@ export interface NodeState {
   nextSeq: number;
   /** Presumed gone (its event time lagged the newest node's by nodeTimeoutUs); flows were ended. */
   gone: boolean;
+  /**
+   * Newest time up to which a flow of this node may have been reported and then dropped (presumed
+   * gone: the node's time; forgotten: the flow's last observation); 0 = none. A connection met
+   * again whose kernel start stamp is not after it restarts as first seen mid-life, so its records
+   * never overlap those reported before.
+   */
+  horizonUs: number;
 }
 
 /** A changelog value: exactly one of `flow` / `node` is set (record StateValue). */
