@@ -11,6 +11,18 @@ import { type MessageKind, SchemaRegistry, type WriterSchema } from './registry.
 import { loadCurrentSchemas } from './schema-files.js';
 import { hasSingleObjectMarker, SINGLE_OBJECT_HEADER_LENGTH, singleObjectHeader } from './single-object.js';
 
+/**
+ * Why a message could not be decoded: `details.reason` of CODEC_DECODE errors from
+ * {@link AvroCodec.decode}, usable as a metric label (ctflow_dead_letter_total{reason}).
+ */
+export type DecodeFailure =
+  | 'not_avro'
+  | 'unknown_schema'
+  | 'incompatible_schema'
+  | 'corrupt'
+  | 'truncated'
+  | 'trailing_bytes';
+
 /** A decoded message of the observations topic. */
 export type Decoded = { type: 'observation'; value: Observation } | { type: 'watermark'; value: Watermark };
 
@@ -155,7 +167,7 @@ export class AvroCodec {
       throw new CtflowError(
         'CODEC_DECODE',
         `${where}: not Avro single-object encoded at byte offset 0: got ${buf.subarray(0, 2).toString('hex') || 'no bytes'} (${buf.length} bytes), expected marker c301 followed by an 8-byte schema fingerprint`,
-        { details: { where, offset: 0, expected: 'c301 + fingerprint' } },
+        { details: { reason: 'not_avro', where, offset: 0, expected: 'c301 + fingerprint' } },
       );
     }
     const hex = buf.toString('hex', 2, SINGLE_OBJECT_HEADER_LENGTH);
@@ -168,7 +180,7 @@ export class AvroCodec {
       throw new CtflowError(
         'CODEC_DECODE',
         `${where}: unknown Avro schema fingerprint ${hex} at byte offset 2, expected one of: ${known}`,
-        { details: { where, offset: 2, fingerprint: hex, expected: known } },
+        { details: { reason: 'unknown_schema', where, offset: 2, fingerprint: hex, expected: known } },
       );
     }
     const side = writer.kind === 'observation' ? this.#observation : this.#watermark;
@@ -184,7 +196,13 @@ export class AvroCodec {
         'CODEC_DECODE',
         `${where}: corrupt ${writer.name} body (fingerprint ${hex}) after byte offset ${SINGLE_OBJECT_HEADER_LENGTH}: ${(cause as Error).message}`,
         {
-          details: { where, fingerprint: hex, schema: writer.name, offset: SINGLE_OBJECT_HEADER_LENGTH },
+          details: {
+            reason: 'corrupt',
+            where,
+            fingerprint: hex,
+            schema: writer.name,
+            offset: SINGLE_OBJECT_HEADER_LENGTH,
+          },
           cause,
         },
       );
@@ -193,14 +211,16 @@ export class AvroCodec {
       throw new CtflowError(
         'CODEC_DECODE',
         `${where}: truncated ${writer.name} body (fingerprint ${hex}): ${buf.length} bytes are not a complete record`,
-        { details: { where, fingerprint: hex, schema: writer.name, offset: buf.length } },
+        {
+          details: { reason: 'truncated', where, fingerprint: hex, schema: writer.name, offset: buf.length },
+        },
       );
     }
     if (end !== buf.length) {
       throw new CtflowError(
         'CODEC_DECODE',
         `${where}: ${buf.length - end} trailing bytes after the ${writer.name} record at byte offset ${end} (fingerprint ${hex})`,
-        { details: { where, fingerprint: hex, schema: writer.name, offset: end } },
+        { details: { reason: 'trailing_bytes', where, fingerprint: hex, schema: writer.name, offset: end } },
       );
     }
     // Random bytes can decode "successfully" into out-of-range values; the checked type rejects them.
@@ -208,7 +228,15 @@ export class AvroCodec {
       throw new CtflowError(
         'CODEC_DECODE',
         `${where}: corrupt ${writer.name} body (fingerprint ${hex}): ${describeInvalid(side.type, value)}`,
-        { details: { where, fingerprint: hex, schema: writer.name, offset: SINGLE_OBJECT_HEADER_LENGTH } },
+        {
+          details: {
+            reason: 'corrupt',
+            where,
+            fingerprint: hex,
+            schema: writer.name,
+            offset: SINGLE_OBJECT_HEADER_LENGTH,
+          },
+        },
       );
     }
     return writer.kind === 'observation'
@@ -226,7 +254,15 @@ export class AvroCodec {
         throw new CtflowError(
           'CODEC_DECODE',
           `${where}: data written with ${writer.name} (fingerprint ${writer.hex}) cannot be read as ${side.writer.name} (fingerprint ${side.writer.hex}): ${(cause as Error).message}`,
-          { details: { where, fingerprint: writer.hex, expected: side.writer.hex }, cause },
+          {
+            details: {
+              reason: 'incompatible_schema',
+              where,
+              fingerprint: writer.hex,
+              expected: side.writer.hex,
+            },
+            cause,
+          },
         );
       }
       this.#resolvers.set(key, resolver);

@@ -2,7 +2,7 @@
  * Avro codec of the observations topic: single-object encoding with CRC-64-AVRO fingerprints,
  * writer-schema registry and schema resolution, and the JSON Lines recording form.
  */
-export { AvroCodec, type AvroCodecOptions, type Decoded } from './avro-codec.js';
+export { AvroCodec, type AvroCodecOptions, type Decoded, type DecodeFailure } from './avro-codec.js';
 export { parsingCanonicalForm, schemaFingerprint } from './canonical.js';
 export {
   observationToJsonLine,

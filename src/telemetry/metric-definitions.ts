@@ -315,7 +315,7 @@ export const METRIC_DEFINITIONS = {
   deadLetter: {
     type: 'counter',
     name: 'ctflow_dead_letter_total',
-    help: 'Messages set aside to the dead-letter topic, by reason (decode, unknown_schema, invalid_observation, ...).',
+    help: "Messages set aside to the dead-letter topic, by reason: the codec's (not_avro, unknown_schema, incompatible_schema, corrupt, truncated, trailing_bytes) or the processor's (e.g. invalid_observation).",
     labels: ['reason'],
     roles: KAFKA_IN,
   },

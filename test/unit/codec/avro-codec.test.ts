@@ -76,6 +76,7 @@ describe('AvroCodec single-object encoding', () => {
     bytes.write('0011223344556677', 2, 'hex');
     const err = codecError(() => codec.decode(bytes, 'ctflow.observations/3@42'));
     expect(err.code).toBe('CODEC_DECODE');
+    expect(err.details['reason']).toBe('unknown_schema');
     expect(err.message).toBe(
       `ctflow.observations/3@42: unknown Avro schema fingerprint 0011223344556677 at byte offset 2, expected one of: io.ctflow.v1.Observation ${codec.fingerprints.observation}, io.ctflow.v1.Watermark ${codec.fingerprints.watermark}`,
     );
@@ -101,6 +102,7 @@ describe('AvroCodec single-object encoding', () => {
     const err = codecError(() => codec.decode(bytes));
     expect(err.code).toBe('CODEC_DECODE');
     expect(err.message).toContain('corrupt io.ctflow.v1.Observation body');
+    expect(err.details['reason']).toBe('corrupt');
   });
 
   it('never returns garbage for corrupted bytes: it decodes a valid value or throws CODEC_DECODE', () => {
