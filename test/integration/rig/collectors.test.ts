@@ -12,6 +12,7 @@ import {
   type CollectorTransport,
   type DecodedFlow,
   startCollector,
+  startNfcapd,
 } from '../../rig/collectors/index.js';
 import { readHexFixture } from '../../rig/collectors/fixture.js';
 
@@ -97,6 +98,19 @@ describe('collector rig: each third-party collector decodes the hand-written IPF
       );
     });
   }
+
+  it('nfdump counts a sequence gap (self-check of NfcapdHandle.sequenceFailures)', async () => {
+    const collector = await startNfcapd();
+    started.push(collector);
+    // RFC 7011 §3.1: after a message with sequence 0 and two data records the next one says 2.
+    const inOrder = Buffer.from(message);
+    inOrder.writeUInt32BE(2, 8);
+    const gap = Buffer.from(message);
+    gap.writeUInt32BE(9, 8);
+    for (const m of [message, inOrder, gap]) await sendUdp(m, collector.port);
+    await collector.records({ count: 3 * expected.length });
+    expect(await collector.sequenceFailures()).toBe(1);
+  });
 
   it('tshark reports the time elements as milliseconds (IE 152/153)', async () => {
     const collector = await startCollector('tshark');
