@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseCollectorUrl } from '../../../src/config/addresses.js';
 import { configSettings } from '../../../src/config/settings.js';
 import { cliInvocationErrors } from './cli.js';
+import { loadComposeProject } from './compose-project.js';
 import { render, repoRoot } from './render.js';
 import { effectiveConfig, parseConfig, roleOf, workloads } from './workloads.js';
 
@@ -47,6 +48,20 @@ function kafkaEnv(name: string): string {
 }
 
 describe('docker-compose.yml', () => {
+  it('is a valid Compose project for the loader docker compose uses (compose-go: schema, consistency)', () => {
+    const result = loadComposeProject('docker-compose.yml');
+    expect(result.ok ? 'valid' : result.error).toBe('valid');
+    if (!result.ok) return;
+    expect(result.project.name).toBe('ctflow');
+    for (const [name, service] of Object.entries(result.project.services)) {
+      for (const volume of service.volumes ?? []) {
+        expect(volume.type, `${name}: ${volume.source}`).toBe('bind');
+        expect(existsSync(volume.source), `${name}: ${volume.source}`).toBe(true);
+        expect(volume.read_only, `${name}: ${volume.target}`).toBe(true);
+      }
+    }
+  });
+
   it('has only known top-level keys and the services ctflow needs', () => {
     for (const key of Object.keys(compose)) {
       expect(
@@ -173,5 +188,19 @@ describe('docker-compose.yml', () => {
       expect(collector?.protocol).toBe(parseCollectorUrl(listen)?.protocol);
       expect(collector?.port).toBe(parseCollectorUrl(listen)?.port);
     }
+  });
+});
+
+describe('the compose-go check itself', () => {
+  const withTypo = join(repoRoot, '.cache/deploy-test-compose-typo.yml');
+  it('rejects an unknown field and a dependency on a missing service', () => {
+    const text = readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8');
+    writeFileSync(withTypo, text.replace('read_only: true', 'read_onyl: true'));
+    const typo = loadComposeProject(withTypo);
+    writeFileSync(withTypo, text.replace('      topics:\n', '      topicz:\n'));
+    const missing = loadComposeProject(withTypo);
+    rmSync(withTypo);
+    expect(typo.ok ? '' : typo.error).toMatch(/read_onyl/);
+    expect(missing.ok ? '' : missing.error).toMatch(/undefined service "topicz"/);
   });
 });
