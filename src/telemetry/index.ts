@@ -20,6 +20,7 @@ export {
   type Readiness,
   type ReadinessCheck,
   startTelemetryServer,
+  startTelemetryServerFromConfig,
   type TelemetryServer,
   type TelemetryServerOptions,
 } from './server.js';

@@ -6,6 +6,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { parseHostPort } from '../config/addresses.js';
+import type { Config } from '../config/schema.js';
+import { CtflowError } from '../errors.js';
 
 /** A readiness answer: ready or not, and why not. */
 export interface Readiness {
@@ -112,4 +115,26 @@ export async function startTelemetryServer(options: TelemetryServerOptions): Pro
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * Starts the server on `metrics.listen` of the configuration, or returns undefined when
+ * `metrics.enabled` is false. The address was validated by the configuration schema.
+ */
+export async function startTelemetryServerFromConfig(
+  metrics: Config['metrics'],
+  options: Omit<TelemetryServerOptions, 'host' | 'port'>,
+): Promise<TelemetryServer | undefined> {
+  if (!metrics.enabled) return undefined;
+  const address = parseHostPort(metrics.listen, true);
+  if (address === undefined) {
+    throw new CtflowError(
+      'CONFIG_INVALID',
+      `invalid configuration: metrics.listen = "${metrics.listen}": expected HOST:PORT`,
+      {
+        details: { path: 'metrics.listen', value: metrics.listen },
+      },
+    );
+  }
+  return startTelemetryServer({ ...options, host: address.host, port: address.port });
 }

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
-import { startTelemetryServer, type TelemetryServer } from '../../../src/telemetry/server.js';
+import { parseConfig } from '../../../src/config/load.js';
+import {
+  startTelemetryServer,
+  startTelemetryServerFromConfig,
+  type TelemetryServer,
+} from '../../../src/telemetry/server.js';
 
 let server: TelemetryServer | undefined;
 afterEach(async () => {
@@ -84,5 +89,19 @@ describe('telemetry HTTP server (real HTTP on 127.0.0.1)', () => {
     await expect(
       startTelemetryServer({ registry: metrics.registry, host: '127.0.0.1', port: first.port }),
     ).rejects.toThrow(/EADDRINUSE/);
+  });
+});
+
+describe('startTelemetryServerFromConfig', () => {
+  it('listens on metrics.listen, and not at all when disabled', async () => {
+    const metrics = createMetrics({ role: 'agent', version: 't', processMetrics: false });
+    const config = parseConfig({ metrics: { listen: '127.0.0.1:0' } });
+    server = await startTelemetryServerFromConfig(config.metrics, { registry: metrics.registry });
+    expect(server?.host).toBe('127.0.0.1');
+    expect((await fetch(`${server?.url}/healthz`)).status).toBe(200);
+    const disabled = parseConfig({ metrics: { enabled: false } });
+    expect(
+      await startTelemetryServerFromConfig(disabled.metrics, { registry: metrics.registry }),
+    ).toBeUndefined();
   });
 });
