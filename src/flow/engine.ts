@@ -46,7 +46,8 @@
 import { CtflowError } from '../errors.js';
 import { F_STRIDE, Flag, FlowTable, Fx, tcpCode, U_STRIDE, Ux } from './flow-table.js';
 import { readFlowState, writeFlowState } from './flow-state.js';
-import { checkNodeName, flowKey, isNodeStateKey, nodeOfFlowKey, nodeStateKey } from './key.js';
+import { checkNodeName, flowKey, isNodeStateKey, nodeOfFlowKey, nodeStateKey, parseFlowKey } from './key.js';
+import { flowHash } from './key-index.js';
 import { NodeClock } from './node-clock.js';
 import { resolveEngineOptions } from './options.js';
 import { buildRecord, isNat, isPlainInversion } from './record.js';
@@ -154,10 +155,10 @@ export class FlowEngine implements FlowEngineApi {
       this.#stats.lateObservations++;
       return;
     }
-    const key = flowKey(obs);
-    const slot = this.#t.index.get(key);
-    if (slot === undefined) this.#create(obs, key, node);
-    else this.#apply(slot, obs, key, node);
+    const h = flowHash(node.hash, obs.zone, obs.protocol, obs.orig);
+    const slot = this.#t.find(obs, node.idx, h);
+    if (slot < 0) this.#create(obs, h, node);
+    else this.#apply(slot, obs, h, node);
   }
 
   watermark(wm: Watermark): void {
@@ -186,7 +187,8 @@ export class FlowEngine implements FlowEngineApi {
     this.#dirtySlots = [];
     if (this.#removed.length > 0) {
       for (const key of new Set(this.#removed)) {
-        if (!t.index.has(key)) changes.push({ key, state: null });
+        const node = this.#nodes.get(nodeOfFlowKey(key)) as NodeClock;
+        if (t.findKey(key, node.idx, node.hash) < 0) changes.push({ key, state: null });
       }
       this.#removed = [];
     }
@@ -218,8 +220,9 @@ export class FlowEngine implements FlowEngineApi {
     for (const { key, state } of entries) {
       if (state === null) {
         // A tombstone after a state of the same key (compaction lag): the flow is gone.
-        const gone = t.index.get(key);
-        if (gone !== undefined) t.release(gone);
+        const node = isNodeStateKey(key) ? undefined : this.#nodes.get(nodeOfFlowKey(key));
+        const gone = node === undefined ? -1 : t.findKey(key, node.idx, node.hash);
+        if (gone >= 0) t.release(gone);
         continue;
       }
       if (state.node !== null) {
@@ -233,9 +236,10 @@ export class FlowEngine implements FlowEngineApi {
       } else if (state.flow !== null && !isNodeStateKey(key)) {
         const s = state.flow;
         const node = this.#node(nodeOfFlowKey(key));
-        const previous = t.index.get(key);
-        if (previous !== undefined) t.release(previous);
-        const slot = t.alloc(key);
+        const previous = t.findKey(key, node.idx, node.hash);
+        if (previous >= 0) t.release(previous);
+        const k = parseFlowKey(key);
+        const slot = t.alloc(key, node.idx, flowHash(node.hash, k.zone, k.protocol, k.orig));
         writeFlowState(t, slot, s, node.idx);
         node.nextSeq = Math.max(node.nextSeq, s.seq + 1);
         node.eventTimeUs = Math.max(node.eventTimeUs, s.lastSeenUs);
@@ -517,11 +521,11 @@ export class FlowEngine implements FlowEngineApi {
     t.release(slot);
   }
 
-  #create(obs: Observation, key: string, node: NodeClock): void {
+  #create(obs: Observation, h: number, node: NodeClock): void {
     const c = obs.counters;
     if (c !== null) checkCounters(obs, c);
     const t = this.#t;
-    const slot = t.alloc(key);
+    const slot = t.alloc(flowKey(obs), node.idx, h);
     const f = t.f;
     const b = slot * F_STRIDE;
     const ub = slot * U_STRIDE;
@@ -580,7 +584,7 @@ export class FlowEngine implements FlowEngineApi {
     t.f[slot * F_STRIDE + Fx.endMark] = time;
   }
 
-  #apply(slot: number, obs: Observation, key: string, node: NodeClock): void {
+  #apply(slot: number, obs: Observation, h: number, node: NodeClock): void {
     const t = this.#t;
     const f = t.f;
     const b = slot * F_STRIDE;
@@ -599,14 +603,14 @@ export class FlowEngine implements FlowEngineApi {
         return;
       }
       this.#stats.connectionReplaced++;
-      this.#replace(slot, obs, key, node);
+      this.#replace(slot, obs, h, node);
       return;
     }
     if (!same) {
       const ks = kernelStart(obs);
       if (ks > 0 && flags & Flag.hasKernelStart && ks !== f[b + Fx.connStart]) {
         this.#stats.connectionReplaced++;
-        this.#replace(slot, obs, key, node);
+        this.#replace(slot, obs, h, node);
         return;
       }
       if (
@@ -617,7 +621,7 @@ export class FlowEngine implements FlowEngineApi {
           c.replyBytes < (f[b + Fx.cur + 3] as number))
       ) {
         this.#stats.counterResets++;
-        this.#replace(slot, obs, key, node);
+        this.#replace(slot, obs, h, node);
         return;
       }
     }
@@ -697,10 +701,10 @@ export class FlowEngine implements FlowEngineApi {
   }
 
   /** The key's connection is another one now: end the old as end of flow, start the new. */
-  #replace(slot: number, obs: Observation, key: string, node: NodeClock): void {
+  #replace(slot: number, obs: Observation, h: number, node: NodeClock): void {
     if (this.#reportable(slot)) this.#emit(slot, FlowEndReason.endOfFlow, node);
     this.#remove(slot);
-    this.#create(obs, key, node);
+    this.#create(obs, h, node);
   }
 
   /** Emits the record of the flow's current interval. */

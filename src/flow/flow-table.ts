@@ -1,9 +1,11 @@
 /**
  * Struct-of-arrays storage of tracked flows: one Float64Array row and one Uint32Array row per
- * slot, the key string, and an index Map from key to slot. No object per flow, so 1 M flows cost
- * a few hundred bytes each and the GC has almost nothing to trace.
+ * slot, the key string, and an open-addressing index (key-index.ts) from flow identity to slot.
+ * No object per flow, so the GC has almost nothing to trace.
  */
-import type { TcpState, Tuple } from './types.js';
+import { flowHash, KeyIndex, keyMatches } from './key-index.js';
+import { parseFlowKey } from './key.js';
+import type { Observation, TcpState, Tuple } from './types.js';
 
 /** Float64 fields of a slot (µs of event time unless said otherwise; 0 = unset). */
 export const Fx = {
@@ -42,9 +44,11 @@ export const Ux = {
   node: 4,
   /** Generation of the slot's one valid timer entry (kept across reuse of the slot). */
   gen: 5,
+  /** flowHash() of the slot's key (the index's bucket). */
+  hash: 6,
 } as const;
 /** Uint32 fields per slot. */
-export const U_STRIDE = 6;
+export const U_STRIDE = 7;
 
 /** Flow flag bits (low 16 bits of Ux.flags; bits 16..19 hold the TCP state code). */
 export const Flag = {
@@ -97,6 +101,11 @@ export function tcpStateOf(code: number): TcpState | null {
   return TCP_STATES[code] ?? null;
 }
 
+/** A flat (sequential) copy of a string, so a stored key does not pin the pieces it was built from. */
+export function flat(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
 /** The flows of one engine. */
 export class FlowTable {
   f = new Float64Array(0);
@@ -106,7 +115,7 @@ export class FlowTable {
   dirty = new Uint8Array(0);
   /** Reply tuples of slots whose reply is not the plain inversion (NAT, ICMP replies). */
   readonly replies = new Map<number, Tuple>();
-  readonly index = new Map<string, number>();
+  readonly #index = new KeyIndex((slot) => this.u[slot * U_STRIDE + Ux.hash] as number);
   #cap = 0;
   #next = 0;
   #free: number[] = [];
@@ -117,7 +126,7 @@ export class FlowTable {
 
   /** Flows tracked. */
   get size(): number {
-    return this.index.size;
+    return this.#index.size;
   }
 
   /** Slots ever used (upper bound for iteration). */
@@ -125,28 +134,60 @@ export class FlowTable {
     return this.#next;
   }
 
-  /** A zeroed slot for `key`, indexed. */
-  alloc(key: string): number {
+  /** The slot of the flow of `obs` on node `nodeIdx` whose flowHash is `h`, or -1. */
+  find(obs: Observation, nodeIdx: number, h: number): number {
+    const { table, mask } = this.#index;
+    const u = this.u;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const v = table[i] as number;
+      if (v === 0) return -1;
+      const ub = (v - 1) * U_STRIDE;
+      if (
+        u[ub + Ux.hash] === h &&
+        u[ub + Ux.node] === nodeIdx &&
+        keyMatches(this.keys[v - 1] as string, obs)
+      ) {
+        return v - 1;
+      }
+    }
+  }
+
+  /** The slot of flow key `key` of node (`nodeIdx`, hash `nodeH`), or -1 (restore, tombstones). */
+  findKey(key: string, nodeIdx: number, nodeH: number): number {
+    const k = parseFlowKey(key);
+    return this.find(
+      { node: k.node, zone: k.zone, protocol: k.protocol, orig: k.orig } as Observation,
+      nodeIdx,
+      flowHash(nodeH, k.zone, k.protocol, k.orig),
+    );
+  }
+
+  /** A zeroed, indexed slot for flow `key` of node `nodeIdx` with flowHash `h`. */
+  alloc(key: string, nodeIdx: number, h: number): number {
     let slot = this.#free.pop();
     if (slot === undefined) {
       if (this.#next === this.#cap) this.#resize(this.#cap * 2);
       slot = this.#next++;
     }
-    this.keys[slot] = key;
-    this.index.set(key, slot);
+    // A key built by concatenation is a rope of ~20 heap objects; keep one flat copy instead.
+    this.keys[slot] = flat(key);
+    const ub = slot * U_STRIDE;
+    this.u[ub + Ux.node] = nodeIdx;
+    this.u[ub + Ux.hash] = h;
+    this.#index.insert(h, slot);
     return slot;
   }
 
-  /** Frees a slot and unindexes its key (the dirty mark is left to the engine). */
+  /** Frees a slot and unindexes it (the dirty mark is left to the engine). */
   release(slot: number): void {
-    const key = this.keys[slot];
-    if (key !== undefined) this.index.delete(key);
+    const ub = slot * U_STRIDE;
+    this.#index.remove(this.u[ub + Ux.hash] as number, slot);
     this.keys[slot] = undefined;
     this.f.fill(0, slot * F_STRIDE, (slot + 1) * F_STRIDE);
     // The generation survives, so timer entries of the previous occupant stay invalid.
-    const gen = this.u[slot * U_STRIDE + Ux.gen] as number;
-    this.u.fill(0, slot * U_STRIDE, (slot + 1) * U_STRIDE);
-    this.u[slot * U_STRIDE + Ux.gen] = gen;
+    const gen = this.u[ub + Ux.gen] as number;
+    this.u.fill(0, ub, ub + U_STRIDE);
+    this.u[ub + Ux.gen] = gen;
     this.replies.delete(slot);
     this.#free.push(slot);
   }

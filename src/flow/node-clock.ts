@@ -1,4 +1,5 @@
 /** A node's event-time clock and timer heap inside one engine. */
+import { nodeHash } from './key-index.js';
 import { TimerHeap } from './timer-heap.js';
 import type { NodeState } from './types.js';
 
@@ -8,6 +9,8 @@ export class NodeClock {
   readonly idx: number;
   readonly name: string;
   readonly domainId: number;
+  /** nodeHash(name): seeds the flow hashes of this node. */
+  readonly hash: number;
   /** '' until the first observation or watermark (or a restored NodeState) says. */
   bootId = '';
   eventTimeUs = 0;
@@ -22,6 +25,7 @@ export class NodeClock {
     this.idx = idx;
     this.name = name;
     this.domainId = domainId;
+    this.hash = nodeHash(name);
   }
 
   /** The changelog value of this clock. */

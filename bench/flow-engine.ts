@@ -1,0 +1,177 @@
+/**
+ * Flow engine benchmark: heap bytes per tracked flow at N concurrent flows, and observations
+ * processed per second (one core) with N flows tracked, the way a processor drives the engine
+ * (drain() after every batch: records plus changelog states).
+ *
+ *   node --expose-gc --import tsx bench/flow-engine.ts [--flows 1000000] [--nodes 100] [--rounds 6]
+ *
+ * Each round is one poll of every flow by its node's agent (all observations of a node in a round
+ * share the dump time, as conntrack dumps do), then a watermark per node. A third of the flows
+ * grow each round; rounds are 10 s of event time apart, so idle (15 s) and active (60 s) timers
+ * fire as in production.
+ */
+import { performance } from 'node:perf_hooks';
+import { FlowEngine } from '../src/flow/engine.js';
+import type { Observation, Tuple } from '../src/flow/types.js';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : Number(process.argv[i + 1]);
+}
+
+const FLOWS = arg('flows', 1_000_000);
+const NODES = arg('nodes', 100);
+const ROUNDS = arg('rounds', 6);
+const BATCH = 10_000;
+const T0 = 1_700_000_000_000_000;
+const ROUND_US = 10_000_000;
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error('run with node --expose-gc');
+
+function heapBytes(): number {
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+const nodeNames = Array.from({ length: NODES }, (_, i) => `node-${String(i).padStart(4, '0')}.cluster.local`);
+const bootIds = nodeNames.map((_, i) => `5b1f7c3e-0000-4000-8000-${String(i).padStart(12, '0')}`);
+const perNode = Math.ceil(FLOWS / NODES);
+
+/** The i-th flow of a node: a pod talking to a service on one of 65,536 ports. */
+function tupleOf(node: number, i: number): Tuple {
+  return {
+    src: `10.${(node >> 8) & 255}.${node & 255}.${(i >> 16) + 1}`,
+    dst: `10.96.${(i >> 8) & 255}.${i & 255}`,
+    srcPort: 32768 + (i % 28000),
+    dstPort: 443,
+    icmpType: null,
+    icmpCode: null,
+    icmpId: null,
+  };
+}
+
+function invert(t: Tuple): Tuple {
+  return { ...t, src: t.dst, dst: t.src, srcPort: t.dstPort, dstPort: t.srcPort };
+}
+
+/** One reusable observation object per flow slot would defeat the memory measurement; build lazily. */
+function observation(
+  node: number,
+  i: number,
+  timeUs: number,
+  round: number,
+  kind: Observation['kind'],
+): Observation {
+  const orig = tupleOf(node, i);
+  // Each flow grows every third round (a third of the flows per round), staggered.
+  const grown = Math.floor((round + (i % 3)) / 3);
+  return {
+    node: nodeNames[node] as string,
+    bootId: bootIds[node] as string,
+    kind,
+    timeUs,
+    conntrackId: node * perNode + i + 1,
+    zone: 0,
+    family: 'IPV4',
+    protocol: 6,
+    orig,
+    reply: invert(orig),
+    tcpState: 'ESTABLISHED',
+    status: 0x18e,
+    mark: 0,
+    counters: {
+      origPackets: 10 + grown * 3,
+      origBytes: 1000 + grown * 900,
+      replyPackets: 8 + grown * 2,
+      replyBytes: 5000 + grown * 7000,
+    },
+    kernelStartUs: T0 - 5_000_000 + node,
+    kernelStopUs: null,
+  };
+}
+
+const engine = new FlowEngine({});
+let records = 0;
+let changes = 0;
+const drain = (): void => {
+  const out = engine.drain();
+  records += out.records.length;
+  changes += out.changes.length;
+};
+
+// ---- 1. memory per tracked flow ----
+const before = heapBytes();
+let n = 0;
+for (let node = 0; node < NODES; node++) {
+  for (let i = 0; i < perNode && n < FLOWS; i++, n++) {
+    engine.observe(observation(node, i, T0 + node, 0, 'NEW'));
+    if (n % BATCH === 0) drain();
+  }
+}
+drain();
+const after = heapBytes();
+const bytesPerFlow = (after - before) / engine.size;
+
+// ---- 2. throughput with N flows tracked ----
+// A decoder hands the engine a fresh object per message; building them is timed separately.
+let observeMs = 0;
+let drainMs = 0;
+let observeCpuMs = 0;
+let drainCpuMs = 0;
+/** CPU time of this process in ms (the machine is shared: wall time alone would lie). */
+const cpuMs = (): number => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+let buildMs = 0;
+let observed = 0;
+for (let round = 1; round <= ROUNDS; round++) {
+  const time = T0 + round * ROUND_US;
+  for (let node = 0; node < NODES; node++) {
+    const tb = performance.now();
+    const batch: Observation[] = new Array(perNode);
+    for (let i = 0; i < perNode; i++) batch[i] = observation(node, i, time + node, round, 'POLL');
+    const t1 = performance.now();
+    const c1 = cpuMs();
+    buildMs += t1 - tb;
+    for (let i = 0; i < perNode; i++) engine.observe(batch[i] as Observation);
+    engine.watermark({
+      node: nodeNames[node] as string,
+      bootId: bootIds[node] as string,
+      timeUs: time + node + 1,
+    });
+    const t2 = performance.now();
+    const c2 = cpuMs();
+    observeMs += t2 - t1;
+    observeCpuMs += c2 - c1;
+    drain();
+    drainMs += performance.now() - t2;
+    drainCpuMs += cpuMs() - c2;
+    observed += perNode;
+  }
+}
+
+const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+const result = {
+  flows: engine.size,
+  nodes: NODES,
+  heapPerFlowBytes: Math.round(bytesPerFlow),
+  heapForFlows: mb(after - before),
+  observations: observed,
+  records,
+  changelogEntries: changes,
+  observePerSec: Math.round(observed / (observeMs / 1000)),
+  observePlusDrainPerSec: Math.round(observed / ((observeMs + drainMs) / 1000)),
+  observePerCpuSec: Math.round(observed / (observeCpuMs / 1000)),
+  observePlusDrainPerCpuSec: Math.round(observed / ((observeCpuMs + drainCpuMs) / 1000)),
+  observeMs: Math.round(observeMs),
+  drainMs: Math.round(drainMs),
+  observeCpuMs: Math.round(observeCpuMs),
+  drainCpuMs: Math.round(drainCpuMs),
+  buildObservationObjectsMs: Math.round(buildMs),
+  node: process.version,
+};
+console.log(JSON.stringify(result, null, 2));
