@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1/Container';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { startTelemetryServer } from '../../../src/telemetry/server.js';
 import { parseCollectorUrl, parseHostPort } from '../../../src/config/addresses.js';
 import { configSettings } from '../../../src/config/settings.js';
 import { cliInvocationErrors } from './cli.js';
@@ -37,6 +39,37 @@ const isCtflow = (c: IContainer) => !THIRD_PARTY_IMAGES.some((re) => re.test(c.i
 describe('the base image', () => {
   it('is tagged with the package version', () => {
     expect(baseImage()).toMatch(new RegExp(`:${pkg.version.replaceAll('.', '\\.')}$`));
+  });
+});
+
+describe('the HTTP paths the manifests probe and scrape', () => {
+  it('are served by the telemetry server of the long-running roles', async () => {
+    const paths = new Set<string>();
+    for (const dir of kustomizations()) {
+      const objects = render(dir);
+      for (const w of workloads(objects)) {
+        for (const c of containers(w.pod)) {
+          for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
+            if (probe?.httpGet?.path !== undefined) paths.add(probe.httpGet.path);
+          }
+        }
+      }
+      for (const sm of objects.filter((o) => o.kind === 'ServiceMonitor')) {
+        for (const e of (sm['spec'] as { endpoints: { path: string }[] }).endpoints) paths.add(e.path);
+      }
+    }
+    expect([...paths].sort()).toEqual(['/healthz', '/metrics', '/readyz']);
+    const server = await startTelemetryServer({
+      registry: new Registry(),
+      host: '127.0.0.1',
+      port: 0,
+      readiness: () => true,
+    });
+    try {
+      for (const path of paths) expect((await fetch(`${server.url}${path}`)).status, path).toBe(200);
+    } finally {
+      await server.close();
+    }
   });
 });
 
