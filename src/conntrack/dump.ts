@@ -2,10 +2,11 @@ import type { CtflowError } from '../errors.js';
 import type { Observation } from '../flow/types.js';
 import type { ClockUs } from './clock.js';
 import { type ConntrackEntry, IPPROTO } from './entry.js';
+import { lineConntrackId, lineFingerprint } from './fingerprint.js';
 import { LineFormatError, parseError } from './parse-error.js';
 import { parseExtendedLine } from './parse-extended-line.js';
 import { parseXmlDumpLine } from './parse-xml-dump.js';
-import { runLines } from './run-lines.js';
+import { runByteLines, runLines } from './run-lines.js';
 import type { ConntrackTable } from './table.js';
 
 /** What one dump did. */
@@ -32,7 +33,7 @@ export interface DumpOptions {
   onError(err: CtflowError): void;
 }
 
-type Deferred = { entry: ConntrackEntry; seenUs: number };
+type Deferred = { entry: ConntrackEntry; seenUs: number; fingerprint: number | null };
 
 /**
  * Reads the whole table once (`conntrack -L -o xml,ktimestamp`, streamed line by line) into
@@ -53,26 +54,33 @@ export async function readDump(options: DumpOptions): Promise<DumpResult> {
     reported += list.length;
   };
   table.beginDump();
-  const { endUs } = await runLines(
-    [...options.conntrack, '-L', '-o', 'xml,ktimestamp'],
-    clock,
-    (line, lineNo, seenUs) => {
-      let entry: ConntrackEntry | null;
-      try {
-        entry = parseXmlDumpLine(line);
-      } catch (err) {
-        if (!(err instanceof LineFormatError)) throw err;
-        parseErrors++;
-        options.onError(parseError('dump', lineNo, line, err.message));
+  const argv = [...options.conntrack, '-L', '-o', 'xml,ktimestamp'];
+  const { endUs } = await runByteLines(argv, clock, (bytes, lineNo, seenUs) => {
+    // Unchanged entries (most of a big table) are recognised from their bytes, never decoded.
+    const fingerprint = lineFingerprint(bytes);
+    if (fingerprint !== null) {
+      const id = lineConntrackId(bytes);
+      if (id !== null && table.unchanged(id, fingerprint)) {
+        entries++;
         return;
       }
-      if (entry === null) return;
-      entries++;
-      const complete = table.completeIcmp(entry);
-      if (complete === null) deferred.push({ entry, seenUs });
-      else report(table.dumpEntry(complete, seenUs));
-    },
-  );
+    }
+    const line = bytes.toString('latin1');
+    let entry: ConntrackEntry | null;
+    try {
+      entry = parseXmlDumpLine(line);
+    } catch (err) {
+      if (!(err instanceof LineFormatError)) throw err;
+      parseErrors++;
+      options.onError(parseError('dump', lineNo, line, err.message));
+      return;
+    }
+    if (entry === null) return;
+    entries++;
+    const complete = table.completeIcmp(entry);
+    if (complete === null) deferred.push({ entry, seenUs, fingerprint });
+    else report(table.dumpEntry(complete, seenUs, fingerprint));
+  });
   const icmpUnresolved = deferred.length === 0 ? 0 : await completeFromListing(options, deferred, report);
   return { entries, reported, parseErrors, icmpUnresolved, endUs, durationUs: clock() - startUs };
 }
@@ -102,7 +110,7 @@ async function completeFromListing(
     );
   }
   let unresolved = 0;
-  for (const { entry, seenUs } of deferred) {
+  for (const { entry, seenUs, fingerprint } of deferred) {
     const listed = byId.get(entry.conntrackId);
     if (listed === undefined || listed.orig.src !== entry.orig.src || listed.orig.dst !== entry.orig.dst) {
       unresolved++;
@@ -123,7 +131,7 @@ async function completeFromListing(
         icmpId: listed.reply.icmpId,
       },
     };
-    report(options.table.dumpEntry(complete, seenUs));
+    report(options.table.dumpEntry(complete, seenUs, fingerprint));
   }
   return unresolved;
 }

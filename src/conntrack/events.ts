@@ -88,7 +88,8 @@ export class EventStream {
         this.stats.events++;
         this.options.onEvent(ev);
       };
-      child.stdout?.setEncoding('latin1').on('data', (chunk: string) => splitter.push(chunk, onLine));
+      const onBytes = (bytes: Buffer, lineNo: number): void => onLine(bytes.toString('latin1'), lineNo);
+      child.stdout?.on('data', (chunk: Buffer) => splitter.push(chunk, onBytes));
       child.stderr?.setEncoding('utf8').on('data', (text: string) => {
         // conntrack opens its subscribed socket before it sizes the buffer and says so.
         if (text.includes('buffer size')) markReady();
@@ -108,7 +109,7 @@ export class EventStream {
       });
       child.on('close', (code, signal) => {
         markReady();
-        splitter.end(onLine);
+        splitter.end(onBytes);
         if (this.child === child) this.child = null;
         if (this.stopping) return;
         this.options.onError(commandError(argv, `event stream ended (${code ?? signal}); restarting`));

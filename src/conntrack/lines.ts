@@ -1,37 +1,41 @@
 /**
- * Splits a stream of text chunks into lines without ever holding more than one chunk plus one
- * partial line: a 100,000-entry dump is parsed as it arrives, never as one string.
+ * Splits a stream of byte chunks into lines without ever holding more than one chunk plus one
+ * partial line: a 100,000-entry dump is handled as it arrives, never as one string. Lines are
+ * handed over as views into the chunk (no copy), so callers can look at bytes before paying for a
+ * string (see fingerprint.ts).
  */
 export class LineSplitter {
-  private rest = '';
+  private rest: Buffer | null = null;
   private lineNo = 0;
 
   /** Feeds one chunk; calls `onLine` for every complete line, with its 1-based number. */
-  push(chunk: string, onLine: (line: string, lineNo: number) => void): void {
+  push(chunk: Buffer, onLine: (line: Buffer, lineNo: number) => void): void {
     let start = 0;
-    let nl = chunk.indexOf('\n');
+    let nl = chunk.indexOf(10);
     if (nl < 0) {
-      this.rest += chunk;
+      this.rest = this.rest === null ? Buffer.from(chunk) : Buffer.concat([this.rest, chunk]);
       return;
     }
-    if (this.rest !== '') {
-      onLine(this.rest + chunk.slice(0, nl), ++this.lineNo);
-      this.rest = '';
+    if (this.rest !== null) {
+      const first = Buffer.concat([this.rest, chunk.subarray(0, nl)]);
+      this.rest = null;
+      onLine(first, ++this.lineNo);
       start = nl + 1;
-      nl = chunk.indexOf('\n', start);
+      nl = chunk.indexOf(10, start);
     }
     while (nl >= 0) {
-      onLine(chunk.slice(start, nl), ++this.lineNo);
+      onLine(chunk.subarray(start, nl), ++this.lineNo);
       start = nl + 1;
-      nl = chunk.indexOf('\n', start);
+      nl = chunk.indexOf(10, start);
     }
-    this.rest = chunk.slice(start);
+    // Copied: the chunk's memory may be reused by the stream.
+    this.rest = start < chunk.length ? Buffer.from(chunk.subarray(start)) : null;
   }
 
   /** Flushes a last line without a newline. */
-  end(onLine: (line: string, lineNo: number) => void): void {
-    if (this.rest !== '') onLine(this.rest, ++this.lineNo);
-    this.rest = '';
+  end(onLine: (line: Buffer, lineNo: number) => void): void {
+    if (this.rest !== null && this.rest.length > 0) onLine(this.rest, ++this.lineNo);
+    this.rest = null;
   }
 
   /** Lines seen so far. */

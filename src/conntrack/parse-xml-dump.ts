@@ -14,6 +14,9 @@
  *   </meta><meta direction="independent">[<state>S</state>]<timeout>T</timeout><mark>M</mark>
  *   [<zone>Z</zone>]<use>U</use><id>I</id>[<assured/>][<unreplied/>][<timestamp><start>NS</start>
  *   [<stop>NS</stop>]</timestamp>]...</meta></flow>
+ *
+ * One left-to-right pass over the line (a dump is 100,000 lines every few seconds): elements are
+ * read in whatever order they come, unknown ones are skipped, required ones must be present.
  */
 import type { Counters, Family, TcpState, Tuple } from '../flow/types.js';
 import { canonicalAddress } from './address.js';
@@ -21,37 +24,93 @@ import { type ConntrackEntry, emptyTuple, IPPROTO, TCP_STATES } from './entry.js
 import { LineFormatError, nsToUs, uint } from './parse-error.js';
 import { statusBits } from './status.js';
 
-const ORIG = '<meta direction="original">';
-const REPLY = '<meta direction="reply">';
-const INDEP = '<meta direction="independent">';
-const META_END = '</meta>';
+const META_OPEN = '<meta direction="';
+const META_CLOSE = '</meta>';
 
-/** Text between `<name>` and `</name>` within [from, to), or undefined when absent. */
-function tag(line: string, name: string, from: number, to: number): string | undefined {
-  const open = `<${name}>`;
-  const start = line.indexOf(open, from);
-  if (start < 0 || start >= to) return undefined;
-  const valueStart = start + open.length;
-  const end = line.indexOf(`</${name}>`, valueStart);
-  if (end < 0 || end > to) throw new LineFormatError(`unterminated <${name}>`);
-  return line.slice(valueStart, end);
+/** A position in one line, moving forward only. */
+class Cursor {
+  pos = 0;
+  constructor(readonly line: string) {}
+
+  /** Consumes `lit` or throws. */
+  expect(lit: string): void {
+    if (!this.line.startsWith(lit, this.pos))
+      throw new LineFormatError(`expected ${lit} at column ${this.pos + 1}`);
+    this.pos += lit.length;
+  }
+
+  /** Consumes `lit` if it is next. */
+  accept(lit: string): boolean {
+    if (!this.line.startsWith(lit, this.pos)) return false;
+    this.pos += lit.length;
+    return true;
+  }
+
+  /** Returns the text up to `lit` and consumes both. */
+  upTo(lit: string): string {
+    const end = this.line.indexOf(lit, this.pos);
+    if (end < 0) throw new LineFormatError(`expected ${lit} after column ${this.pos + 1}`);
+    const text = this.line.slice(this.pos, end);
+    this.pos = end + lit.length;
+    return text;
+  }
+
+  /**
+   * Reads the next element's start tag `<name ...>` or `<name/>`; returns its name, or null at a
+   * closing tag (not consumed). `selfClosing` tells which form it was.
+   */
+  openTag(): string | null {
+    const line = this.line;
+    if (line.charCodeAt(this.pos) !== 60 /* < */)
+      throw new LineFormatError(`expected < at column ${this.pos + 1}`);
+    if (line.charCodeAt(this.pos + 1) === 47 /* / */) return null;
+    let i = this.pos + 1;
+    for (;;) {
+      const c = line.charCodeAt(i);
+      if (c === 62 /* > */ || c === 32 /* space */ || c === 47 /* / */) break;
+      if (Number.isNaN(c)) throw new LineFormatError('unterminated tag');
+      i++;
+    }
+    const name = line.slice(this.pos + 1, i);
+    this.pos = i;
+    return name;
+  }
+
+  /** After openTag(): consumes the rest of the start tag; true when it was `/>`. */
+  endOfStartTag(): boolean {
+    const close = this.line.indexOf('>', this.pos);
+    if (close < 0) throw new LineFormatError('unterminated start tag');
+    const selfClosing = this.line.charCodeAt(close - 1) === 47;
+    this.pos = close + 1;
+    return selfClosing;
+  }
+
+  /** Leaf value `text</name>`: returns text. */
+  leaf(name: string): string {
+    const end = this.line.indexOf('<', this.pos);
+    if (end < 0 || !this.line.startsWith('</', end) || !this.line.startsWith(name, end + 2)) {
+      throw new LineFormatError(`unterminated <${name}>`);
+    }
+    const text = this.line.slice(this.pos, end);
+    this.pos = end + 3 + name.length;
+    return text;
+  }
+
+  /** Skips one element whose start tag was just read (self-closing or with content). */
+  skip(name: string, selfClosing: boolean): void {
+    if (selfClosing) return;
+    this.upTo(`</${name}>`);
+  }
 }
 
-/** Value of attribute `attr` in the element starting with `<elem ` within [from, to). */
-function attr(line: string, elem: string, attrName: string, from: number, to: number): string {
-  const at = line.indexOf(`<${elem} `, from);
-  if (at < 0 || at >= to) throw new LineFormatError(`missing <${elem}>`);
-  const key = `${attrName}="`;
-  const k = line.indexOf(key, at);
-  const close = line.indexOf('>', at);
-  if (k < 0 || k > close) throw new LineFormatError(`missing ${elem} ${attrName}`);
-  const end = line.indexOf('"', k + key.length);
-  return line.slice(k + key.length, end);
-}
-
-function has(line: string, marker: string, from: number, to: number): boolean {
-  const at = line.indexOf(marker, from);
-  return at >= 0 && at < to;
+/** Value of `name="..."` inside the start tag being read (cursor just after the tag name). */
+function attribute(c: Cursor, name: string): string {
+  const close = c.line.indexOf('>', c.pos);
+  const at = c.line.indexOf(` ${name}="`, c.pos);
+  if (at < 0 || at > close) throw new LineFormatError(`missing ${name}`);
+  const start = at + name.length + 3;
+  const end = c.line.indexOf('"', start);
+  return c.line.slice(start, end);
 }
 
 interface Direction {
@@ -62,50 +121,10 @@ interface Direction {
   bytes: number | null;
 }
 
-function section(line: string, head: string, from: number): [number, number] {
-  const start = line.indexOf(head, from);
-  if (start < 0) throw new LineFormatError(`missing ${head}`);
-  const end = line.indexOf(META_END, start);
-  if (end < 0) throw new LineFormatError(`unterminated ${head}`);
-  return [start + head.length, end];
-}
-
-function direction(line: string, from: number, to: number): Direction {
-  const l3 = attr(line, 'layer3', 'protonum', from, to);
-  let family: Family;
-  if (l3 === '2') family = 'IPV4';
-  else if (l3 === '10') family = 'IPV6';
-  else throw new LineFormatError(`unknown layer3 protonum ${l3}`);
-  const srcText = tag(line, 'src', from, to);
-  const dstText = tag(line, 'dst', from, to);
-  const src = srcText === undefined ? null : canonicalAddress(srcText, family);
-  const dst = dstText === undefined ? null : canonicalAddress(dstText, family);
-  if (src === null || dst === null)
-    throw new LineFormatError(`bad ${family} address ${srcText} / ${dstText}`);
-  const protocol = uint(attr(line, 'layer4', 'protonum', from, to), 'layer4 protonum');
-  if (protocol > 255) throw new LineFormatError(`layer4 protonum ${protocol} > 255`);
-  const tuple = emptyTuple(src, dst);
-  const l4 = line.indexOf('<layer4 ', from);
-  const l4End = line.indexOf('</layer4>', l4);
-  if (l4End < 0 || l4End > to) throw new LineFormatError('unterminated <layer4>');
-  const sport = tag(line, 'sport', l4, l4End);
-  const dport = tag(line, 'dport', l4, l4End);
-  if (sport !== undefined) tuple.srcPort = port(sport);
-  if (dport !== undefined) tuple.dstPort = port(dport);
-  if (protocol === IPPROTO.GRE) {
-    // GRE keys live where ports live in conntrack's tuple (PPTP call ids); they tell GRE flows apart.
-    const sk = tag(line, 'srckey', l4, l4End);
-    const dk = tag(line, 'dstkey', l4, l4End);
-    if (sk !== undefined) tuple.srcPort = hex16(sk);
-    if (dk !== undefined) tuple.dstPort = hex16(dk);
-  }
-  let packets: number | null = null;
-  let bytes: number | null = null;
-  if (has(line, '<counters>', l4End, to)) {
-    packets = uint(tag(line, 'packets', l4End, to), 'packets');
-    bytes = uint(tag(line, 'bytes', l4End, to), 'bytes');
-  }
-  return { family, protocol, tuple, packets, bytes };
+function familyOf(protonum: string): Family {
+  if (protonum === '2') return 'IPV4';
+  if (protonum === '10') return 'IPV6';
+  throw new LineFormatError(`unknown layer3 protonum ${protonum}`);
 }
 
 function port(text: string): number {
@@ -115,10 +134,146 @@ function port(text: string): number {
 }
 
 function hex16(text: string): number {
-  const n = Number(text);
-  if (!/^0x[0-9a-fA-F]{1,4}$/.test(text) || !Number.isInteger(n))
-    throw new LineFormatError(`bad GRE key ${text}`);
-  return n;
+  if (!/^0x[0-9a-fA-F]{1,4}$/.test(text)) throw new LineFormatError(`bad GRE key ${text}`);
+  return Number(text);
+}
+
+/** Reads `<meta direction="original|reply">...</meta>` (the cursor is past the opening tag). */
+function direction(c: Cursor): Direction {
+  let family: Family | null = null;
+  let protocol = -1;
+  let srcText: string | undefined;
+  let dstText: string | undefined;
+  let sport: string | undefined;
+  let dport: string | undefined;
+  let srckey: string | undefined;
+  let dstkey: string | undefined;
+  let packets: number | null = null;
+  let bytes: number | null = null;
+  for (let name = c.openTag(); name !== null; name = c.openTag()) {
+    if (name === 'layer3') {
+      family = familyOf(attribute(c, 'protonum'));
+      c.endOfStartTag();
+      for (let n = c.openTag(); n !== null; n = c.openTag()) {
+        const self = c.endOfStartTag();
+        if (n === 'src' && !self) srcText = c.leaf('src');
+        else if (n === 'dst' && !self) dstText = c.leaf('dst');
+        else c.skip(n, self);
+      }
+      c.expect('</layer3>');
+    } else if (name === 'layer4') {
+      protocol = uint(attribute(c, 'protonum'), 'layer4 protonum');
+      if (protocol > 255) throw new LineFormatError(`layer4 protonum ${protocol} > 255`);
+      c.endOfStartTag();
+      for (let n = c.openTag(); n !== null; n = c.openTag()) {
+        const self = c.endOfStartTag();
+        if (self) continue;
+        if (n === 'sport') sport = c.leaf('sport');
+        else if (n === 'dport') dport = c.leaf('dport');
+        else if (n === 'srckey') srckey = c.leaf('srckey');
+        else if (n === 'dstkey') dstkey = c.leaf('dstkey');
+        else c.skip(n, self);
+      }
+      c.expect('</layer4>');
+    } else if (name === 'counters') {
+      c.endOfStartTag();
+      for (let n = c.openTag(); n !== null; n = c.openTag()) {
+        const self = c.endOfStartTag();
+        if (n === 'packets' && !self) packets = uint(c.leaf('packets'), 'packets');
+        else if (n === 'bytes' && !self) bytes = uint(c.leaf('bytes'), 'bytes');
+        else c.skip(n, self);
+      }
+      c.expect('</counters>');
+      if (packets === null || bytes === null) throw new LineFormatError('counters without packets or bytes');
+    } else {
+      c.skip(name, c.endOfStartTag());
+    }
+  }
+  c.expect(META_CLOSE);
+  if (family === null || protocol < 0) throw new LineFormatError('missing <layer3> or <layer4>');
+  const src = srcText === undefined ? null : canonicalAddress(srcText, family);
+  const dst = dstText === undefined ? null : canonicalAddress(dstText, family);
+  if (src === null || dst === null)
+    throw new LineFormatError(`bad ${family} address ${srcText} / ${dstText}`);
+  const tuple = emptyTuple(src, dst);
+  if (sport !== undefined) tuple.srcPort = port(sport);
+  if (dport !== undefined) tuple.dstPort = port(dport);
+  if (protocol === IPPROTO.GRE) {
+    // GRE keys live where ports live in conntrack's tuple (PPTP call ids); they tell GRE flows apart.
+    if (srckey !== undefined) tuple.srcPort = hex16(srckey);
+    if (dstkey !== undefined) tuple.dstPort = hex16(dstkey);
+  }
+  return { family, protocol, tuple, packets, bytes };
+}
+
+interface Independent {
+  conntrackId: number | null;
+  zone: number;
+  mark: number;
+  state: string | undefined;
+  assured: boolean;
+  unreplied: boolean;
+  offload: boolean;
+  hwOffload: boolean;
+  startUs: number | null;
+  stopUs: number | null;
+}
+
+/** Reads `<meta direction="independent">...</meta>` (the cursor is past the opening tag). */
+function independent(c: Cursor): Independent {
+  const ind: Independent = {
+    conntrackId: null,
+    zone: 0,
+    mark: 0,
+    state: undefined,
+    assured: false,
+    unreplied: false,
+    offload: false,
+    hwOffload: false,
+    startUs: null,
+    stopUs: null,
+  };
+  for (let name = c.openTag(); name !== null; name = c.openTag()) {
+    const self = c.endOfStartTag();
+    if (self) {
+      if (name === 'assured') ind.assured = true;
+      else if (name === 'unreplied') ind.unreplied = true;
+      else if (name === 'offload') ind.offload = true;
+      else if (name === 'hw_offload') ind.hwOffload = true;
+      continue;
+    }
+    switch (name) {
+      case 'id': {
+        const id = uint(c.leaf('id'), 'id');
+        if (id > 0xffffffff) throw new LineFormatError(`id ${id} > uint32`);
+        ind.conntrackId = id;
+        break;
+      }
+      case 'mark':
+        ind.mark = uint(c.leaf('mark'), 'mark');
+        break;
+      case 'zone':
+        ind.zone = uint(c.leaf('zone'), 'zone');
+        break;
+      case 'state':
+        ind.state = c.leaf('state');
+        break;
+      case 'timestamp':
+        for (let n = c.openTag(); n !== null; n = c.openTag()) {
+          const s = c.endOfStartTag();
+          if (n === 'start' && !s) ind.startUs = nsToUs(c.leaf('start'), 'timestamp start');
+          else if (n === 'stop' && !s) ind.stopUs = nsToUs(c.leaf('stop'), 'timestamp stop');
+          else c.skip(n, s);
+        }
+        c.expect('</timestamp>');
+        break;
+      default:
+        // timeout, use, secmark, deltatime, helper, labels...: not needed downstream.
+        c.skip(name, false);
+    }
+  }
+  c.expect(META_CLOSE);
+  return ind;
 }
 
 /**
@@ -132,63 +287,58 @@ export function parseXmlDumpLine(line: string): ConntrackEntry | null {
     throw new LineFormatError('not a <flow> element');
   }
   if (!line.endsWith('</flow>')) throw new LineFormatError('truncated: no </flow>');
-  const [oFrom, oTo] = section(line, ORIG, 0);
-  const [rFrom, rTo] = section(line, REPLY, oTo);
-  const [iFrom, iTo] = section(line, INDEP, rTo);
-  const o = direction(line, oFrom, oTo);
-  const r = direction(line, rFrom, rTo);
+  const c = new Cursor(line);
+  c.upTo('>'); // <flow> or <flow type="...">
+  let o: Direction | null = null;
+  let r: Direction | null = null;
+  let ind: Independent | null = null;
+  while (c.accept(META_OPEN)) {
+    const which = c.upTo('">');
+    if (which === 'original') o = direction(c);
+    else if (which === 'reply') r = direction(c);
+    else if (which === 'independent') ind = independent(c);
+    else throw new LineFormatError(`unknown meta direction ${which}`);
+  }
+  if (o === null || r === null || ind === null)
+    throw new LineFormatError('missing original, reply or independent meta');
   if (o.family !== r.family || o.protocol !== r.protocol) {
     throw new LineFormatError('original and reply directions disagree on family/protocol');
   }
+  if (ind.conntrackId === null) throw new LineFormatError('missing <id>');
   let counters: Counters | null = null;
   if (o.packets !== null && o.bytes !== null && r.packets !== null && r.bytes !== null) {
     counters = { origPackets: o.packets, origBytes: o.bytes, replyPackets: r.packets, replyBytes: r.bytes };
   }
-  const idText = tag(line, 'id', iFrom, iTo);
-  const conntrackId = uint(idText, 'id');
-  if (conntrackId > 0xffffffff) throw new LineFormatError(`id ${conntrackId} > uint32`);
-  const markText = tag(line, 'mark', iFrom, iTo);
-  const zoneText = tag(line, 'zone', iFrom, iTo);
   // The XML printer names SCTP/DCCP states with TCP names (states[] indexed by the SCTP state),
   // so a state is only taken as a TCP state for TCP.
-  const stateText = tag(line, 'state', iFrom, iTo);
   let tcpState: TcpState | null = null;
-  if (o.protocol === IPPROTO.TCP && stateText !== undefined) {
-    tcpState = TCP_STATES.get(stateText) ?? null;
-    if (tcpState === null) throw new LineFormatError(`unknown TCP state ${stateText}`);
-  }
-  const ts = tag(line, 'timestamp', iFrom, iTo);
-  let kernelStartUs: number | null = null;
-  let kernelStopUs: number | null = null;
-  if (ts !== undefined) {
-    const start = tag(ts, 'start', 0, ts.length);
-    const stop = tag(ts, 'stop', 0, ts.length);
-    if (start !== undefined) kernelStartUs = nsToUs(start, 'timestamp start');
-    if (stop !== undefined) kernelStopUs = nsToUs(stop, 'timestamp stop');
+  if (o.protocol === IPPROTO.TCP && ind.state !== undefined) {
+    tcpState = TCP_STATES.get(ind.state) ?? null;
+    if (tcpState === null) throw new LineFormatError(`unknown TCP state ${ind.state}`);
   }
   const status = statusBits(
     {
-      unreplied: has(line, '<unreplied/>', iFrom, iTo),
-      assured: has(line, '<assured/>', iFrom, iTo),
-      offload: has(line, '<offload/>', iFrom, iTo),
-      hwOffload: has(line, '<hw_offload/>', iFrom, iTo),
+      unreplied: ind.unreplied,
+      assured: ind.assured,
+      offload: ind.offload,
+      hwOffload: ind.hwOffload,
       dying: false,
     },
     o.tuple,
     r.tuple,
   );
   return {
-    conntrackId,
-    zone: zoneText === undefined ? 0 : uint(zoneText, 'zone'),
+    conntrackId: ind.conntrackId,
+    zone: ind.zone,
     family: o.family,
     protocol: o.protocol,
     orig: o.tuple,
     reply: r.tuple,
     tcpState,
     status,
-    mark: markText === undefined ? 0 : uint(markText, 'mark'),
+    mark: ind.mark,
     counters,
-    kernelStartUs,
-    kernelStopUs,
+    kernelStartUs: ind.startUs,
+    kernelStopUs: ind.stopUs,
   };
 }

@@ -41,6 +41,17 @@ export function runLines(
   clock: ClockUs,
   onLine: (line: string, lineNo: number, receivedUs: number) => void,
 ): Promise<RunLinesResult> {
+  return runByteLines(argv, clock, (line, lineNo, receivedUs) =>
+    onLine(line.toString('latin1'), lineNo, receivedUs),
+  );
+}
+
+/** runLines() handing over each line as bytes (a view into the output chunk, valid during the call). */
+export function runByteLines(
+  argv: readonly string[],
+  clock: ClockUs,
+  onLine: (line: Buffer, lineNo: number, receivedUs: number) => void,
+): Promise<RunLinesResult> {
   const [file, ...args] = argv;
   if (file === undefined) return Promise.reject(commandError(argv, 'empty command'));
   return new Promise((resolve, reject) => {
@@ -49,8 +60,7 @@ export function runLines(
     let stderr = '';
     let endUs = 0;
     let failed = false;
-    child.stdout.setEncoding('latin1');
-    child.stdout.on('data', (chunk: string) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       const receivedUs = clock();
       try {
         splitter.push(chunk, (line, n) => onLine(line, n, receivedUs));

@@ -27,6 +27,8 @@ interface Known {
   entry: ConntrackEntry;
   /** Number of the last dump that showed the entry (or during which an event announced it). */
   generation: number;
+  /** Fingerprint of the dump line last parsed for it (fingerprint.ts); null after an event. */
+  fingerprint: number | null;
 }
 
 const ZERO: Counters = Object.freeze({ origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 });
@@ -164,7 +166,7 @@ export class ConntrackTable {
         // A dump may have reported the entry before its NEW event arrived: nothing new then.
         if (same !== undefined) return out;
         const entry = { ...e, counters: e.counters ?? (this.ctx.acct ? ZERO : null) };
-        this.known.set(id, { entry, generation: this.generation });
+        this.known.set(id, { entry, generation: this.generation, fingerprint: null });
         out.push(this.observation('NEW', ev.timeUs, entry));
         return out;
       }
@@ -174,7 +176,7 @@ export class ConntrackTable {
           counters: e.counters ?? same?.entry.counters ?? (this.ctx.acct ? ZERO : null),
           kernelStartUs: e.kernelStartUs ?? same?.entry.kernelStartUs ?? null,
         };
-        this.known.set(id, { entry, generation: same?.generation ?? this.generation });
+        this.known.set(id, { entry, generation: same?.generation ?? this.generation, fingerprint: null });
         out.push(this.observation('UPDATE', ev.timeUs, entry));
         return out;
       }
@@ -215,8 +217,22 @@ export class ConntrackTable {
     return withIcmpFrom(entry, prev.entry);
   }
 
-  /** Handles one dump entry seen at `seenUs`; returns what to report (often nothing). */
-  dumpEntry(entry: ConntrackEntry, seenUs: number): Observation[] {
+  /**
+   * Fast path of a dump: when the line of entry `id` has the same fingerprint as the line last
+   * parsed for it, the entry is marked seen and true is returned (nothing to parse or report).
+   */
+  unchanged(id: number, fingerprint: number): boolean {
+    const prev = this.known.get(id);
+    if (prev === undefined || prev.fingerprint !== fingerprint || this.destroyed.has(id)) return false;
+    prev.generation = this.generation;
+    return true;
+  }
+
+  /**
+   * Handles one dump entry seen at `seenUs`; returns what to report (often nothing). `fingerprint`
+   * (of its line) lets the next dump skip the line if it has not changed.
+   */
+  dumpEntry(entry: ConntrackEntry, seenUs: number, fingerprint: number | null = null): Observation[] {
     const id = entry.conntrackId;
     const dead = this.destroyed.get(id);
     if (dead !== undefined && sameConnection(dead, entry)) {
@@ -226,6 +242,7 @@ export class ConntrackTable {
     const prev = this.known.get(id);
     if (prev !== undefined && sameConnection(prev.entry, entry)) {
       prev.generation = this.generation;
+      prev.fingerprint = fingerprint;
       if (!changed(prev.entry, entry)) return [];
       prev.entry = entry;
       return [this.observation('POLL', seenUs, entry)];
@@ -235,7 +252,7 @@ export class ConntrackTable {
       this.stats.idReuses++;
       out.push(this.synthDestroy(prev.entry, seenUs));
     }
-    this.known.set(id, { entry, generation: this.generation });
+    this.known.set(id, { entry, generation: this.generation, fingerprint });
     out.push(this.observation('POLL', seenUs, entry));
     return out;
   }
