@@ -1,0 +1,253 @@
+/**
+ * Publishes the agent's observations and watermarks to the observations topic, in the order they were
+ * observed: keyed by flow key (so a flow stays in one partition, in order), watermarks to every
+ * partition. While Kafka is unreachable, messages wait in a bounded memory buffer, then in an optional
+ * on-disk spool; past both bounds they are dropped and counted by reason, never silently.
+ */
+import type { AvroCodec } from '../codec/avro-codec.js';
+import { flowKey } from '../flow/key.js';
+import type { Observation, Watermark } from '../flow/types.js';
+import type { Producer } from '../kafka/producer.js';
+import { messageSize, type QueuedMessage, Spool } from './spool.js';
+
+/** Publisher settings. */
+export interface PublisherOptions {
+  topic: string;
+  /** Partitions of the topic (watermarks go to each). */
+  partitions: number;
+  /** Memory buffer bounds. */
+  maxEntries: number;
+  maxBytes: number;
+  /** On-disk spool when the memory buffer is full (optional). */
+  spoolDir?: string;
+  spoolMaxBytes?: number;
+  /** Watermarks are published at most this often (the latest wins), ms. */
+  watermarkIntervalMs: number;
+  /** Messages per produce request. Default 5000. */
+  batchMessages?: number;
+  /** Back-off after a failed send, ms (doubles up to maxBackoffMs). Defaults 200 / 5000. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Told about failed sends (they are retried) and drops. */
+  onError?: (err: unknown) => void;
+  /** ms clock for watermark coalescing. Default Date.now. */
+  clock?: () => number;
+}
+
+/** Why a message was not published. */
+export type DropReason = 'buffer_full' | 'spool_full' | 'encode_error' | 'shutdown';
+
+/** Counters for metrics. */
+export interface PublisherStats {
+  published: number;
+  watermarksPublished: number;
+  dropped: Record<DropReason, number>;
+  watermarksDropped: number;
+  failedSends: number;
+  bufferedEntries: number;
+  bufferedBytes: number;
+  spooledEntries: number;
+  spooledBytes: number;
+  connected: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The agent's side of the observations topic. */
+export class Publisher {
+  private readonly memory: QueuedMessage[] = [];
+  private head = 0;
+  private memoryBytes = 0;
+  private readonly spool: Spool | null;
+  private readonly stats_: PublisherStats;
+  private pendingWatermark: Watermark | null = null;
+  private lastWatermarkAt = Number.NEGATIVE_INFINITY;
+  private watermarkTimer: NodeJS.Timeout | null = null;
+  private wake: (() => void) | null = null;
+  private running = true;
+  private readonly loop: Promise<void>;
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly codec: AvroCodec,
+    private readonly options: PublisherOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.spool = options.spoolDir ? new Spool(options.spoolDir, options.spoolMaxBytes ?? 1 << 30) : null;
+    this.stats_ = {
+      published: 0,
+      watermarksPublished: 0,
+      dropped: { buffer_full: 0, spool_full: 0, encode_error: 0, shutdown: 0 },
+      watermarksDropped: 0,
+      failedSends: 0,
+      bufferedEntries: 0,
+      bufferedBytes: 0,
+      spooledEntries: 0,
+      spooledBytes: 0,
+      connected: true,
+    };
+    this.loop = this.run();
+  }
+
+  /** Current counters. */
+  get stats(): PublisherStats {
+    return {
+      ...this.stats_,
+      dropped: { ...this.stats_.dropped },
+      bufferedEntries: this.memory.length - this.head,
+      bufferedBytes: this.memoryBytes,
+      spooledEntries: this.spool?.size ?? 0,
+      spooledBytes: this.spool?.bytes ?? 0,
+    };
+  }
+
+  /** Queues one observation, keyed by its flow key. */
+  observation(obs: Observation): void {
+    let value: Buffer;
+    try {
+      value = Buffer.from(this.codec.encodeObservation(obs));
+    } catch (err) {
+      this.stats_.dropped.encode_error++;
+      this.options.onError?.(err);
+      return;
+    }
+    const queued = this.enqueue({
+      kind: 'observation',
+      partition: -1,
+      key: Buffer.from(flowKey(obs)),
+      value,
+    });
+    if (queued !== null) {
+      this.stats_.dropped[queued]++;
+    }
+  }
+
+  /** Queues a watermark for every partition, at most once per watermark interval (the latest wins). */
+  watermark(wm: Watermark): void {
+    this.pendingWatermark = wm;
+    const due = this.lastWatermarkAt + this.options.watermarkIntervalMs - this.clock();
+    if (due <= 0) this.releaseWatermark();
+    else this.watermarkTimer ??= setTimeout(() => this.releaseWatermark(), due);
+  }
+
+  private releaseWatermark(): void {
+    if (this.watermarkTimer) clearTimeout(this.watermarkTimer);
+    this.watermarkTimer = null;
+    const wm = this.pendingWatermark;
+    if (wm === null) return;
+    this.pendingWatermark = null;
+    this.lastWatermarkAt = this.clock();
+    const value = Buffer.from(this.codec.encodeWatermark(wm));
+    for (let p = 0; p < this.options.partitions; p++) {
+      // A dropped watermark is superseded by the next one; counted, not fatal.
+      if (this.enqueue({ kind: 'watermark', partition: p, key: null, value }) !== null)
+        this.stats_.watermarksDropped++;
+    }
+  }
+
+  /** Appends in order; returns why the message was dropped, or null when it was queued. */
+  private enqueue(m: QueuedMessage): DropReason | null {
+    const size = messageSize(m);
+    // Once anything is spooled, everything after it goes to the spool too, to keep the order.
+    const spooling = this.spool !== null && this.spool.size > 0;
+    const memoryFull =
+      this.memory.length - this.head >= this.options.maxEntries ||
+      this.memoryBytes + size > this.options.maxBytes;
+    if (!spooling && !memoryFull) {
+      this.memory.push(m);
+      this.memoryBytes += size;
+    } else if (this.spool === null) {
+      return 'buffer_full';
+    } else if (!this.spool.append(m)) {
+      return 'spool_full';
+    }
+    this.wake?.();
+    return null;
+  }
+
+  private takeBatch(): QueuedMessage[] {
+    const max = this.options.batchMessages ?? 5000;
+    if (this.head === this.memory.length && this.spool !== null && this.spool.size > 0) {
+      // Memory drained: bring the oldest spooled messages back in.
+      for (const m of this.spool.take(Math.min(max, this.options.maxEntries))) {
+        this.memory.push(m);
+        this.memoryBytes += messageSize(m);
+      }
+    }
+    return this.memory.slice(this.head, this.head + max);
+  }
+
+  private async run(): Promise<void> {
+    let backoff = this.options.minBackoffMs ?? 200;
+    for (;;) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) {
+        if (!this.running) return;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = null;
+        continue;
+      }
+      try {
+        await this.producer.send(
+          this.options.topic,
+          batch.map((m) =>
+            m.partition >= 0
+              ? { key: m.key, value: m.value, partition: m.partition }
+              : { key: m.key, value: m.value },
+          ),
+        );
+      } catch (err) {
+        // Kept in the buffer and sent again: nothing is lost while the bounds hold.
+        this.stats_.failedSends++;
+        this.stats_.connected = false;
+        this.options.onError?.(err);
+        if (!this.running && this.abandon) return;
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 5000);
+        continue;
+      }
+      backoff = this.options.minBackoffMs ?? 200;
+      this.stats_.connected = true;
+      for (const m of batch) {
+        this.memoryBytes -= messageSize(m);
+        if (m.kind === 'observation') this.stats_.published++;
+        else this.stats_.watermarksPublished++;
+      }
+      this.head += batch.length;
+      if (this.head > 4096 && this.head * 2 > this.memory.length) {
+        this.memory.splice(0, this.head);
+        this.head = 0;
+      }
+    }
+  }
+
+  private abandon = false;
+
+  /**
+   * Publishes what is queued (the latest watermark included) and stops. After `timeoutMs` what is
+   * still in memory is dropped and counted as `shutdown` (the spool keeps its content for next time).
+   */
+  async close(timeoutMs = 10_000): Promise<PublisherStats> {
+    this.releaseWatermark();
+    this.running = false;
+    this.wake?.();
+    const timedOut = await Promise.race([this.loop.then(() => false), sleep(timeoutMs).then(() => true)]);
+    if (timedOut) {
+      this.abandon = true;
+      // Kafka is still unreachable: keep what is left in the spool for the next run, if there is one.
+      let kept = 0;
+      for (let i = this.head; i < this.memory.length && this.spool !== null; i++) {
+        if (this.spool.append(this.memory[i]!)) kept++;
+      }
+      this.stats_.dropped.shutdown += this.memory.length - this.head - kept;
+      this.memory.length = 0;
+      this.head = 0;
+      this.memoryBytes = 0;
+    }
+    this.spool?.close();
+    return this.stats;
+  }
+}
