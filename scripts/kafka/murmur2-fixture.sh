@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VERSION="${KAFKA_VERSION:-4.4.0}"
-LIB="${KAFKA_CACHE_DIR:-$ROOT/.cache/kafka}/$VERSION/lib"
+LIB="${KAFKA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ctflow/kafka}/$VERSION/lib"
 bash "$ROOT/scripts/kafka-local.sh" jars
 java -cp "$LIB/*" "$ROOT/scripts/kafka/Murmur2Fixture.java" >"$ROOT/test/fixtures/kafka/murmur2-java.json"
 echo "wrote test/fixtures/kafka/murmur2-java.json (Kafka $VERSION)"
