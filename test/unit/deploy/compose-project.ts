@@ -20,14 +20,19 @@ export type LoadResult =
   | { ok: true; project: { name: string; services: Record<string, ProjectService> } }
   | { ok: false; error: string };
 
-function binary(): string {
+/** Path of the compose-check binary, building it first when missing or stale. */
+export function composeCheckBinary(): string {
   execFileSync('bash', [join(repoRoot, 'scripts/install-compose-check.sh')], { stdio: 'pipe' });
   return join(repoRoot, '.cache/bin/ctflow-compose-check');
 }
 
 /** Loads Compose files (paths relative to the repository root). */
 export function loadComposeProject(...files: string[]): LoadResult {
-  const out = spawnSync(binary(), files, { cwd: repoRoot, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const out = spawnSync(composeCheckBinary(), files, {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
   if (out.status !== 0) return { ok: false, error: out.stderr.trim() };
   return { ok: true, project: JSON.parse(out.stdout) };
 }

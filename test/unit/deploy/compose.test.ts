@@ -1,12 +1,12 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseCollectorUrl } from '../../../src/config/addresses.js';
 import { configSettings } from '../../../src/config/settings.js';
 import { cliInvocationErrors } from './cli.js';
-import { loadComposeProject } from './compose-project.js';
-import { render, repoRoot } from './render.js';
+import { composeCheckBinary, loadComposeProject } from './compose-project.js';
+import { kustomizeBinary, render, repoRoot } from './render.js';
 import { effectiveConfig, parseConfig, roleOf, workloads } from './workloads.js';
 
 interface Service {
@@ -46,6 +46,12 @@ function kafkaEnv(name: string): string {
   if (value === undefined) throw new Error(`kafka has no ${name}`);
   return value;
 }
+
+// On a fresh machine the Go tools are built on first use (tens of seconds); not inside a test's timeout.
+beforeAll(() => {
+  composeCheckBinary();
+  kustomizeBinary();
+}, 600_000);
 
 describe('docker-compose.yml', () => {
   it('is a valid Compose project for the loader docker compose uses (compose-go: schema, consistency)', () => {

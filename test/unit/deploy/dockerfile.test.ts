@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { execForm, includedByDockerignore, parseDockerfile } from './dockerfile.js';
 import { find, render, repoRoot } from './render.js';
 
+// Rendered while the tests are collected (kustomize may be built on first use: no test timeout).
+const base = render('deploy/base');
+
 // The image cannot be built here (no Docker engine), so its Dockerfile is checked statically.
 const text = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
 const dockerfile = parseDockerfile(text);
@@ -118,8 +121,7 @@ describe('Dockerfile', () => {
     expect(user).toMatch(/^\d+:\d+$/);
     const [uid] = user.split(':');
     expect(Number(uid)).toBeGreaterThan(0);
-    const objects = render('deploy/base');
-    const processor = find(objects, 'Deployment', 'ctflow-processor') as unknown as {
+    const processor = find(base, 'Deployment', 'ctflow-processor') as unknown as {
       spec: { template: { spec: { securityContext: { runAsUser: number } } } };
     };
     expect(processor.spec.template.spec.securityContext.runAsUser).toBe(Number(uid));

@@ -42,11 +42,13 @@ describe('the base image', () => {
   });
 });
 
+// Rendered once, while the tests are collected (kustomize may be built on first use: no test timeout).
+const renderings = new Map(kustomizations().map((dir) => [dir, render(dir)]));
+
 describe('the HTTP paths the manifests probe and scrape', () => {
   it('are served by the telemetry server of the long-running roles', async () => {
     const paths = new Set<string>();
-    for (const dir of kustomizations()) {
-      const objects = render(dir);
+    for (const objects of renderings.values()) {
       for (const w of workloads(objects)) {
         for (const c of containers(w.pod)) {
           for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
@@ -73,8 +75,8 @@ describe('the HTTP paths the manifests probe and scrape', () => {
   });
 });
 
-describe.each(kustomizations())('%s', (dir) => {
-  const objects = render(dir);
+describe.each([...renderings.keys()])('%s', (dir) => {
+  const objects = renderings.get(dir) ?? [];
   const config = ctflowConfig(objects);
   const effective = parseConfig(config.input);
   const all = workloads(objects);
