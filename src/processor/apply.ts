@@ -21,12 +21,9 @@ export interface ApplyResult {
   refused: RefusedMessage[];
 }
 
-function asCtflowError(err: unknown, m: ConsumedMessage): CtflowError {
-  if (isCtflowError(err)) return err;
-  return new CtflowError('OBSERVATION_INVALID', `${where(m)}: ${(err as Error).message ?? String(err)}`, {
-    details: { topic: m.topic, partition: m.partition, offset: m.offset },
-    cause: err,
-  });
+/** Errors that mean "this message is bad" (dead-letter it); anything else is a bug and stops the batch. */
+function isInputError(err: unknown): err is CtflowError {
+  return isCtflowError(err, 'CODEC_DECODE') || isCtflowError(err, 'OBSERVATION_INVALID');
 }
 
 function where(m: ConsumedMessage): string {
@@ -35,7 +32,9 @@ function where(m: ConsumedMessage): string {
 
 /**
  * Decodes each message and hands it to `engine`, in order. Undecodable values (CODEC_DECODE) and values the
- * engine refuses (OBSERVATION_INVALID) are returned in `refused`; the others are applied.
+ * engine refuses (OBSERVATION_INVALID) are returned in `refused`; the others are applied. Any other error is
+ * a fault of ctflow, not of the message: it is thrown, so the partition stops rather than dead-letter
+ * everything.
  */
 export function applyMessages(
   engine: FlowEngineApi,
@@ -68,7 +67,8 @@ export function applyMessages(
         result.watermarks++;
       }
     } catch (err) {
-      result.refused.push({ message: m, error: asCtflowError(err, m) });
+      if (!isInputError(err)) throw err;
+      result.refused.push({ message: m, error: err });
     }
   }
   return result;

@@ -59,6 +59,8 @@ export interface ProcessorOptions {
   /** Where records go (the IPFIX exporting process). Not closed by the processor. */
   sink: RecordSink;
   group?: ProcessorGroupOptions;
+  /** Told after each partition restore (e.g. for a duration histogram). */
+  onRestored?: (info: { partition: number; entries: number; durationMs: number }) => void;
   /** Restore: give up waiting for the changelog end after this long without a record. Default 5000 ms. */
   restoreIdleTimeoutMs?: number;
   log?: RoleLog;
@@ -151,7 +153,13 @@ class KafkaProcessor implements Processor {
   stats(): ProcessorStats {
     let flows = 0;
     for (const s of this.#states.values()) flows += s.engine.size;
-    return { ...this.#stats, flows, partitions: this.#states.size };
+    return {
+      ...this.#stats,
+      deadLetteredByCode: { ...this.#stats.deadLetteredByCode },
+      recordsByReason: { ...this.#stats.recordsByReason },
+      flows,
+      partitions: this.#states.size,
+    };
   }
 
   partitions(): number[] {
@@ -181,6 +189,7 @@ class KafkaProcessor implements Processor {
   #onAssignment(assignment: Array<{ topic: string; partitions: number[] }>): void {
     const mine = assignment.find((a) => a.topic === this.#t.observations)?.partitions ?? [];
     this.#assigned = mine;
+    this.#stats.rebalances++;
     this.#endOffsets = undefined;
     for (const [p, state] of this.#states) {
       if (mine.includes(p)) state.verify = true;
@@ -283,6 +292,7 @@ class KafkaProcessor implements Processor {
     this.#stats.restores++;
     this.#stats.restoredEntries += restored.entries;
     this.#stats.restoreMs += restored.durationMs;
+    this.#o.onRestored?.({ partition: p, entries: restored.entries, durationMs: restored.durationMs });
     const fields = {
       partition: p,
       entries: restored.entries,
@@ -321,8 +331,11 @@ class KafkaProcessor implements Processor {
       this.#o.sink.write(out.records);
       await this.#o.sink.flush();
       this.#stats.records += out.records.length;
+      for (const r of out.records)
+        this.#stats.recordsByReason[r.endReason] = (this.#stats.recordsByReason[r.endReason] ?? 0) + 1;
       if (replayed) this.#stats.possibleDuplicates += out.records.length;
     }
+    for (const c of out.changes) if (c.state === null) this.#stats.tombstones++;
     const changes: OutgoingMessage[] = out.changes.map((c) => ({
       key: c.key,
       value: this.#stateCodec.encode(c.state),
@@ -331,6 +344,7 @@ class KafkaProcessor implements Processor {
     changes.push(this.#marker(p, { phase: 'exported', coveredTo: to, to }));
     const deadLetters = applied.refused.map((r) => deadLetterMessage(r.message, r.error));
     for (const r of applied.refused) {
+      this.#stats.deadLetteredByCode[r.error.code] = (this.#stats.deadLetteredByCode[r.error.code] ?? 0) + 1;
       this.#log.warn(
         { partition: p, offset: r.message.offset, code: r.error.code, error: r.error.message },
         'input message sent to the dead-letter topic',
@@ -357,6 +371,7 @@ class KafkaProcessor implements Processor {
   }
 
   #marker(p: number, marker: ExportMarker): OutgoingMessage {
+    this.#stats.markers++;
     return { key: MARKER_KEY, value: encodeMarker(marker), partition: p };
   }
 

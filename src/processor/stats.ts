@@ -12,8 +12,12 @@ export interface ProcessorStats {
   skippedCovered: number;
   /** Messages sent to the dead-letter topic (undecodable or refused by the engine). */
   deadLettered: number;
+  /** The same, by error code (CODEC_DECODE, OBSERVATION_INVALID, ...). */
+  deadLetteredByCode: Record<string, number>;
   /** Flow records handed to the exporter. */
   records: number;
+  /** The same, by flowEndReason (IE 136) value. */
+  recordsByReason: Record<number, number>;
   /**
    * Records re-derived from input whose records a previous owner may already have exported before it died
    * (the interval between its "exporting" marker and its state write): possible duplicates at collectors.
@@ -21,6 +25,11 @@ export interface ProcessorStats {
   possibleDuplicates: number;
   /** Changelog messages written (states, tombstones, markers). */
   changelogWrites: number;
+  /** Of those, tombstones (flow ended and forgotten) and export markers. */
+  tombstones: number;
+  markers: number;
+  /** Assignments received (one per group rebalance this member took part in). */
+  rebalances: number;
   /** Offset commits done, and those that failed (the next owner then skips what the changelog covers). */
   commits: number;
   commitFailures: number;
@@ -47,9 +56,14 @@ export function emptyProcessorStats(): ProcessorStats {
     watermarks: 0,
     skippedCovered: 0,
     deadLettered: 0,
+    deadLetteredByCode: {},
     records: 0,
+    recordsByReason: {},
     possibleDuplicates: 0,
     changelogWrites: 0,
+    tombstones: 0,
+    markers: 0,
+    rebalances: 0,
     commits: 0,
     commitFailures: 0,
     restores: 0,

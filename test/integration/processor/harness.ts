@@ -4,6 +4,8 @@ import { deleteGroups, deleteTopics } from '../../../src/kafka/admin.js';
 import type { KafkaClient } from '../../../src/kafka/client.js';
 import { createProducer, type Producer } from '../../../src/kafka/producer.js';
 import { ensureTopics, type TopicNames } from '../../../src/kafka/topics.js';
+import { engineOptions } from '../../../src/config/derive.js';
+import { parseConfig } from '../../../src/config/load.js';
 import type { EngineOptions } from '../../../src/flow/types.js';
 import { type Processor, startProcessor } from '../../../src/processor/processor.js';
 import { appendFileSync } from 'node:fs';
@@ -12,14 +14,12 @@ import { testKafka, uniqueName, waitFor } from '../kafka/helpers.js';
 import { compareTotals, TestCollector } from './collector.js';
 import type { Workload } from './workload.js';
 
-const SEC = 1_000_000;
-
-/** Engine settings of the tests: short timers so records flow within seconds of event time. */
-export const TEST_ENGINE: Partial<EngineOptions> = {
-  activeTimeoutUs: 10 * SEC,
-  idleTimeoutUs: 5 * SEC,
-  endGraceUs: 2 * SEC,
-};
+/**
+ * Engine settings of the tests, derived from the configuration exactly as `ctflow processor` derives them
+ * (so in-process processors and processor child processes agree): short timers for records within seconds.
+ */
+export const TEST_FLOW_CONFIG = { activeTimeout: 10, idleTimeout: 5 };
+export const TEST_ENGINE: Partial<EngineOptions> = engineOptions(parseConfig({ flow: TEST_FLOW_CONFIG }));
 
 /** CTFLOW_TEST_LOG=FILE: processor logs as JSON lines (for debugging a failing run). */
 function testLog(name: string): RoleLog | undefined {

@@ -1,0 +1,51 @@
+/**
+ * Prometheus metrics of the processor and replay roles, advanced from the running totals the processor and
+ * the IPFIX exporter keep (stats()), so the hot path only increments plain numbers.
+ */
+import type { FlowEndReason } from '../flow/types.js';
+import type { ExporterStats } from '../ipfix/exporter.js';
+import { advanceCounterTo, endReasonLabel, type Metrics } from '../telemetry/metrics.js';
+import type { ProcessorStats } from './stats.js';
+
+/** Advances the IPFIX exporter metrics to `stats`. */
+export async function syncExporterMetrics(metrics: Metrics, stats: ExporterStats): Promise<void> {
+  for (const c of stats.collectors) {
+    const l = { collector: c.url };
+    await advanceCounterTo(metrics.ipfixMessages, l, c.messages);
+    await advanceCounterTo(metrics.ipfixBytes, l, c.bytes);
+    await advanceCounterTo(metrics.ipfixRecords, l, c.records);
+    await advanceCounterTo(metrics.ipfixTemplates, l, c.templates);
+    await advanceCounterTo(metrics.ipfixReconnects, l, c.reconnects);
+    await advanceCounterTo(metrics.ipfixRecordsDropped, l, c.droppedRecords);
+    metrics.ipfixCollectorUp.set(l, c.connected ? 1 : 0);
+  }
+}
+
+/** Advances the processor metrics to `stats`. */
+export async function syncProcessorMetrics(metrics: Metrics, stats: ProcessorStats): Promise<void> {
+  await advanceCounterTo(metrics.messagesConsumed, { type: 'observation' }, stats.observations);
+  await advanceCounterTo(metrics.messagesConsumed, { type: 'watermark' }, stats.watermarks);
+  for (const [reason, n] of Object.entries(stats.recordsByReason)) {
+    await advanceCounterTo(
+      metrics.recordsExported,
+      { reason: endReasonLabel(Number(reason) as FlowEndReason) },
+      n,
+    );
+  }
+  for (const [code, n] of Object.entries(stats.deadLetteredByCode)) {
+    await advanceCounterTo(metrics.deadLetter, { reason: code.toLowerCase() }, n);
+  }
+  await advanceCounterTo(metrics.duplicateRecords, {}, stats.possibleDuplicates);
+  await advanceCounterTo(metrics.restoredFlows, {}, stats.restoredEntries);
+  await advanceCounterTo(metrics.rebalances, {}, stats.rebalances);
+  await advanceCounterTo(metrics.offsetCommits, {}, stats.commits);
+  await advanceCounterTo(metrics.changelogWrites, { kind: 'tombstone' }, stats.tombstones);
+  await advanceCounterTo(metrics.changelogWrites, { kind: 'marker' }, stats.markers);
+  await advanceCounterTo(
+    metrics.changelogWrites,
+    { kind: 'update' },
+    stats.changelogWrites - stats.tombstones - stats.markers,
+  );
+  metrics.partitionsAssigned.set(stats.partitions);
+  metrics.flowsActive.set(stats.flows);
+}

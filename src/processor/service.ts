@@ -1,0 +1,108 @@
+/**
+ * The processor role wired from the configuration: Kafka client, IPFIX exporter, processor, metrics and the
+ * /metrics /healthz /readyz server. `ctflow processor` only adds argv and signals.
+ */
+import { parseHostPort } from '../config/addresses.js';
+import { engineOptions, exporterOptions } from '../config/derive.js';
+import type { Config } from '../config/schema.js';
+import { createExporter } from '../ipfix/exporter.js';
+import { createKafka } from '../kafka/client.js';
+import { kafkaClientOptions, topicNames } from '../kafka/from-config.js';
+import type { Logger } from '../telemetry/logger.js';
+import { createMetrics } from '../telemetry/metrics.js';
+import { startTelemetryServer, type TelemetryServer } from '../telemetry/server.js';
+import { syncExporterMetrics, syncProcessorMetrics } from './metrics.js';
+import { type Processor, type ProcessorGroupOptions, startProcessor } from './processor.js';
+import type { ProcessorStats } from './stats.js';
+
+/** A running processor service. */
+export interface ProcessorService {
+  readonly processor: Processor;
+  /** The telemetry server, when metrics are enabled. */
+  readonly telemetry: TelemetryServer | undefined;
+  /** Graceful stop: processor (finish the batch, commit, leave the group), then exporter, then server. */
+  stop(): Promise<ProcessorStats>;
+  /** Resolves when stopped; rejects when the consumer died for good. */
+  readonly done: Promise<void>;
+}
+
+/** Options beyond the configuration (tests and operators tune the group timing). */
+export interface ProcessorServiceOptions {
+  group?: ProcessorGroupOptions;
+  version?: string;
+}
+
+/** Starts the processor role described by `config`. */
+export async function startProcessorService(
+  config: Config,
+  log: Logger,
+  options: ProcessorServiceOptions = {},
+): Promise<ProcessorService> {
+  const metrics = createMetrics({ role: 'processor', version: options.version ?? '0.0.0' });
+  let telemetry: TelemetryServer | undefined;
+  if (config.metrics.enabled) {
+    const at = parseHostPort(config.metrics.listen, true) ?? { host: '0.0.0.0', port: 9464 };
+    telemetry = await startTelemetryServer({
+      registry: metrics.registry,
+      host: at.host,
+      port: at.port,
+      onReadiness: (ready) => metrics.ready.set(ready ? 1 : 0),
+    });
+    log.info({ url: telemetry.url }, 'metrics and health endpoints listening');
+  }
+  const exporter = createExporter({
+    ...exporterOptions(config),
+    onError: (err) => log.warn({ err }, 'IPFIX exporter'),
+  });
+  let processor: Processor;
+  try {
+    processor = await startProcessor({
+      client: createKafka(kafkaClientOptions(config, log)),
+      groupId: config.processor.groupId,
+      topics: topicNames(config),
+      engine: engineOptions(config),
+      sink: exporter,
+      log: log.child({ component: 'processor' }),
+      onRestored: ({ durationMs }) => metrics.restoreDuration.observe(durationMs / 1000),
+      ...(options.group === undefined ? {} : { group: options.group }),
+    });
+  } catch (err) {
+    await exporter.close().catch(() => {});
+    await telemetry?.close().catch(() => {});
+    throw err;
+  }
+  let stopping = false;
+  telemetry?.setReadiness(() => (stopping ? { ready: false, reason: 'stopping' } : { ready: true }));
+  metrics.kafkaConnected.set(1);
+  const sync = async () => {
+    await syncProcessorMetrics(metrics, processor.stats());
+    await syncExporterMetrics(metrics, exporter.stats());
+  };
+  const timer = setInterval(() => void sync().catch(() => {}), 1000);
+  timer.unref();
+
+  let stopped: Promise<ProcessorStats> | undefined;
+  const stop = async (): Promise<ProcessorStats> => {
+    stopping = true;
+    try {
+      await processor.stop();
+      await exporter.flush();
+      await exporter.close();
+      await sync().catch(() => {});
+    } finally {
+      clearInterval(timer);
+      metrics.kafkaConnected.set(0);
+      await telemetry?.close().catch(() => {});
+    }
+    return processor.stats();
+  };
+  return {
+    processor,
+    telemetry,
+    stop: () => {
+      stopped ??= stop();
+      return stopped;
+    },
+    done: processor.done,
+  };
+}
