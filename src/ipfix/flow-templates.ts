@@ -18,9 +18,8 @@
  */
 import { CtflowError } from '../errors.js';
 import type { FlowRecord } from '../flow/types.js';
-import { writeIpv4, writeIpv6 } from './address.js';
-import { refuse, writeValue } from './encode-value.js';
-import { type InformationElement, type Registry, defaultRegistry, reverseOf } from './registry.js';
+import { type FlowLayout, Op, writeFlowRecord } from './flow-fields.js';
+import { type InformationElement, type Registry, defaultRegistry } from './registry.js';
 import { MIN_TEMPLATE_ID, type Template, makeTemplate } from './template.js';
 
 /** Which flowStart/flowEnd pair(s) a template carries (IE 150/151, 152/153, 154/155, 156/157). */
@@ -45,34 +44,9 @@ export const FLOW_VARIANTS = 24;
 
 type Transport = 0 | 1 | 2; // ports | icmp | none
 
-/** Writes one field of a record at buf[o]; throws IPFIX_ENCODE when the record's value cannot be sent. */
-type Step = (buf: Uint8Array, o: number, r: FlowRecord) => void;
-
 interface Compiled {
   readonly template: Template;
-  readonly steps: readonly Step[];
-  readonly offsets: readonly number[];
-  readonly length: number;
-}
-
-function u8(buf: Uint8Array, o: number, v: number): void {
-  buf[o] = v;
-}
-function u16(buf: Uint8Array, o: number, v: number): void {
-  buf[o] = v >>> 8;
-  buf[o + 1] = v & 0xff;
-}
-function u32(buf: Uint8Array, o: number, v: number): void {
-  buf[o] = v >>> 24;
-  buf[o + 1] = (v >>> 16) & 0xff;
-  buf[o + 2] = (v >>> 8) & 0xff;
-  buf[o + 3] = v & 0xff;
-}
-/** v is a safe non-negative integer (checked by the caller). */
-function u64(buf: Uint8Array, o: number, v: number): void {
-  const hi = Math.floor(v / 4294967296);
-  u32(buf, o, hi);
-  u32(buf, o + 4, v - hi * 4294967296);
+  readonly layout: FlowLayout;
 }
 
 function isPortProtocol(p: number): boolean {
@@ -90,13 +64,6 @@ export function variantOf(r: FlowRecord): number {
   return ((fam * 3 + transport) * 2 + (r.delta === null ? 0 : 1)) * 2 + (r.nat ? 1 : 0);
 }
 
-function checkU(ie: InformationElement, v: unknown, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
-    refuse(ie, v, `an integer 0..${max}`);
-  }
-  return v;
-}
-
 /**
  * The FlowRecord templates of one exporter configuration, compiled to per-variant field writers that
  * encode straight into a message buffer (no allocation per field).
@@ -108,6 +75,9 @@ export class FlowTemplates {
   readonly #totals: boolean;
   readonly #enterprise: boolean;
   readonly #compiled: (Compiled | undefined)[] = new Array(FLOW_VARIANTS).fill(undefined);
+  /** DataView of the buffer last written to (a message buffer takes many records). */
+  #viewOf: Uint8Array | undefined;
+  #view: DataView = new DataView(new ArrayBuffer(0));
 
   constructor(opts: FlowTemplateOptions = {}) {
     this.registry = opts.registry ?? defaultRegistry;
@@ -150,7 +120,7 @@ export class FlowTemplates {
 
   /** Data record length of variant `index` (all FlowRecord fields are fixed-length). */
   recordLength(index: number): number {
-    return this.#compile(index).length;
+    return this.#compile(index).layout.length;
   }
 
   /**
@@ -161,19 +131,11 @@ export class FlowTemplates {
    */
   write(buf: Uint8Array, off: number, r: FlowRecord, index: number): number {
     const c = this.#compiled[index] ?? this.#compile(index);
-    if (!(r.startUs <= r.endUs)) {
-      throw new CtflowError(
-        'IPFIX_ENCODE',
-        `flow record ${r.key}: start ${r.startUs} µs after end ${r.endUs} µs`,
-        {
-          details: { element: 'flowStart', value: r.startUs, expected: `≤ flowEnd (${r.endUs} µs)` },
-        },
-      );
+    if (buf !== this.#viewOf) {
+      this.#viewOf = buf;
+      this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
-    const steps = c.steps;
-    const offsets = c.offsets;
-    for (let k = 0; k < steps.length; k++) steps[k]!(buf, off + offsets[k]!, r);
-    return c.length;
+    return writeFlowRecord(buf, this.#view, off, r, c.layout);
   }
 
   #compile(index: number): Compiled {
@@ -189,169 +151,91 @@ export class FlowTemplates {
     const transport = (Math.floor(index / 4) % 3) as Transport;
     const v6 = Math.floor(index / 12) === 1;
     const fields: InformationElement[] = [];
-    const steps: Step[] = [];
+    const ops: Op[] = [];
     const reg = this.registry;
-    const add = (name: string, step: Step, reverse = false): void => {
-      const base = reg.byName(name);
-      fields.push(reverse ? reverseOf(base) : base);
-      steps.push(step);
-    };
-    const addrStep = (name: string, pick: (r: FlowRecord) => string): void => {
-      const ie = reg.byName(name);
-      const w = v6 ? writeIpv6 : writeIpv4;
-      add(name, (b, o, r) => {
-        const a = pick(r);
-        if (!w(b, o, a)) refuse(ie, a, v6 ? 'an IPv6 address' : 'an IPv4 address a.b.c.d');
-      });
-    };
-    const u16Step = (name: string, pick: (r: FlowRecord) => number): void => {
-      const ie = reg.byName(name);
-      add(name, (b, o, r) => u16(b, o, checkU(ie, pick(r), 0xffff)));
+    const add = (name: string, op: Op): void => {
+      fields.push(reg.byName(name));
+      ops.push(op);
     };
     const fam = v6 ? 'IPv6' : 'IPv4';
-    addrStep(`source${fam}Address`, (r) => r.orig.src);
-    addrStep(`destination${fam}Address`, (r) => r.orig.dst);
+    add(`source${fam}Address`, v6 ? Op.SrcAddr6 : Op.SrcAddr4);
+    add(`destination${fam}Address`, v6 ? Op.DstAddr6 : Op.DstAddr4);
     if (transport === 0) {
-      u16Step('sourceTransportPort', (r) => r.orig.srcPort);
-      u16Step('destinationTransportPort', (r) => r.orig.dstPort);
+      add('sourceTransportPort', Op.SrcPort);
+      add('destinationTransportPort', Op.DstPort);
     } else if (transport === 1) {
-      const ie = reg.byName(`icmpTypeCode${fam}`);
-      add(ie.name, (b, o, r) => {
-        const t = checkU(ie, r.orig.icmpType, 255);
-        const code = checkU(ie, r.orig.icmpCode, 255);
-        u16(b, o, (t << 8) | code);
-      });
+      add(`icmpTypeCode${fam}`, Op.IcmpTypeCode);
     }
-    {
-      const ie = reg.byName('protocolIdentifier');
-      add(ie.name, (b, o, r) => u8(b, o, checkU(ie, r.protocol, 255)));
-    }
+    add('protocolIdentifier', Op.Protocol);
     if (nat) {
-      addrStep(`postNATSource${fam}Address`, (r) => r.reply.dst);
-      addrStep(`postNATDestination${fam}Address`, (r) => r.reply.src);
+      add(`postNATSource${fam}Address`, v6 ? Op.PostNatSrc6 : Op.PostNatSrc4);
+      add(`postNATDestination${fam}Address`, v6 ? Op.PostNatDst6 : Op.PostNatDst4);
       if (transport === 0) {
-        u16Step('postNAPTSourceTransportPort', (r) => r.reply.dstPort);
-        u16Step('postNAPTDestinationTransportPort', (r) => r.reply.srcPort);
+        add('postNAPTSourceTransportPort', Op.PostNaptSrcPort);
+        add('postNAPTDestinationTransportPort', Op.PostNaptDstPort);
       }
     }
-    for (const p of this.#timestamps) this.#timeSteps(p, add);
+    for (const p of this.#timestamps) {
+      const [start, end] = TIME_OPS[p];
+      add(`flowStart${UNIT[p]}`, start);
+      add(`flowEnd${UNIT[p]}`, end);
+    }
     if (counters) {
-      const counter = (
-        name: string,
-        reverse: boolean,
-        total: boolean,
-        pick: (c: NonNullable<FlowRecord['delta']>) => number,
-      ) => {
-        const base = reg.byName(name);
-        const ie = reverse ? reverseOf(base) : base;
-        add(
-          name,
-          (b, o, r) => {
-            const c = total ? r.total : r.delta;
-            if (c === null) refuse(ie, null, 'counters (the record has none but its template does)');
-            const v = pick(c);
-            if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
-              refuse(ie, v, 'a non-negative safe integer');
-            u64(b, o, v);
-          },
-          reverse,
-        );
-      };
-      counter('octetDeltaCount', false, false, (c) => c.origBytes);
-      counter('packetDeltaCount', false, false, (c) => c.origPackets);
-      counter('octetDeltaCount', true, false, (c) => c.replyBytes);
-      counter('packetDeltaCount', true, false, (c) => c.replyPackets);
+      add('octetDeltaCount', Op.DeltaOctets);
+      add('packetDeltaCount', Op.DeltaPackets);
+      add('reverseOctetDeltaCount', Op.ReverseDeltaOctets);
+      add('reversePacketDeltaCount', Op.ReverseDeltaPackets);
       if (this.#totals) {
-        counter('octetTotalCount', false, true, (c) => c.origBytes);
-        counter('packetTotalCount', false, true, (c) => c.origPackets);
-        counter('octetTotalCount', true, true, (c) => c.replyBytes);
-        counter('packetTotalCount', true, true, (c) => c.replyPackets);
+        add('octetTotalCount', Op.TotalOctets);
+        add('packetTotalCount', Op.TotalPackets);
+        add('reverseOctetTotalCount', Op.ReverseTotalOctets);
+        add('reversePacketTotalCount', Op.ReverseTotalPackets);
       }
     }
-    {
-      const ie = reg.byName('flowEndReason');
-      add(ie.name, (b, o, r) => u8(b, o, checkU(ie, r.endReason, 255)));
-      add('biflowDirection', (b, o) => u8(b, o, 1));
-    }
+    add('flowEndReason', Op.EndReason);
+    add('biflowDirection', Op.BiflowInitiator);
     if (this.#enterprise) {
-      const pen = reg.ctflowPen;
-      const e = (id: number): InformationElement => {
-        const ie = reg.get(pen, id);
+      const own: [number, Op][] = [
+        [1, Op.FirstSeenMidLife],
+        [2, Op.RecordIndex],
+        [3, Op.ConntrackId],
+        [4, Op.Zone],
+        [5, Op.Mark],
+      ];
+      for (const [id, op] of own) {
+        const ie = reg.get(reg.ctflowPen, id);
         if (ie === undefined)
           throw new CtflowError('IPFIX_TEMPLATE', `ctflow element ${id} missing from registry`);
-        return ie;
-      };
-      const mid = e(1);
-      const idx = e(2);
-      const ctid = e(3);
-      const zone = e(4);
-      const mark = e(5);
-      add(mid.name, (b, o, r) => {
-        if (typeof r.firstSeenMidLife !== 'boolean') refuse(mid, r.firstSeenMidLife, 'true or false');
-        u8(b, o, r.firstSeenMidLife ? 1 : 2);
-      });
-      add(idx.name, (b, o, r) => u32(b, o, checkU(idx, r.recordIndex, 0xffffffff)));
-      add(ctid.name, (b, o, r) => u32(b, o, checkU(ctid, r.conntrackId, 0xffffffff)));
-      add(zone.name, (b, o, r) => u16(b, o, checkU(zone, r.zone, 0xffff)));
-      add(mark.name, (b, o, r) => u32(b, o, checkU(mark, r.mark, 0xffffffff)));
+        fields.push(ie);
+        ops.push(op);
+      }
     }
     const template = makeTemplate(this.firstTemplateId + index, fields);
-    const offsets: number[] = [];
+    const offsets = new Uint16Array(fields.length);
     let at = 0;
-    for (const f of template.fields) {
-      offsets.push(at);
+    template.fields.forEach((f, k) => {
+      offsets[k] = at;
       at += f.length;
-    }
-    const compiled: Compiled = { template, steps, offsets, length: at };
+    });
+    const compiled: Compiled = {
+      template,
+      layout: { ops: Uint8Array.from(ops), offsets, elements: template.fields.map((f) => f.ie), length: at },
+    };
     this.#compiled[index] = compiled;
     return compiled;
   }
-
-  #timeSteps(p: TimePrecision, add: (name: string, step: Step) => void): void {
-    const reg = this.registry;
-    const unit = {
-      seconds: 'Seconds',
-      milliseconds: 'Milliseconds',
-      microseconds: 'Microseconds',
-      nanoseconds: 'Nanoseconds',
-    }[p];
-    for (const which of ['Start', 'End'] as const) {
-      const ie = reg.byName(`flow${which}${unit}`);
-      const pick = which === 'Start' ? (r: FlowRecord) => r.startUs : (r: FlowRecord) => r.endUs;
-      const validUs = (r: FlowRecord): number => {
-        const us = pick(r);
-        // A zero or missing time must never reach the wire (the seed bug: a Go zero time as 2106).
-        if (typeof us !== 'number' || !Number.isFinite(us) || us <= 0) {
-          refuse(ie, us, 'a time after 1970-01-01T00:00:00Z (> 0; a zero or missing time is never sent)');
-        }
-        return us;
-      };
-      if (p === 'seconds') {
-        // RFC 7011 §6.1.7 dateTimeSeconds: unsigned32, 4 octets.
-        add(ie.name, (b, o, r) => {
-          const s = Math.floor(validUs(r) / 1e6);
-          if (s <= 0 || s > 0xffffffff) refuse(ie, s, 'seconds 1..2^32-1 since 1970 (dateTimeSeconds)');
-          u32(b, o, s);
-        });
-      } else if (p === 'milliseconds') {
-        // RFC 7011 §6.1.8 dateTimeMilliseconds: unsigned64 ms since 1970.
-        add(ie.name, (b, o, r) => {
-          const ms = Math.floor(validUs(r) / 1000);
-          if (ms <= 0 || ms > Number.MAX_SAFE_INTEGER) refuse(ie, ms, 'milliseconds > 0 since 1970');
-          u64(b, o, ms);
-        });
-      } else {
-        // RFC 7011 §6.1.9/10: NTP timestamps; the generic encoder checks the NTP era.
-        const nano = p === 'nanoseconds';
-        add(ie.name, (b, o, r) => {
-          const us = Math.floor(validUs(r));
-          writeNtpTime(b, o, ie, nano, us);
-        });
-      }
-    }
-  }
 }
 
-function writeNtpTime(b: Uint8Array, o: number, ie: InformationElement, nano: boolean, us: number): void {
-  writeValue(b, o, ie, 8, nano ? BigInt(us) * 1000n : us);
-}
+const UNIT: Readonly<Record<TimePrecision, string>> = {
+  seconds: 'Seconds',
+  milliseconds: 'Milliseconds',
+  microseconds: 'Microseconds',
+  nanoseconds: 'Nanoseconds',
+};
+
+const TIME_OPS: Readonly<Record<TimePrecision, readonly [Op, Op]>> = {
+  seconds: [Op.StartSeconds, Op.EndSeconds],
+  milliseconds: [Op.StartMilliseconds, Op.EndMilliseconds],
+  microseconds: [Op.StartMicroseconds, Op.EndMicroseconds],
+  nanoseconds: [Op.StartNanoseconds, Op.EndNanoseconds],
+};

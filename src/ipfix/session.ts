@@ -58,8 +58,10 @@ interface Domain {
   seq: number;
   /** Template ids announced in this domain (and so re-sent on refresh and reconnect). */
   readonly used: Set<number>;
-  /** Announced since the last refresh / connection. */
-  readonly announced: Set<number>;
+  /** Announced since the last refresh / connection, by slot (flow variant; statistics last). */
+  readonly announced: Uint8Array;
+  /** A message was finished: check whether the template refresh is due before the next record. */
+  checkRefresh: boolean;
   lastTemplatesMs: number;
   messagesSinceTemplates: number;
   flowRecords: number;
@@ -81,6 +83,8 @@ export class ExportSession {
   readonly #o: SessionOptions;
   readonly #domains = new Map<number, Domain>();
   readonly #ft: FlowTemplates;
+  /** The domain of the previous record (records mostly come from one domain). */
+  #last: Domain | undefined;
 
   constructor(opts: SessionOptions) {
     this.#o = opts;
@@ -101,7 +105,8 @@ export class ExportSession {
         builder: new MessageBuilder(this.#o.maxMessageSize),
         seq: 0,
         used: new Set(),
-        announced: new Set(),
+        announced: new Uint8Array(FLOW_VARIANTS + 1),
+        checkRefresh: false,
         lastTemplatesMs: this.#o.clock(),
         messagesSinceTemplates: 0,
         flowRecords: 0,
@@ -140,6 +145,7 @@ export class ExportSession {
     d.packets = 0;
     d.octets = 0;
     d.messagesSinceTemplates++;
+    d.checkRefresh = true;
     this.#o.emit(msg);
   }
 
@@ -162,7 +168,12 @@ export class ExportSession {
     }
     d.templateRecords++;
     d.used.add(t.id);
-    d.announced.add(t.id);
+    d.announced[this.#slot(t.id)] = 1;
+  }
+
+  /** Index of a template in `announced`: its flow variant, or FLOW_VARIANTS for the statistics template. */
+  #slot(id: number): number {
+    return id === this.#o.statsTemplate.id ? FLOW_VARIANTS : id - this.#ft.firstTemplateId;
   }
 
   /** A record must fit an otherwise empty message (header + set header + record). */
@@ -191,7 +202,7 @@ export class ExportSession {
     if (!byTime && !byCount) return;
     // Refreshed templates lead a message of their own making (collectors read them before its data).
     this.#finish(d);
-    d.announced.clear();
+    d.announced.fill(0);
     d.lastTemplatesMs = now;
     d.messagesSinceTemplates = 0;
     for (const id of [...d.used].sort((a, b) => a - b)) this.#announce(d, this.#templateById(id));
@@ -202,13 +213,20 @@ export class ExportSession {
    * first when not yet sent). Throws IPFIX_ENCODE, adding nothing, when the record cannot be encoded.
    */
   add(r: FlowRecord): void {
-    const d = this.#domain(r.observationDomainId);
-    this.#refreshIfDue(d);
+    let d = this.#last;
+    if (d === undefined || d.id !== r.observationDomainId) {
+      d = this.#domain(r.observationDomainId);
+      this.#last = d;
+    }
+    if (d.checkRefresh) {
+      d.checkRefresh = false;
+      this.#refreshIfDue(d);
+    }
     const k = variantOf(r);
     const t = this.#ft.template(k);
     const len = this.#ft.recordLength(k);
     this.#checkFits(t, len);
-    if (!d.announced.has(t.id)) this.#announce(d, t);
+    if (d.announced[k] === 0) this.#announce(d, t);
     let b = d.builder;
     if (b.room(t.id) < len) {
       this.#finish(d);
@@ -232,7 +250,7 @@ export class ExportSession {
     const d = this.#domain(domain);
     this.#refreshIfDue(d);
     const t = this.#o.statsTemplate;
-    if (!d.announced.has(t.id)) this.#announce(d, t);
+    if (d.announced[FLOW_VARIANTS] === 0) this.#announce(d, t);
     const values = statsValues(s);
     const len = dataRecordLength(t, values);
     this.#checkFits(t, len);
@@ -296,8 +314,8 @@ export class ExportSession {
         count++;
       }
       if (count > 0) push();
-      d.announced.clear();
-      for (const id of ids) d.announced.add(id);
+      d.announced.fill(0);
+      for (const id of ids) d.announced[this.#slot(id)] = 1;
     }
     return out;
   }
