@@ -5,16 +5,30 @@
  */
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import { z } from 'zod';
 import {
   addCommonConfigOptions,
   addConfigOptions,
+  ConfigSchema,
+  configSettings,
   FLAG_SPECS,
-  loadConfig,
+  loadConfigWithOrigins,
   ROLES,
   type Role,
   redactConfig,
   withConfigErrors,
 } from '../../config/index.js';
+import { valueAt } from '../../config/layers.js';
+
+/** One line per setting: `key = value  # origin`, for --origins. */
+function originLines(config: unknown, originOf: (key: string) => string): string {
+  return configSettings()
+    .map((s) => {
+      const value = valueAt(config, s.path);
+      return `${s.key} = ${value === undefined ? '(unset)' : JSON.stringify(value)}  # ${originOf(s.key)}`;
+    })
+    .join('\n');
+}
 
 /** Registers `ctflow config print`. */
 export function register(program: Command): void {
@@ -29,6 +43,10 @@ export function register(program: Command): void {
     )
     .option('-o, --output <format>', 'yaml or json', 'yaml')
     .option('--role <role>', `also check what this role needs (${ROLES.join(', ')})`)
+    .option(
+      '--origins',
+      'print one line per setting with where its value came from (file, environment, flag, default)',
+    )
     .addHelpText(
       'after',
       `
@@ -36,6 +54,7 @@ Examples:
   ctflow config print --config ctflow.yaml
   CTFLOW_KAFKA__BROKERS=k1:9092,k2:9092 ctflow config print --role agent
   ctflow config print --set flow.activeTimeout=30 --output json
+  ctflow config print --origins --config ctflow.yaml
 
 Exit status: 0 valid, 2 invalid configuration (the problems are printed on stderr).`,
     );
@@ -51,10 +70,22 @@ Exit status: 0 valid, 2 invalid configuration (the problems are printed on stder
         process.stderr.write(`ctflow: --role ${role}: expected one of ${ROLES.join(', ')}\n`);
         process.exit(2);
       }
-      const effective = redactConfig(loadConfig({ flags: opts, ...(role ? { role: role as Role } : {}) }));
-      const output =
-        opts['output'] === 'json' ? `${JSON.stringify(effective, null, 2)}\n` : stringify(effective);
+      const loaded = loadConfigWithOrigins({ flags: opts, ...(role ? { role: role as Role } : {}) });
+      const effective = redactConfig(loaded.config);
+      const output = opts['origins']
+        ? `${originLines(effective, loaded.originOf)}\n`
+        : opts['output'] === 'json'
+          ? `${JSON.stringify(effective, null, 2)}\n`
+          : stringify(effective);
       process.stdout.write(output);
     });
   });
+
+  config
+    .command('schema')
+    .description('print the JSON Schema of the configuration file (for editors and CI validation)')
+    .action(() => {
+      const schema = z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' });
+      process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
+    });
 }

@@ -55,4 +55,28 @@ describe('ctflow config print', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('kafka.brokers = missing');
   }, 30_000);
+
+  it('--origins names where each value came from', () => {
+    const r = ctflow(['config', 'print', '--origins', '--active-timeout', '30'], {
+      CTFLOW_FLOW__IDLE_TIMEOUT: '7',
+    });
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines).toContain('flow.activeTimeout = 30  # flag --active-timeout');
+    expect(lines).toContain('flow.idleTimeout = 7  # environment CTFLOW_FLOW__IDLE_TIMEOUT');
+    expect(lines).toContain('flow.maxLife = 86400  # default');
+  }, 30_000);
+});
+
+describe('ctflow config schema', () => {
+  it('prints a JSON Schema that forbids unknown keys', () => {
+    const r = ctflow(['config', 'schema']);
+    expect(r.status).toBe(0);
+    const schema = JSON.parse(r.stdout) as {
+      additionalProperties: boolean;
+      properties: Record<string, unknown>;
+    };
+    expect(schema.additionalProperties).toBe(false);
+    expect(Object.keys(schema.properties)).toContain('kafka');
+  }, 30_000);
 });
