@@ -133,6 +133,30 @@ describe('IPFIX interop: ctflow exporter -> third-party collectors, decoded fiel
     });
   }
 
+  it('tshark over tcp restarted: the exporter reconnects, re-sends its templates, and new data decodes', async () => {
+    const first = await startTshark({ transport: 'tcp' });
+    cleanups.push(() => first.stop());
+    const exporter = exporterTo(`tcp://${RIG_HOST}:${first.port}`, 51, {
+      reconnectMinMs: 50,
+      reconnectMaxMs: 200,
+    });
+    exporter.write(interopRecords(51, 49_000, 0));
+    await exporter.flush();
+    await first.records({ count: 5 });
+    await first.stop(); // the collector goes away: the exporter's connection is closed
+
+    const second = await startTshark({ transport: 'tcp', port: first.port });
+    cleanups.push(() => second.stop());
+    const later = interopRecords(51, 49_000, 1);
+    exporter.write(later);
+    await exporter.flush();
+    const expected = later.map((r) => expectedDecode(r, 'milliseconds'));
+    const decoded = await second.records({ count: expected.length });
+    const { decoded: got, expected: want } = compare('tshark', decoded, expected);
+    expect(got).toEqual(want);
+    expect(exporter.stats().collectors[0]?.reconnects).toBeGreaterThanOrEqual(1);
+  });
+
   it('nfdump accepts the sequence numbers without gap warnings (small messages, two domains, refreshes)', async () => {
     const collector = await startNfcapd();
     cleanups.push(() => collector.stop());

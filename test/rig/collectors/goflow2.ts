@@ -66,7 +66,9 @@ export function normaliseGoflow2Record(r: Record<string, unknown>): DecodedFlow 
 
 /**
  * Starts goflow2 (installed by scripts/install-goflow2.sh into .cache/bin) listening for NetFlow/IPFIX
- * on `netflow://127.0.0.1:PORT`, JSON lines to a file, HTTP server off. goflow2 receives over UDP only.
+ * on `netflow://127.0.0.1:PORT?workers=1`, JSON lines to a file, HTTP server off. One worker: with
+ * several, a template and the data right behind it are decoded in parallel and the data can lose the
+ * race ("template error"). goflow2 receives over UDP only.
  * Ready once the port is bound (/proc/net/udp).
  */
 export async function startGoflow2(options: StartCollectorOptions = {}): Promise<CollectorHandle> {
@@ -85,7 +87,7 @@ export async function startGoflow2(options: StartCollectorOptions = {}): Promise
     [
       bin,
       '-listen',
-      `netflow://${RIG_HOST}:${port}`,
+      `netflow://${RIG_HOST}:${port}?workers=1`,
       '-format',
       'json',
       '-transport',

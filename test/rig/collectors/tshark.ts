@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { connect, createServer, type Server } from 'node:net';
 import { pollUntil } from './poll.js';
 import { CollectorProcess, makeTempDir, removeDir, requireBinary } from './process.js';
-import { RIG_HOST } from './net.js';
+import { freePort, RIG_HOST } from './net.js';
 import { type PdmlMessage, parsePdmlFlows, parsePdmlMessages } from './tshark-pdml.js';
 import type { CollectorHandle, DecodedFlow, RecordsQuery, StartCollectorOptions } from './types.js';
 
@@ -55,7 +55,7 @@ async function openSink(transport: 'udp' | 'tcp', port: number): Promise<Sink> {
 
 /**
  * One packet tshark's filter matches but that holds no IPFIX record: an empty UDP datagram, or a TCP
- * connection opened and closed (its SYN/FIN carry no payload for the IPFIX dissector).
+ * connection attempt (nothing listens yet: its SYN and the RST carry no payload for the IPFIX dissector).
  */
 async function probe(transport: 'udp' | 'tcp', port: number): Promise<void> {
   if (transport === 'udp') {
@@ -73,16 +73,15 @@ async function probe(transport: 'udp' | 'tcp', port: number): Promise<void> {
 
 /**
  * Starts tshark capturing on `lo` for one loopback port, decoding it as IPFIX (`-d <udp|tcp>.port==P,cflow`)
- * and printing PDML. The rig itself owns the port (a discarding UDP socket or an accepting TCP server):
- * tshark only watches. Ready once tshark has printed a probe packet. tshark decodes dateTime*
- * elements to the nanosecond, RFC 5103 reverse elements, IPv6, and IPFIX over TCP.
+ * and printing PDML. tshark only watches: once it has printed a probe packet (ready), the rig takes the
+ * port itself (a discarding UDP socket or an accepting TCP server) so exporters reach a real endpoint.
+ * tshark decodes dateTime* elements to the nanosecond, RFC 5103 reverse elements, IPv6, and IPFIX over TCP.
  */
 export async function startTshark(options: StartCollectorOptions = {}): Promise<TsharkHandle> {
   const transport = options.transport ?? 'udp';
   const bin = await requireBinary('tshark', 'install the Debian package: apt-get install -y tshark');
   const dir = await makeTempDir('tshark');
-  const sink = await openSink(transport, options.port ?? 0);
-  const port = sink.port;
+  const port = options.port ?? (await freePort(transport));
   const proc = new CollectorProcess(
     [
       bin,
@@ -100,12 +99,13 @@ export async function startTshark(options: StartCollectorOptions = {}): Promise<
     // tshark's dumpcap writes its capture file to TMPDIR: keep it in our directory, removed on stop.
     { cwd: dir, env: { TMPDIR: dir } },
   );
+  let sink: Sink | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     await proc.stop();
-    await sink.close();
+    await sink?.close();
     await removeDir(dir);
   };
   try {
@@ -124,6 +124,9 @@ export async function startTshark(options: StartCollectorOptions = {}): Promise<
         describe: () => `tshark did not start capturing: ${proc.describe()}`,
       },
     );
+    // Only now take the port: an exporter waiting to (re)connect over TCP sends its templates first
+    // thing on connect, and tshark must see them.
+    sink = await openSink(transport, port);
   } catch (err) {
     await stop();
     throw err;
