@@ -129,7 +129,8 @@ export class EventStream {
     if (this.restartTimer !== null) clearTimeout(this.restartTimer);
     const child = this.child;
     if (child === null || child.exitCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('close', () => r()));
+    // 'exit', not 'close': a wrapper's leftover child could keep the pipes open.
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGTERM');
     const force = setTimeout(() => child.kill('SIGKILL'), 2000);
     await exited;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConntrackSource } from '../../../src/conntrack/source.js';
+import { IPS } from '../../../src/conntrack/status.js';
 import { isCtflowError, type CtflowError } from '../../../src/errors.js';
 import type { Observation, Watermark } from '../../../src/flow/types.js';
 import { readConntrackTable } from '../../rig/conntrack-table.js';
@@ -66,8 +67,54 @@ for (const timestamp of [1, 0] as const) {
       await source.start();
       const tcp = await server.tcpServer({ host: '::', port: 0, replyBytes: 2000 });
       const udp = await server.udpServer({ host: '::', port: 0 });
+      // NAT: 10.201.0.99:80 is DNATed to the server; an entry in zone 5 with mark 42 made by hand.
+      await pair.exec(pair.node, [
+        'iptables',
+        '-t',
+        'nat',
+        '-A',
+        'OUTPUT',
+        '-d',
+        '10.201.0.99',
+        '-p',
+        'tcp',
+        '--dport',
+        '80',
+        '-j',
+        'DNAT',
+        '--to-destination',
+        `${RIG_ADDRESSES.peerV4}:${tcp.port}`,
+      ]);
+      await pair.exec(pair.node, [
+        'conntrack',
+        '-I',
+        '-p',
+        'udp',
+        '-s',
+        '10.9.9.1',
+        '-d',
+        '10.9.9.2',
+        '--sport',
+        '7',
+        '--dport',
+        '8',
+        '-q',
+        '10.9.9.2',
+        '-r',
+        '10.9.9.1',
+        '--reply-port-src',
+        '8',
+        '--reply-port-dst',
+        '7',
+        '-t',
+        '300',
+        '-m',
+        '42',
+        '-w',
+        '5',
+      ]);
       // Short TCP over IPv4, a long-lived TCP over IPv6 (5 writes 300 ms apart), UDP over IPv6, ICMP.
-      const [short, long, dgram, ping] = await Promise.all([
+      const [short, long, dgram, ping, natted] = await Promise.all([
         client.tcpClient({
           host: RIG_ADDRESSES.peerV4,
           port: tcp.port,
@@ -90,7 +137,9 @@ for (const timestamp of [1, 0] as const) {
           intervalMs: 50,
         }),
         client.ping({ host: RIG_ADDRESSES.peerV4, count: 3, intervalMs: 200 }),
+        client.tcpClient({ host: '10.201.0.99', port: 80, bytes: 100, chunks: 1, intervalMs: 0 }),
       ]);
+      results.nat = { ...natted, port: tcp.port };
       results.short = { ...short, port: tcp.port };
       results.long = { ...long, port: tcp.port };
       results.udp = { ...dgram, port: udp.port };
@@ -181,6 +230,22 @@ for (const timestamp of [1, 0] as const) {
         replyPackets: 3,
         replyBytes: 3 * 84,
       });
+    });
+
+    it('reports the DNAT connection with its post-NAT reply tuple and the DST_NAT bit', () => {
+      const r = results.nat!;
+      const obs = ofConn(col.obs, 6, r.localPort, 80);
+      expect(obs.length).toBeGreaterThan(0);
+      for (const o of obs) {
+        expect(o.orig).toMatchObject({ dst: '10.201.0.99', dstPort: 80 });
+        expect(o.reply).toMatchObject({ src: RIG_ADDRESSES.peerV4, srcPort: r.port, dstPort: r.localPort });
+        expect(o.status & IPS.DST_NAT).toBe(IPS.DST_NAT);
+      }
+    });
+
+    it('reports an entry of another zone with its mark', () => {
+      const o = col.obs.find((x) => x.orig.src === '10.9.9.1');
+      expect(o).toMatchObject({ zone: 5, mark: 42, protocol: 17, orig: { srcPort: 7, dstPort: 8 } });
     });
 
     it('sends a watermark after every poll, increasing, at the poll time', () => {
