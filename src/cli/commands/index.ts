@@ -3,6 +3,7 @@ import { register as agent } from './agent.js';
 import { register as collect } from './collect.js';
 import { register as config } from './config.js';
 import { register as processor } from './processor.js';
+import { register as replay } from './replay.js';
 import { register as run } from './run.js';
 import { register as topics } from './topics.js';
 
@@ -10,4 +11,4 @@ import { register as topics } from './topics.js';
 export type RegisterCommand = (program: Command) => void;
 
 /** Every subcommand, in help order. Add a line when a command lands. */
-export const commands: RegisterCommand[] = [run, agent, collect, config, topics, processor];
+export const commands: RegisterCommand[] = [run, agent, collect, config, topics, processor, replay];
