@@ -6,33 +6,43 @@
 const scratch = new Uint16Array(8);
 const v4scratch = new Uint8Array(4);
 
-/** Writes the 4 octets of a dotted-quad IPv4 address at `off`; false when `text` is not one. */
+/**
+ * Writes the 4 octets of a dotted-quad IPv4 address at `off`; false when `text` is not one
+ * (leading zeros are refused: "010" is octal to some parsers). Unrolled per octet: this runs twice
+ * per exported record.
+ */
 export function writeIpv4(buf: Uint8Array, off: number, text: string): boolean {
   const n = text.length;
   if (n < 7 || n > 15) return false;
-  let part = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || part === 3) return false;
-      buf[off + part] = value;
-      part++;
-      value = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits === 1 && value === 0) return false; // leading zero: octal ambiguity, refuse
-      value = value * 10 + (c - 48);
-      digits++;
-      if (value > 255) return false;
-    } else {
-      return false;
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (text.charCodeAt(i) !== 46) return false;
+      i++;
     }
+    if (i >= n) return false;
+    let v = text.charCodeAt(i) - 48;
+    if (v < 0 || v > 9) return false;
+    i++;
+    if (i < n) {
+      const d1 = text.charCodeAt(i) - 48;
+      if (d1 >= 0 && d1 <= 9) {
+        if (v === 0) return false;
+        v = v * 10 + d1;
+        i++;
+        if (i < n) {
+          const d2 = text.charCodeAt(i) - 48;
+          if (d2 >= 0 && d2 <= 9) {
+            v = v * 10 + d2;
+            i++;
+            if (v > 255) return false;
+          }
+        }
+      }
+    }
+    buf[off + part] = v;
   }
-  if (digits === 0 || part !== 3) return false;
-  buf[off + 3] = value;
-  return true;
+  return i === n;
 }
 
 function hexValue(c: number): number {

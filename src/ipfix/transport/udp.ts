@@ -91,7 +91,7 @@ export function createUdpTransport(o: UdpTransportOptions): Transport {
 
   return {
     get connected() {
-      return ready;
+      return ready && !closed;
     },
     send(msg) {
       if (closed) {
@@ -113,6 +113,7 @@ export function createUdpTransport(o: UdpTransportOptions): Transport {
       if (closed) return;
       await this.idle();
       closed = true;
+      ready = false;
       if (retry) clearTimeout(retry);
       for (const m of waiting.splice(0)) o.events.dropped(m, 'transport closed');
       await new Promise<void>((resolve) => {
