@@ -80,7 +80,11 @@ function toKafkajsMessage(m: OutgoingMessage): Message {
   return out;
 }
 
-class BatchingProducer implements Producer {
+/**
+ * The batching producer over a kafkajs producer (exported for unit tests, which give it a fake one).
+ * One request in flight at a time; calls made meanwhile are queued and sent together.
+ */
+export class BatchingProducer implements Producer {
   private queue: Pending[] = [];
   private queued = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -89,7 +93,7 @@ class BatchingProducer implements Producer {
 
   constructor(
     private readonly client: KafkaClient,
-    private readonly producer: KafkajsProducer,
+    private readonly producer: Pick<KafkajsProducer, 'sendBatch' | 'disconnect'>,
     private readonly compression: number,
     private readonly lingerMs: number,
     private readonly maxBatchMessages: number,

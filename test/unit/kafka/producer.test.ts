@@ -1,0 +1,132 @@
+/** The producer's batching over a fake kafkajs producer: coalescing, size bound, one request in flight. */
+import { describe, expect, it } from 'vitest';
+import { isCtflowError } from '../../../src/errors.js';
+import { createKafka } from '../../../src/kafka/client.js';
+import { BatchingProducer } from '../../../src/kafka/producer.js';
+
+interface Request {
+  topicMessages: Array<{
+    topic: string;
+    messages: Array<{ key?: unknown; value: unknown; partition?: number }>;
+  }>;
+  acks: number;
+}
+
+function fake(fail?: (r: Request) => Error | undefined) {
+  const requests: Request[] = [];
+  let release: Array<() => void> = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const producer = {
+    sendBatch: (r: Request) => {
+      requests.push(r);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      return new Promise((resolve, reject) => {
+        release.push(() => {
+          inFlight--;
+          const err = fail?.(r);
+          if (err) reject(err);
+          else resolve([]);
+        });
+      });
+    },
+    disconnect: async () => {},
+  };
+  const releaseAll = () => {
+    const r = release;
+    release = [];
+    for (const f of r) f();
+  };
+  return { producer, requests, releaseAll, maxInFlight: () => maxInFlight };
+}
+
+const client = createKafka({ brokers: ['127.0.0.1:9'] });
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+const sizes = (rs: Request[]) => rs.map((r) => r.topicMessages.reduce((n, t) => n + t.messages.length, 0));
+
+describe('BatchingProducer', () => {
+  it('sends calls made within lingerMs as one request with acks=all, grouped by topic', async () => {
+    const f = fake();
+    const p = new BatchingProducer(client, f.producer as never, 1, 10, 1000);
+    const done = [
+      p.send('a', [{ key: 'k', value: '1' }]),
+      p.send('b', [{ value: '2', partition: 3 }]),
+      p.send('a', [{ value: '3' }]),
+    ];
+    await tick(30);
+    expect(f.requests).toHaveLength(1);
+    expect(f.requests[0]?.acks).toBe(-1);
+    expect(f.requests[0]?.topicMessages.map((t) => [t.topic, t.messages.length])).toEqual([
+      ['a', 2],
+      ['b', 1],
+    ]);
+    expect(f.requests[0]?.topicMessages[1]?.messages[0]?.partition).toBe(3);
+    f.releaseAll();
+    await Promise.all(done);
+  });
+
+  it('keeps one request in flight, queues the rest, and bounds a request by maxBatchMessages', async () => {
+    const f = fake();
+    const p = new BatchingProducer(client, f.producer as never, 1, 0, 100);
+    const done = Array.from({ length: 25 }, (_, i) =>
+      p.send(
+        't',
+        Array.from({ length: 10 }, () => ({ value: String(i) })),
+      ),
+    );
+    await tick();
+    expect(sizes(f.requests)).toEqual([10]);
+    for (let i = 0; i < 5; i++) {
+      f.releaseAll();
+      await tick();
+    }
+    await Promise.all(done.slice(0, 1));
+    expect(f.maxInFlight()).toBe(1);
+    // The first call went alone (nothing queued yet); then at most 100 messages per request.
+    expect(sizes(f.requests)).toEqual([10, 100, 100, 40]);
+    await Promise.all(done);
+  });
+
+  it('rejects every call of a failed request with a KAFKA error naming the topic; later calls go on', async () => {
+    const f = fake((r) => (r.topicMessages[0]?.topic === 'bad' ? new Error('broker says no') : undefined));
+    const p = new BatchingProducer(client, f.producer as never, 1, 0, 100);
+    const bad = p.send('bad', [{ value: 'x' }]).catch((e: unknown) => e);
+    await tick();
+    f.releaseAll();
+    const err = await bad;
+    expect(isCtflowError(err, 'KAFKA')).toBe(true);
+    expect((err as Error).message).toContain('sending 1 messages to bad failed: broker says no');
+    const good = p.send('good', [{ value: 'y' }]);
+    await tick();
+    f.releaseAll();
+    await expect(good).resolves.toBeUndefined();
+  });
+
+  it('flush waits for queued and in-flight sends; disconnect refuses new ones', async () => {
+    const f = fake();
+    const p = new BatchingProducer(client, f.producer as never, 1, 1000, 100);
+    let sent = false;
+    const s = p.send('t', [{ value: 'v' }]).then(() => {
+      sent = true;
+    });
+    const flushed = p.flush();
+    await tick();
+    expect(f.requests).toHaveLength(1);
+    f.releaseAll();
+    await flushed;
+    await s;
+    expect(sent).toBe(true);
+    await p.disconnect();
+    const err = await p.send('t', [{ value: 'late' }]).catch((e: unknown) => e);
+    expect(isCtflowError(err, 'KAFKA')).toBe(true);
+  });
+
+  it('refuses a negative partition before sending anything', async () => {
+    const f = fake();
+    const p = new BatchingProducer(client, f.producer as never, 1, 0, 100);
+    const err = await p.send('t', [{ value: 'v', partition: -1 }]).catch((e: unknown) => e);
+    expect(isCtflowError(err, 'KAFKA')).toBe(true);
+    expect(f.requests).toHaveLength(0);
+  });
+});
