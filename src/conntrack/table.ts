@@ -29,6 +29,8 @@ interface Known {
   generation: number;
   /** Fingerprint of the dump line last parsed for it (fingerprint.ts); null after an event. */
   fingerprint: number | null;
+  /** Time of the last observation reported for it. */
+  lastUs: number;
 }
 
 const ZERO: Counters = Object.freeze({ origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 });
@@ -103,6 +105,8 @@ function withIcmpFrom(entry: ConntrackEntry, from: ConntrackEntry): ConntrackEnt
  *   a lower bound, since events carry none), DESTROY (final counters from the event).
  * - Conntrack ids are reused by the kernel: an id that comes back with another tuple first ends
  *   the old connection (synthetic DESTROY), then starts the new one.
+ * - Observation times of one connection never go back: an event printed before a dump chunk that
+ *   was handled first (the two come through different pipes) is reported at that chunk's time.
  */
 export class ConntrackTable {
   private readonly known = new Map<number, Known>();
@@ -141,10 +145,13 @@ export class ConntrackTable {
     };
   }
 
-  private synthDestroy(k: ConntrackEntry, timeUs: number): Observation {
+  private synthDestroy(k: Known, timeUs: number): Observation {
     this.stats.syntheticDestroys++;
-    this.synthesised.set(k.conntrackId, k);
-    return this.observation('DESTROY', timeUs, { ...k, status: k.status | IPS.DYING });
+    this.synthesised.set(k.entry.conntrackId, k.entry);
+    return this.observation('DESTROY', Math.max(timeUs, k.lastUs), {
+      ...k.entry,
+      status: k.entry.status | IPS.DYING,
+    });
   }
 
   /** Handles one event; returns what to report (usually one observation, none for duplicates). */
@@ -156,7 +163,7 @@ export class ConntrackTable {
     if (prev !== undefined && !sameConnection(prev.entry, e)) {
       this.stats.idReuses++;
       this.known.delete(id);
-      out.push(this.synthDestroy(prev.entry, ev.timeUs));
+      out.push(this.synthDestroy(prev, ev.timeUs));
     }
     const same = prev !== undefined && sameConnection(prev.entry, e) ? prev : undefined;
     switch (ev.kind) {
@@ -166,7 +173,7 @@ export class ConntrackTable {
         // A dump may have reported the entry before its NEW event arrived: nothing new then.
         if (same !== undefined) return out;
         const entry = { ...e, counters: e.counters ?? (this.ctx.acct ? ZERO : null) };
-        this.known.set(id, { entry, generation: this.generation, fingerprint: null });
+        this.known.set(id, { entry, generation: this.generation, fingerprint: null, lastUs: ev.timeUs });
         out.push(this.observation('NEW', ev.timeUs, entry));
         return out;
       }
@@ -176,8 +183,14 @@ export class ConntrackTable {
           counters: e.counters ?? same?.entry.counters ?? (this.ctx.acct ? ZERO : null),
           kernelStartUs: e.kernelStartUs ?? same?.entry.kernelStartUs ?? null,
         };
-        this.known.set(id, { entry, generation: same?.generation ?? this.generation, fingerprint: null });
-        out.push(this.observation('UPDATE', ev.timeUs, entry));
+        const timeUs = Math.max(ev.timeUs, same?.lastUs ?? 0);
+        this.known.set(id, {
+          entry,
+          generation: same?.generation ?? this.generation,
+          fingerprint: null,
+          lastUs: timeUs,
+        });
+        out.push(this.observation('UPDATE', timeUs, entry));
         return out;
       }
       case 'DESTROY': {
@@ -194,7 +207,7 @@ export class ConntrackTable {
           counters: e.counters ?? same?.entry.counters ?? null,
           kernelStartUs: e.kernelStartUs ?? same?.entry.kernelStartUs ?? null,
         };
-        out.push(this.observation('DESTROY', ev.timeUs, entry));
+        out.push(this.observation('DESTROY', Math.max(ev.timeUs, same?.lastUs ?? 0), entry));
         return out;
       }
     }
@@ -245,14 +258,15 @@ export class ConntrackTable {
       prev.fingerprint = fingerprint;
       if (!changed(prev.entry, entry)) return [];
       prev.entry = entry;
-      return [this.observation('POLL', seenUs, entry)];
+      prev.lastUs = Math.max(seenUs, prev.lastUs);
+      return [this.observation('POLL', prev.lastUs, entry)];
     }
     const out: Observation[] = [];
     if (prev !== undefined) {
       this.stats.idReuses++;
-      out.push(this.synthDestroy(prev.entry, seenUs));
+      out.push(this.synthDestroy(prev, seenUs));
     }
-    this.known.set(id, { entry, generation: this.generation, fingerprint });
+    this.known.set(id, { entry, generation: this.generation, fingerprint, lastUs: seenUs });
     out.push(this.observation('POLL', seenUs, entry));
     return out;
   }
@@ -267,7 +281,7 @@ export class ConntrackTable {
     for (const [id, k] of this.known) {
       if (k.generation >= this.generation) continue;
       this.known.delete(id);
-      out.push(this.synthDestroy(k.entry, endUs));
+      out.push(this.synthDestroy(k, endUs));
     }
     // Dumps that start from now on cannot show entries destroyed before.
     this.destroyed = new Map();

@@ -117,24 +117,26 @@ describe('ConntrackTable: events between dumps', () => {
     expect(out[0]!.counters).toEqual({ origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 });
     expect(out[6]).toMatchObject({ tcpState: 'TIME_WAIT', counters: out[0]!.counters, kernelStartUs: null });
     // The dump brings counters and the kernel start stamp; the TIME_WAIT state is already known.
+    const t = tcpEvents.at(-1)!.timeUs;
     table.beginDump();
-    const polled = table.dumpEntry(tcpEntry, 5000);
+    const polled = table.dumpEntry(tcpEntry, t + 5000);
     expect(polled).toHaveLength(1);
     expect(polled[0]).toMatchObject({
       kind: 'POLL',
+      timeUs: t + 5000,
       counters: tcpEntry.counters,
       kernelStartUs: tcpEntry.kernelStartUs,
     });
-    table.endDump(5010);
+    table.endDump(t + 5010);
     const destroy = table.event({
       kind: 'DESTROY',
-      timeUs: 6000,
+      timeUs: t + 6000,
       entry: { ...tcpEntry, kernelStartUs: null, status: tcpEntry.status | IPS.DYING },
     });
     expect(destroy).toHaveLength(1);
     expect(destroy[0]).toMatchObject({
       kind: 'DESTROY',
-      timeUs: 6000,
+      timeUs: t + 6000,
       kernelStartUs: tcpEntry.kernelStartUs,
     });
     expect(table.size).toBe(0);
@@ -191,5 +193,16 @@ describe('ConntrackTable: events between dumps', () => {
     });
     expect(table.completeIcmp({ ...xmlIcmp, orig: { ...xmlIcmp.orig, dst: '10.9.9.9' } })).toBeNull();
     expect(table.completeIcmp(tcpEntry)).toBe(tcpEntry);
+  });
+});
+
+describe('ConntrackTable: time order', () => {
+  it('never reports a connection at an earlier time than before (events and dumps race)', () => {
+    const table = new ConntrackTable(ctx);
+    runDump(table, [tcpEntry], 5000);
+    const late = table.event({ kind: 'UPDATE', timeUs: 4990, entry: { ...tcpEntry, tcpState: 'CLOSE' } });
+    expect(late[0]!.timeUs).toBe(5000);
+    const destroy = table.event({ kind: 'DESTROY', timeUs: 4995, entry: tcpEntry });
+    expect(destroy[0]!.timeUs).toBe(5000);
   });
 });
