@@ -46,8 +46,8 @@
 import { CtflowError } from '../errors.js';
 import { F_STRIDE, Flag, FlowTable, Fx, tcpCode, U_STRIDE, Ux } from './flow-table.js';
 import { readFlowState, writeFlowState } from './flow-state.js';
-import { checkNodeName, flowKey, isNodeStateKey, nodeOfFlowKey, nodeStateKey, parseFlowKey } from './key.js';
-import { flowHash } from './key-index.js';
+import { checkNodeName, flowKey, isNodeStateKey, nodeOfFlowKey, nodeStateKey } from './key.js';
+import { flowHash, flowHashOfKey } from './key-index.js';
 import { NodeClock } from './node-clock.js';
 import { resolveEngineOptions } from './options.js';
 import { buildRecord, isNat, isPlainInversion } from './record.js';
@@ -217,33 +217,38 @@ export class FlowEngine implements FlowEngineApi {
       });
     }
     const t = this.#t;
+    if (Array.isArray(entries)) t.reserve(entries.length);
+    let node: NodeClock | undefined;
+    const nodeOf = (key: string): NodeClock => {
+      // Consecutive entries are mostly of one node: skip the name lookup then.
+      if (node === undefined || !key.startsWith(node.name) || key.charCodeAt(node.name.length) !== 124) {
+        node = this.#node(nodeOfFlowKey(key));
+      }
+      return node;
+    };
+    // The last value of a key wins: a compacted topic may still hold older values and tombstones.
     for (const { key, state } of entries) {
-      if (state === null) {
-        // A tombstone after a state of the same key (compaction lag): the flow is gone.
-        const node = isNodeStateKey(key) ? undefined : this.#nodes.get(nodeOfFlowKey(key));
-        const gone = node === undefined ? -1 : t.findKey(key, node.idx, node.hash);
-        if (gone >= 0) t.release(gone);
+      if (state !== null && state.node !== null) {
+        const s = state.node;
+        const n = this.#node(s.node);
+        n.bootId = s.bootId;
+        n.eventTimeUs = Math.max(n.eventTimeUs, s.eventTimeUs);
+        n.nextSeq = Math.max(n.nextSeq, s.nextSeq);
+        n.gone = s.gone;
+        n.horizonUs = s.horizonUs;
         continue;
       }
-      if (state.node !== null) {
-        const s = state.node;
-        const node = this.#node(s.node);
-        node.bootId = s.bootId;
-        node.eventTimeUs = Math.max(node.eventTimeUs, s.eventTimeUs);
-        node.nextSeq = Math.max(node.nextSeq, s.nextSeq);
-        node.gone = s.gone;
-        node.horizonUs = s.horizonUs;
-      } else if (state.flow !== null && !isNodeStateKey(key)) {
-        const s = state.flow;
-        const node = this.#node(nodeOfFlowKey(key));
-        const previous = t.findKey(key, node.idx, node.hash);
-        if (previous >= 0) t.release(previous);
-        const k = parseFlowKey(key);
-        const slot = t.alloc(key, node.idx, flowHash(node.hash, k.zone, k.protocol, k.orig));
-        writeFlowState(t, slot, s, node.idx);
-        node.nextSeq = Math.max(node.nextSeq, s.seq + 1);
-        node.eventTimeUs = Math.max(node.eventTimeUs, s.lastSeenUs);
-      }
+      if (isNodeStateKey(key)) continue;
+      const n = nodeOf(key);
+      const h = flowHashOfKey(n.hash, key);
+      const previous = t.findKeyHashed(key, n.idx, h);
+      if (previous >= 0) t.release(previous);
+      if (state === null || state.flow === null) continue;
+      const s = state.flow;
+      const slot = t.alloc(key, n.idx, h, true);
+      writeFlowState(t, slot, s, n.idx);
+      if (s.seq + 1 > n.nextSeq) n.nextSeq = s.seq + 1;
+      if (s.lastSeenUs > n.eventTimeUs) n.eventTimeUs = s.lastSeenUs;
     }
     for (let slot = 0; slot < t.highWater; slot++) {
       if (t.keys[slot] === undefined) continue;

@@ -3,8 +3,7 @@
  * slot, the key string, and an open-addressing index (key-index.ts) from flow identity to slot.
  * No object per flow, so the GC has almost nothing to trace.
  */
-import { flowHash, KeyIndex, keyMatches } from './key-index.js';
-import { parseFlowKey } from './key.js';
+import { flowHashOfKey, KeyIndex, keyMatches } from './key-index.js';
 import type { Observation, TcpState, Tuple } from './types.js';
 
 /** Float64 fields of a slot (µs of event time unless said otherwise; 0 = unset). */
@@ -32,23 +31,29 @@ export const Fx = {
   /** Counters at the previous record (delta base), same order. */
   exp: 13,
 } as const;
-/** Float64 fields per slot. */
-export const F_STRIDE = 17;
+/**
+ * Float64 elements per slot row. A row is 168 bytes: 17 Float64 fields, then the Uint32 fields
+ * (Ux, at Uint32 index 34 of the row) in the same ArrayBuffer, so one flow's state sits in three
+ * adjacent cache lines instead of being spread over separate arrays.
+ */
+export const F_STRIDE = 21;
+/** Uint32 index of the first Uint32 field within a row (after the 17 Float64 fields). */
+const U_BASE = 34;
 
-/** Uint32 fields of a slot. */
+/** Uint32 fields of a slot (indices into `u`, relative to slot * U_STRIDE). */
 export const Ux = {
-  conntrackId: 0,
-  mark: 1,
-  recordIndex: 2,
-  flags: 3,
-  node: 4,
+  conntrackId: U_BASE,
+  mark: U_BASE + 1,
+  recordIndex: U_BASE + 2,
+  flags: U_BASE + 3,
+  node: U_BASE + 4,
   /** Generation of the slot's one valid timer entry (kept across reuse of the slot). */
-  gen: 5,
+  gen: U_BASE + 5,
   /** flowHash() of the slot's key (the index's bucket). */
-  hash: 6,
+  hash: U_BASE + 6,
 } as const;
-/** Uint32 fields per slot. */
-export const U_STRIDE = 7;
+/** Uint32 elements per slot row (the same row as F_STRIDE Float64 elements). */
+export const U_STRIDE = F_STRIDE * 2;
 
 /** Flow flag bits (low 16 bits of Ux.flags; bits 16..19 hold the TCP state code). */
 export const Flag = {
@@ -154,23 +159,40 @@ export class FlowTable {
 
   /** The slot of flow key `key` of node (`nodeIdx`, hash `nodeH`), or -1 (restore, tombstones). */
   findKey(key: string, nodeIdx: number, nodeH: number): number {
-    const k = parseFlowKey(key);
-    return this.find(
-      { node: k.node, zone: k.zone, protocol: k.protocol, orig: k.orig } as Observation,
-      nodeIdx,
-      flowHash(nodeH, k.zone, k.protocol, k.orig),
-    );
+    return this.findKeyHashed(key, nodeIdx, flowHashOfKey(nodeH, key));
   }
 
-  /** A zeroed, indexed slot for flow `key` of node `nodeIdx` with flowHash `h`. */
-  alloc(key: string, nodeIdx: number, h: number): number {
+  /** findKey() with the flowHash known. */
+  findKeyHashed(key: string, nodeIdx: number, h: number): number {
+    const { table, mask } = this.#index;
+    const u = this.u;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const v = table[i] as number;
+      if (v === 0) return -1;
+      const ub = (v - 1) * U_STRIDE;
+      if (u[ub + Ux.hash] === h && u[ub + Ux.node] === nodeIdx && this.keys[v - 1] === key) return v - 1;
+    }
+  }
+
+  /** Makes room for `n` more flows without growing (restore). */
+  reserve(n: number): void {
+    const need = this.#index.size + n;
+    if (need > this.#cap) this.#resize(need);
+    this.#index.reserve(need);
+  }
+
+  /**
+   * A zeroed, indexed slot for flow `key` of node `nodeIdx` with flowHash `h`. `isFlat`: the key
+   * is already a flat string (decoded from bytes), no copy needed.
+   */
+  alloc(key: string, nodeIdx: number, h: number, isFlat = false): number {
     let slot = this.#free.pop();
     if (slot === undefined) {
       if (this.#next === this.#cap) this.#resize(this.#cap * 2);
       slot = this.#next++;
     }
     // A key built by concatenation is a rope of ~20 heap objects; keep one flat copy instead.
-    this.keys[slot] = flat(key);
+    this.keys[slot] = isFlat ? key : flat(key);
     const ub = slot * U_STRIDE;
     this.u[ub + Ux.node] = nodeIdx;
     this.u[ub + Ux.hash] = h;
@@ -183,10 +205,9 @@ export class FlowTable {
     const ub = slot * U_STRIDE;
     this.#index.remove(this.u[ub + Ux.hash] as number, slot);
     this.keys[slot] = undefined;
-    this.f.fill(0, slot * F_STRIDE, (slot + 1) * F_STRIDE);
     // The generation survives, so timer entries of the previous occupant stay invalid.
     const gen = this.u[ub + Ux.gen] as number;
-    this.u.fill(0, ub, ub + U_STRIDE);
+    this.f.fill(0, slot * F_STRIDE, (slot + 1) * F_STRIDE);
     this.u[ub + Ux.gen] = gen;
     this.replies.delete(slot);
     this.#free.push(slot);
@@ -196,9 +217,7 @@ export class FlowTable {
     const f = new Float64Array(cap * F_STRIDE);
     f.set(this.f);
     this.f = f;
-    const u = new Uint32Array(cap * U_STRIDE);
-    u.set(this.u);
-    this.u = u;
+    this.u = new Uint32Array(f.buffer);
     const d = new Uint8Array(cap);
     d.set(this.dirty);
     this.dirty = d;

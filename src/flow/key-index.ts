@@ -5,6 +5,7 @@
  * and backward-shift deletion over an Int32Array, so the index costs ~8 bytes per flow instead of
  * a Map entry plus a per-lookup string.
  */
+import { parseFlowKey } from './key.js';
 import type { Observation, Tuple } from './types.js';
 
 const SEP = 124; // '|'
@@ -42,6 +43,50 @@ export function flowHash(
   h = mixInt(h, o.icmpCode ?? -1);
   h = mixInt(h, o.icmpId ?? -1);
   // Final avalanche (murmur3 fmix32) so that low bits, which pick the bucket, depend on all input.
+  return fmix(h);
+}
+
+/** Integer value of the decimal digits of k[from, to), or -1 when empty (absent ICMP field). */
+function intAt(k: string, from: number, to: number): number {
+  if (from === to) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + (k.charCodeAt(i) - 48);
+  return n;
+}
+
+function mixRange(h: number, k: string, from: number, to: number): number {
+  for (let i = from; i < to; i++) h = Math.imul(h ^ k.charCodeAt(i), 0x01000193);
+  return Math.imul(h ^ SEP, 0x01000193);
+}
+
+/**
+ * flowHash() of a flow key string, parsed in place (restore path: no split, no objects). Equal to
+ * flowHash(nodeH, ...parseFlowKey(key)) for every well-formed key.
+ */
+export function flowHashOfKey(nodeH: number, k: string): number {
+  const s0 = k.indexOf('|');
+  const s1 = k.indexOf('|', s0 + 1);
+  const s2 = k.indexOf('|', s1 + 1);
+  const s3 = k.indexOf('|', s2 + 1);
+  const s4 = k.indexOf('|', s3 + 1);
+  const s5 = k.indexOf('|', s4 + 1);
+  const s6 = k.indexOf('|', s5 + 1);
+  const s7 = k.indexOf('|', s6 + 1);
+  const s8 = k.indexOf('|', s7 + 1);
+  if (s0 < 0 || s8 < 0 || k.indexOf('|', s8 + 1) >= 0) parseFlowKey(k); // throws the clear error
+  let h = mixInt(nodeH, intAt(k, s0 + 1, s1));
+  h = mixInt(h, intAt(k, s1 + 1, s2));
+  h = mixRange(h, k, s2 + 1, s3);
+  h = mixRange(h, k, s4 + 1, s5);
+  h = mixInt(h, intAt(k, s3 + 1, s4));
+  h = mixInt(h, intAt(k, s5 + 1, s6));
+  h = mixInt(h, intAt(k, s6 + 1, s7));
+  h = mixInt(h, intAt(k, s7 + 1, s8));
+  h = mixInt(h, intAt(k, s8 + 1, k.length));
+  return fmix(h);
+}
+
+function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -104,6 +149,11 @@ export class KeyIndex {
 
   get size(): number {
     return this.#size;
+  }
+
+  /** Makes room for `n` entries without further growth. */
+  reserve(n: number): void {
+    while (n * 2 > this.table.length) this.#grow();
   }
 
   /** Adds `slot` under hash `h` (the caller knows it is absent). */

@@ -124,7 +124,8 @@ export class TimerHeap {
   }
 
   #grow(): void {
-    const cap = this.#deadline.length * 2;
+    // ×1.5 rather than ×2: heaps of busy nodes are large, slack is memory per flow.
+    const cap = Math.ceil(this.#deadline.length * 1.5);
     const d = new Float64Array(cap);
     d.set(this.#deadline);
     this.#deadline = d;

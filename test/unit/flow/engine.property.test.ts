@@ -89,153 +89,175 @@ function sortedState(entries: readonly FlowStateEntry[]): [string, unknown][] {
 }
 
 const RUNS = { numRuns: 150 };
+/** Generous: the properties take ~1-3 s each, more on a loaded machine. */
+const TIMEOUT = 120_000;
 
 describe('flow engine properties', () => {
-  it('deltas of every connection add up exactly to its last absolute counters; first start is the connection start', () => {
-    fc.assert(
-      fc.property(planArb(), (plan) => {
-        const { inputs, truth } = simulate(plan);
-        const records = runChecked(EXACT, inputs);
-        const grouped = byKey(records);
-        expect([...grouped.keys()].sort()).toEqual([...truth.keys()].sort());
-        for (const [key, conns] of truth) {
-          const recs = grouped.get(key) ?? [];
-          // Split the key's records into connections: recordIndex 0 starts one.
-          const groups: FlowRecord[][] = [];
-          for (const r of recs) {
-            if (r.recordIndex === 0) groups.push([]);
-            groups[groups.length - 1]?.push(r);
-          }
-          expect(groups.length).toBe(conns.length);
-          conns.forEach((conn, i) => {
-            const g = groups[i] as FlowRecord[];
-            expect(g[0]?.startUs).toBe(conn.startUs);
-            g.forEach((r, j) => {
-              expect(r.recordIndex).toBe(j);
-              expect(r.startUs).toBeGreaterThanOrEqual(conn.startUs);
-            });
-            if (conn.last === null) {
-              for (const r of g) expect(r.delta).toBeNull();
-            } else {
-              const sum = { origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 };
-              for (const r of g) {
-                const d = r.delta!;
-                expect(
-                  Math.min(d.origPackets, d.origBytes, d.replyPackets, d.replyBytes),
-                ).toBeGreaterThanOrEqual(0);
-                sum.origPackets += d.origPackets;
-                sum.origBytes += d.origBytes;
-                sum.replyPackets += d.replyPackets;
-                sum.replyBytes += d.replyBytes;
+  it(
+    'deltas of every connection add up exactly to its last absolute counters; first start is the connection start',
+    () => {
+      fc.assert(
+        fc.property(planArb(), (plan) => {
+          const { inputs, truth } = simulate(plan);
+          const records = runChecked(EXACT, inputs);
+          const grouped = byKey(records);
+          expect([...grouped.keys()].sort()).toEqual([...truth.keys()].sort());
+          for (const [key, conns] of truth) {
+            const recs = grouped.get(key) ?? [];
+            // Split the key's records into connections: recordIndex 0 starts one.
+            const groups: FlowRecord[][] = [];
+            for (const r of recs) {
+              if (r.recordIndex === 0) groups.push([]);
+              groups[groups.length - 1]?.push(r);
+            }
+            expect(groups.length).toBe(conns.length);
+            conns.forEach((conn, i) => {
+              const g = groups[i] as FlowRecord[];
+              expect(g[0]?.startUs).toBe(conn.startUs);
+              g.forEach((r, j) => {
+                expect(r.recordIndex).toBe(j);
+                expect(r.startUs).toBeGreaterThanOrEqual(conn.startUs);
+              });
+              if (conn.last === null) {
+                for (const r of g) expect(r.delta).toBeNull();
+              } else {
+                const sum = { origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 };
+                for (const r of g) {
+                  const d = r.delta!;
+                  expect(
+                    Math.min(d.origPackets, d.origBytes, d.replyPackets, d.replyBytes),
+                  ).toBeGreaterThanOrEqual(0);
+                  sum.origPackets += d.origPackets;
+                  sum.origBytes += d.origBytes;
+                  sum.replyPackets += d.replyPackets;
+                  sum.replyBytes += d.replyBytes;
+                }
+                expect(sum).toEqual(conn.last);
+                expect(g[g.length - 1]?.total).toEqual(conn.last);
               }
-              expect(sum).toEqual(conn.last);
-              expect(g[g.length - 1]?.total).toEqual(conn.last);
+            });
+            // Consecutive records of a key never overlap.
+            for (let i = 1; i < recs.length; i++) {
+              expect(recs[i]!.startUs).toBeGreaterThanOrEqual(recs[i - 1]!.endUs);
             }
-          });
-          // Consecutive records of a key never overlap.
-          for (let i = 1; i < recs.length; i++) {
-            expect(recs[i]!.startUs).toBeGreaterThanOrEqual(recs[i - 1]!.endUs);
           }
-        }
-      }),
-      RUNS,
-    );
-  });
+        }),
+        RUNS,
+      );
+    },
+    TIMEOUT,
+  );
 
-  it('every record has 0 < start ≤ end ≤ its node time at release, and records of a flow do not overlap (all timers short)', () => {
-    fc.assert(
-      fc.property(planArb(), (plan) => {
-        const { inputs } = simulate(plan);
-        for (const recs of byKey(runChecked(BUSY, inputs)).values()) {
-          for (let i = 1; i < recs.length; i++) {
-            expect(recs[i]!.startUs).toBeGreaterThanOrEqual(recs[i - 1]!.endUs);
-          }
-        }
-      }),
-      RUNS,
-    );
-  });
-
-  it('duplicating any inputs (right after, or later) changes nothing', () => {
-    fc.assert(
-      fc.property(
-        planArb(),
-        fc.array(fc.tuple(fc.nat(), fc.nat(5)), { minLength: 1, maxLength: 10 }),
-        fc.constantFrom(BUSY, EXACT),
-        (plan, dups, options) => {
+  it(
+    'every record has 0 < start ≤ end ≤ its node time at release, and records of a flow do not overlap (all timers short)',
+    () => {
+      fc.assert(
+        fc.property(planArb(), (plan) => {
           const { inputs } = simulate(plan);
-          if (inputs.length === 0) return;
-          const withDups: Input[] = [...inputs];
-          // Insert from the back so earlier indices stay valid.
-          const picks = dups
-            .map(([i, later]) => [i % inputs.length, later] as const)
-            .sort((a, b) => b[0] - a[0]);
-          for (const [i, later] of picks) {
-            const at = Math.min(withDups.length, i + 1 + later);
-            withDups.splice(at, 0, structuredClone(inputs[i] as Input));
+          for (const recs of byKey(runChecked(BUSY, inputs)).values()) {
+            for (let i = 1; i < recs.length; i++) {
+              expect(recs[i]!.startUs).toBeGreaterThanOrEqual(recs[i - 1]!.endUs);
+            }
           }
-          const a = runPlain(options, inputs);
-          const b = runPlain(options, withDups);
+        }),
+        RUNS,
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'duplicating any inputs (right after, or later) changes nothing',
+    () => {
+      fc.assert(
+        fc.property(
+          planArb(),
+          fc.array(fc.tuple(fc.nat(), fc.nat(5)), { minLength: 1, maxLength: 10 }),
+          fc.constantFrom(BUSY, EXACT),
+          (plan, dups, options) => {
+            const { inputs } = simulate(plan);
+            if (inputs.length === 0) return;
+            const withDups: Input[] = [...inputs];
+            // Insert from the back so earlier indices stay valid.
+            const picks = dups
+              .map(([i, later]) => [i % inputs.length, later] as const)
+              .sort((a, b) => b[0] - a[0]);
+            for (const [i, later] of picks) {
+              const at = Math.min(withDups.length, i + 1 + later);
+              withDups.splice(at, 0, structuredClone(inputs[i] as Input));
+            }
+            const a = runPlain(options, inputs);
+            const b = runPlain(options, withDups);
+            expect(b.records).toEqual(a.records);
+            expect(sortedState(b.engine.snapshot())).toEqual(sortedState(a.engine.snapshot()));
+            a.engine.shutdown();
+            b.engine.shutdown();
+            expect(b.engine.drain().records).toEqual(a.engine.drain().records);
+          },
+        ),
+        RUNS,
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'snapshot → restore (through the Avro changelog codec) → continue equals never stopping',
+    () => {
+      const codec = new FlowStateCodec();
+      fc.assert(
+        fc.property(
+          planArb(),
+          fc.array(fc.nat(), { maxLength: 4 }),
+          fc.constantFrom(BUSY, EXACT),
+          (plan, cuts, options) => {
+            const { inputs } = simulate(plan);
+            const reference = runPlain(options, inputs);
+            reference.engine.shutdown();
+            const expected = [...reference.records, ...reference.engine.drain().records];
+
+            const cutAt = new Set(cuts.map((c) => (inputs.length === 0 ? 0 : c % inputs.length)));
+            let engine = new FlowEngine(options);
+            const changelog = new Map<string, Buffer | null>();
+            const got: FlowRecord[] = [];
+            inputs.forEach((input, i) => {
+              feed(engine, input);
+              const out = engine.drain();
+              got.push(...out.records);
+              for (const c of out.changes) changelog.set(c.key, codec.encode(c.state));
+              if (cutAt.has(i)) {
+                const entries = [...changelog].map(([key, v]) => codec.decodeEntry(key, v));
+                // The changelog holds exactly the engine's state.
+                expect(sortedState(entries)).toEqual(sortedState(engine.snapshot()));
+                engine = new FlowEngine(options);
+                engine.restore(entries);
+              }
+            });
+            engine.shutdown();
+            got.push(...engine.drain().records);
+            expect(got).toEqual(expected);
+          },
+        ),
+        { numRuns: 100 },
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'same input, same output',
+    () => {
+      fc.assert(
+        fc.property(planArb(), (plan) => {
+          const { inputs } = simulate(plan);
+          const a = runPlain(BUSY, inputs);
+          const b = runPlain(BUSY, simulate(plan).inputs);
           expect(b.records).toEqual(a.records);
-          expect(sortedState(b.engine.snapshot())).toEqual(sortedState(a.engine.snapshot()));
-          a.engine.shutdown();
-          b.engine.shutdown();
-          expect(b.engine.drain().records).toEqual(a.engine.drain().records);
-        },
-      ),
-      RUNS,
-    );
-  });
-
-  it('snapshot → restore (through the Avro changelog codec) → continue equals never stopping', () => {
-    const codec = new FlowStateCodec();
-    fc.assert(
-      fc.property(
-        planArb(),
-        fc.array(fc.nat(), { maxLength: 4 }),
-        fc.constantFrom(BUSY, EXACT),
-        (plan, cuts, options) => {
-          const { inputs } = simulate(plan);
-          const reference = runPlain(options, inputs);
-          reference.engine.shutdown();
-          const expected = [...reference.records, ...reference.engine.drain().records];
-
-          const cutAt = new Set(cuts.map((c) => (inputs.length === 0 ? 0 : c % inputs.length)));
-          let engine = new FlowEngine(options);
-          const changelog = new Map<string, Buffer | null>();
-          const got: FlowRecord[] = [];
-          inputs.forEach((input, i) => {
-            feed(engine, input);
-            const out = engine.drain();
-            got.push(...out.records);
-            for (const c of out.changes) changelog.set(c.key, codec.encode(c.state));
-            if (cutAt.has(i)) {
-              const entries = [...changelog].map(([key, v]) => codec.decodeEntry(key, v));
-              // The changelog holds exactly the engine's state.
-              expect(sortedState(entries)).toEqual(sortedState(engine.snapshot()));
-              engine = new FlowEngine(options);
-              engine.restore(entries);
-            }
-          });
-          engine.shutdown();
-          got.push(...engine.drain().records);
-          expect(got).toEqual(expected);
-        },
-      ),
-      { numRuns: 100 },
-    );
-  });
-
-  it('same input, same output', () => {
-    fc.assert(
-      fc.property(planArb(), (plan) => {
-        const { inputs } = simulate(plan);
-        const a = runPlain(BUSY, inputs);
-        const b = runPlain(BUSY, simulate(plan).inputs);
-        expect(b.records).toEqual(a.records);
-        expect(b.engine.snapshot()).toEqual(a.engine.snapshot());
-      }),
-      { numRuns: 50 },
-    );
-  });
+          expect(b.engine.snapshot()).toEqual(a.engine.snapshot());
+        }),
+        { numRuns: 50 },
+      );
+    },
+    TIMEOUT,
+  );
 });
