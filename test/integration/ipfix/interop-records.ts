@@ -99,3 +99,29 @@ export function flowKeyOf(f: DecodedFlow): string {
   const dst = f.destinationIPv4Address ?? f.destinationIPv6Address;
   return `${f.protocolIdentifier}|${src}|${f.sourceTransportPort}|${dst}|${f.destinationTransportPort}`;
 }
+
+/**
+ * Records whose decode depends on template variants beyond the plain biflow: one NAT'd TCP flow (reply
+ * tuple differs: post-NAT IEs 225-228) and one ICMP echo (icmpTypeCodeIPv4 instead of ports).
+ */
+export function natAndIcmpRecords(domain: number, portBase: number): FlowRecord[] {
+  const [base] = interopRecords(domain, portBase);
+  if (base === undefined) throw new Error('no base record');
+  const nat: FlowRecord = {
+    ...base,
+    key: `${base.key}|nat`,
+    nat: true,
+    // Conntrack reply tuple after DNAT to 10.9.9.9:8443 and SNAT to 100.64.0.1:5555.
+    reply: tuple('10.9.9.9', '100.64.0.1', 8443, 5555),
+  };
+  const icmp: FlowRecord = {
+    ...base,
+    key: `${base.key}|icmp`,
+    protocol: 1,
+    orig: { ...tuple(base.orig.src, base.orig.dst, 0, 0), icmpType: 8, icmpCode: 0, icmpId: 77 },
+    reply: { ...tuple(base.orig.dst, base.orig.src, 0, 0), icmpType: 0, icmpCode: 0, icmpId: 77 },
+    tcpState: null,
+    endReason: 1,
+  };
+  return [nat, icmp];
+}

@@ -22,6 +22,7 @@ function nfdumpTime(text: unknown): number {
 /**
  * One record of `nfdump -o json` (nfdump 1.7) normalised. nfdump maps RFC 5103 reverse counters to
  * out_bytes/out_packets (0 when absent) and keeps times to the millisecond; it stores no flowEndReason.
+ * Post-NAT addresses/ports and ICMP type/code are mapped too (IANA names, icmpTypeCode = type*256+code).
  */
 export function normaliseNfdumpRecord(r: Record<string, unknown>): DecodedFlow {
   const flow: DecodedFlow = {};
@@ -39,9 +40,34 @@ export function normaliseNfdumpRecord(r: Record<string, unknown>): DecodedFlow {
     ['out_packets', 'reversePacketDeltaCount'],
   ];
   for (const [from, to] of numbers) if (typeof r[from] === 'number') flow[to] = r[from];
+  // Post-NAT view (RFC 7012 IE 225-228, 281/282) as nfdump's NSEL "xlate" fields; ports are strings.
+  const fam = typeof src === 'string' && src.includes(':') ? 'IPv6' : 'IPv4';
+  const xlt: Array<[string, string]> = [
+    ['src4_xlt_ip', 'postNATSourceIPv4Address'],
+    ['dst4_xlt_ip', 'postNATDestinationIPv4Address'],
+    ['src6_xlt_ip', 'postNATSourceIPv6Address'],
+    ['dst6_xlt_ip', 'postNATDestinationIPv6Address'],
+  ];
+  for (const [from, to] of xlt) if (typeof r[from] === 'string') flow[to] = canonicalIp(r[from] as string);
+  if (r.src_xlt_port !== undefined) flow.postNAPTSourceTransportPort = Number(r.src_xlt_port);
+  if (r.dst_xlt_port !== undefined) flow.postNAPTDestinationTransportPort = Number(r.dst_xlt_port);
+  if (typeof r.icmp_type === 'number' && typeof r.icmp_code === 'number') {
+    flow[`icmpTypeCode${fam}`] = r.icmp_type * 256 + r.icmp_code;
+  }
   flow.flowStartMs = nfdumpTime(r.first);
   flow.flowEndMs = nfdumpTime(r.last);
   return flow;
+}
+
+/**
+ * `nfdump -o json` output as an array. nfdump 1.7.1 is not always valid JSON: a file without flows prints
+ * `[` `No matching flows` `]`, and a record with NAT fields ends with a trailing comma (measured).
+ */
+export function parseNfdumpJson(stdout: string): Array<Record<string, unknown>> {
+  if (!stdout.includes('{')) return [];
+  const parsed: unknown = JSON.parse(stdout.replace(/,(\s*[}\]])/g, '$1'));
+  if (!Array.isArray(parsed)) throw new Error(`nfdump -o json printed no array: ${stdout.slice(0, 200)}`);
+  return parsed as Array<Record<string, unknown>>;
 }
 
 /** Handle of nfcapd, with nfdump's count of sequence failures (RFC 7011 §3.1 sequence numbers). */
@@ -97,12 +123,10 @@ export async function startNfcapd(options: StartCollectorOptions = {}): Promise<
     for (const file of await rotatedFiles()) {
       if (perFile.has(file)) continue;
       const { stdout } = await run([nfdump, '-r', join(dir, file), '-o', 'json'], { timeoutMs: 10_000 });
-      // A file without flows prints `[` `No matching flows` `]`, which is not JSON.
-      const parsed: unknown = stdout.includes('{') ? JSON.parse(stdout) : [];
-      if (!Array.isArray(parsed)) throw new Error(`nfdump -o json printed no array for ${file}`);
+      const parsed = parseNfdumpJson(stdout);
       perFile.set(
         file,
-        parsed.filter((r: Record<string, unknown>) => r.type === 'FLOW').map((r) => normaliseNfdumpRecord(r)),
+        parsed.filter((r) => r.type === 'FLOW').map((r) => normaliseNfdumpRecord(r)),
       );
     }
     return [...perFile.values()].flat();

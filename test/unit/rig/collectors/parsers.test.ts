@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { normaliseGoflow2Record } from '../../../rig/collectors/goflow2.js';
 import { canonicalIp } from '../../../rig/collectors/net.js';
 import { normaliseNfacctdRecord } from '../../../rig/collectors/nfacctd.js';
-import { normaliseNfdumpRecord } from '../../../rig/collectors/nfcapd.js';
+import { normaliseNfdumpRecord, parseNfdumpJson } from '../../../rig/collectors/nfcapd.js';
 import {
   parsePdmlFlows,
   parsePdmlMessages,
@@ -94,6 +94,27 @@ describe('collector rig parsers (output captured from the real collectors)', asy
       reversePacketDeltaCount: 0,
       flowStartMs: Date.UTC(2025, 10, 26, 9, 40, 0, 123),
       flowEndMs: Date.UTC(2025, 10, 26, 9, 40, 5, 456),
+    });
+  });
+
+  it('nfdump JSON as nfdump 1.7.1 prints it: no flows, trailing comma after NAT fields', () => {
+    expect(parseNfdumpJson('[\nNo matching flows\n]\n')).toEqual([]);
+    const records = parseNfdumpJson(
+      '[\n{\n\t"type" : "FLOW",\n\t"src4_addr" : "10.1.0.1",\n\t"src4_xlt_ip" : "100.64.0.1",\n\t"dst4_xlt_ip" : "10.9.9.9",\n\t"src_xlt_port" : "5555",\n\t"dst_xlt_port" : "8443",\n}]\n',
+    );
+    expect(records).toHaveLength(1);
+    expect(
+      normaliseNfdumpRecord({
+        ...records[0],
+        first: '2025-11-26T09:40:00.000',
+        last: '2025-11-26T09:40:02.345',
+      }),
+    ).toMatchObject({
+      sourceIPv4Address: '10.1.0.1',
+      postNATSourceIPv4Address: '100.64.0.1',
+      postNATDestinationIPv4Address: '10.9.9.9',
+      postNAPTSourceTransportPort: 5555,
+      postNAPTDestinationTransportPort: 8443,
     });
   });
 
