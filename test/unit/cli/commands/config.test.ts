@@ -12,7 +12,7 @@ function ctflow(args: string[], env: Record<string, string> = {}) {
     cwd: root,
     env: { ...base, ...env },
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout: 90_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -39,7 +39,7 @@ describe('ctflow config print', () => {
     expect(printed['kafka']?.['brokers']).toEqual(['k1:9092']);
     expect(printed['kafka']?.['sasl']).toEqual({ mechanism: 'plain', username: 'u', password: '<redacted>' });
     expect(printed['flow']?.['idleTimeout']).toBe(7);
-  }, 30_000);
+  }, 120_000);
 
   it('exits 2 with the problem on stderr for an invalid configuration', () => {
     const r = ctflow(['config', 'print', '--role', 'agent', '--poll-interval', '0.5']);
@@ -48,13 +48,13 @@ describe('ctflow config print', () => {
     expect(r.stderr).toBe(
       'ctflow: invalid configuration: conntrack.pollInterval = 0.5 (from flag --poll-interval): expected a number >= 1\n',
     );
-  }, 30_000);
+  }, 120_000);
 
   it('exits 2 when a role misses what it needs', () => {
     const r = ctflow(['config', 'print', '--role', 'agent', '--output', 'json']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('kafka.brokers = missing');
-  }, 30_000);
+  }, 120_000);
 
   it('--origins names where each value came from', () => {
     const r = ctflow(['config', 'print', '--origins', '--active-timeout', '30'], {
@@ -65,7 +65,7 @@ describe('ctflow config print', () => {
     expect(lines).toContain('flow.activeTimeout = 30  # flag --active-timeout');
     expect(lines).toContain('flow.idleTimeout = 7  # environment CTFLOW_FLOW__IDLE_TIMEOUT');
     expect(lines).toContain('flow.maxLife = 86400  # default');
-  }, 30_000);
+  }, 120_000);
 });
 
 describe('ctflow config schema', () => {
@@ -78,5 +78,5 @@ describe('ctflow config schema', () => {
     };
     expect(schema.additionalProperties).toBe(false);
     expect(Object.keys(schema.properties)).toContain('kafka');
-  }, 30_000);
+  }, 120_000);
 });
