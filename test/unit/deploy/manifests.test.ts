@@ -26,9 +26,9 @@ const METRICS_PORT = 9464;
 const THIRD_PARTY_IMAGES = [/^apache\/kafka:\d+\.\d+\.\d+$/];
 const envNames = new Set(configSettings().map((s) => s.env));
 
-/** The image the base's images transformer sets, e.g. ghcr.io/ctflow/ctflow:0.1.0. */
+/** The image deploy/components/image sets, e.g. ghcr.io/ctflow/ctflow:0.1.0. */
 function baseImage(): string {
-  const kustomization = readFileSync(join(repoRoot, 'deploy/base/kustomization.yaml'), 'utf8');
+  const kustomization = readFileSync(join(repoRoot, 'deploy/components/image/kustomization.yaml'), 'utf8');
   const name = /newName:\s*(\S+)/.exec(kustomization)?.[1];
   const tag = /newTag:\s*"?([^"\s]+)"?/.exec(kustomization)?.[1];
   return `${name}:${tag}`;
@@ -39,6 +39,13 @@ const isCtflow = (c: IContainer) => !THIRD_PARTY_IMAGES.some((re) => re.test(c.i
 describe('the base image', () => {
   it('is tagged with the package version', () => {
     expect(baseImage()).toMatch(new RegExp(`:${pkg.version.replaceAll('.', '\\.')}$`));
+  });
+
+  it('is set in deploy/components/image only', () => {
+    const withImages = ['deploy/base', 'deploy/components/image', ...kustomizations().slice(1)].filter(
+      (dir) => /^images:/m.test(readFileSync(join(repoRoot, dir, 'kustomization.yaml'), 'utf8')),
+    );
+    expect(withImages).toEqual(['deploy/components/image']);
   });
 });
 
