@@ -181,11 +181,13 @@ EOF
 }
 
 cmd_start() {
+  local args=("$@") auto_ports=1
+  [[ -z "$PORT" && -z "$CONTROLLER_PORT" ]] || auto_ports=0
   while (($#)); do
     case "$1" in
       --state-dir) STATE_DIR="$2"; shift 2 ;;
-      --port) PORT="$2"; shift 2 ;;
-      --controller-port) CONTROLLER_PORT="$2"; shift 2 ;;
+      --port) PORT="$2"; auto_ports=0; shift 2 ;;
+      --controller-port) CONTROLLER_PORT="$2"; auto_ports=0; shift 2 ;;
       --extra-ports) EXTRA_PORTS="$2"; shift 2 ;;
       --prop) EXTRA_PROPS="${EXTRA_PROPS:+$EXTRA_PROPS$'\n'}$2"; shift 2 ;;
       --properties-file) EXTRA_PROPS_FILE="$2"; shift 2 ;;
@@ -280,7 +282,15 @@ cmd_start() {
     log "last lines of $DATA_DIR/broker.log and broker.out:"
     tail -n 30 "$DATA_DIR/broker.log" >&2 2>/dev/null || true
     tail -n 30 "$DATA_DIR/broker.out" >&2 2>/dev/null || true
+    local lost_port=0
+    grep -qs 'Address already in use' "$DATA_DIR/broker.log" "$DATA_DIR/broker.out" && lost_port=1
     cmd_stop --state-dir "$STATE_DIR" || true
+    # Free ports are found by binding and releasing them; on a busy machine another process can take one
+    # before the broker binds it. Try once more with new ports.
+    if ((lost_port && auto_ports)) && [[ -z "${KAFKA_LOCAL_RETRIED:-}" ]]; then
+      log "a port was taken before the broker could bind it; retrying with new ports"
+      KAFKA_LOCAL_RETRIED=1 exec bash "$SELF" start "${args[@]}"
+    fi
     die "Kafka $KAFKA_VERSION did not start"
   fi
 
