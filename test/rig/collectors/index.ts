@@ -37,18 +37,34 @@ const COMMON = [
   'flowEndMs',
 ] as const;
 
+/** Post-NAT (RFC 7012 IE 225-228) and ICMP elements, for collectors that decode them. */
+const NAT_ICMP = [
+  'postNATSourceIPv4Address',
+  'postNATDestinationIPv4Address',
+  'postNAPTSourceTransportPort',
+  'postNAPTDestinationTransportPort',
+  'icmpTypeCodeIPv4',
+] as const;
+
 /** Capabilities of each collector; see each start function for the details. */
 export const COLLECTOR_INFO: Readonly<Record<CollectorName, CollectorInfo>> = {
   tshark: {
     transports: ['udp', 'tcp'],
-    fields: [...COMMON, 'flowEndReason', 'timePrecision', 'sequenceNumber', 'observationDomainId'],
+    fields: [
+      ...COMMON,
+      ...NAT_ICMP,
+      'flowEndReason',
+      'timePrecision',
+      'sequenceNumber',
+      'observationDomainId',
+    ],
     timePrecisions: ['seconds', 'milliseconds'],
     install: 'apt-get install -y tshark',
   },
   nfcapd: {
     transports: ['udp'],
     // nfdump 1.7 stores no flowEndReason and no per-record sequence number.
-    fields: [...COMMON],
+    fields: [...COMMON, ...NAT_ICMP],
     // nfdump 1.7.1 reads flowStartSeconds/flowEndSeconds (IE 150/151) as 0 (1970-01-01): measured.
     timePrecisions: ['milliseconds'],
     install: 'apt-get install -y nfdump',

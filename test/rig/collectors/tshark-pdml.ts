@@ -11,6 +11,21 @@ const FIELD_NAMES: Readonly<Record<string, string>> = {
   'cflow.flow_end_reason': 'flowEndReason',
   'cflow.abstimestart': 'flowStartMs',
   'cflow.abstimeend': 'flowEndMs',
+  'cflow.permanent_octets': 'octetTotalCount',
+  'cflow.permanent_packets': 'packetTotalCount',
+  'cflow.post_naptsource_transport_port': 'postNAPTSourceTransportPort',
+  'cflow.post_naptdestination_transport_port': 'postNAPTDestinationTransportPort',
+  'cflow.icmp_type_code_ipv4': 'icmpTypeCodeIPv4',
+  'cflow.icmp_type_code_ipv6': 'icmpTypeCodeIPv6',
+  'cflow.biflow_direction': 'biflowDirection',
+};
+
+/** Wireshark cflow post-NAT address fields -> IANA names (values are addresses, not numbers). */
+const NAT_ADDRESSES: Readonly<Record<string, string>> = {
+  'cflow.post_natsource_ipv4_address': 'postNATSourceIPv4Address',
+  'cflow.post_natdestination_ipv4_address': 'postNATDestinationIPv4Address',
+  'cflow.post_natsource_ipv6_address': 'postNATSourceIPv6Address',
+  'cflow.post_natdestination_ipv6_address': 'postNATDestinationIPv6Address',
 };
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -102,6 +117,11 @@ function addField(flow: DecodedFlow, name: string, show: string, showname: strin
   if (/^cflow\.(src|dst)addr(_?v6)?$/.test(name)) {
     flow[prefixed(addressField(name.startsWith('cflow.src') ? 'source' : 'destination', show))] =
       canonicalIp(show);
+    return;
+  }
+  const natAddress = NAT_ADDRESSES[name];
+  if (natAddress !== undefined) {
+    flow[prefixed(natAddress)] = canonicalIp(show);
     return;
   }
   const mapped = FIELD_NAMES[name];
