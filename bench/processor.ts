@@ -1,0 +1,269 @@
+/**
+ * Processor benchmark on a real broker (KAFKA_BROKERS, else the local KRaft broker of scripts/kafka-local.sh):
+ * 1. the same observations topic read by a bare consumer (src/kafka group consumer, no processing) and by
+ *    one ctflow processor end to end (decode, engine, changelog, IPFIX export over UDP, commits): messages/s
+ *    of each and their ratio (goal ≥ 0.7);
+ * 2. state restore rate from the changelog (goal ≥ 500,000 flows/s);
+ * 3. the pause of a partition holding 100,000 flows when it moves to another processor: from the new
+ *    member's start to its first processed batch of that partition (join + restore; goal ≤ 2 s).
+ *
+ *   node --import tsx bench/processor.ts [--messages 200000] [--flows 100000]
+ */
+import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { AvroCodec } from '../src/codec/avro-codec.js';
+import { createFlowEngine } from '../src/flow/engine.js';
+import { flowKey } from '../src/flow/key.js';
+import { FlowStateCodec } from '../src/flow/state-codec.js';
+import type { Observation, Watermark } from '../src/flow/types.js';
+import { createExporter } from '../src/ipfix/exporter.js';
+import { deleteGroups, deleteTopics } from '../src/kafka/admin.js';
+import { createKafka, type KafkaClient, parseBrokers } from '../src/kafka/client.js';
+import { createGroupConsumer } from '../src/kafka/consumer.js';
+import { fetchEndOffsets } from '../src/kafka/offsets.js';
+import { createProducer, type OutgoingMessage, type Producer } from '../src/kafka/producer.js';
+import { createPartitionRangeReader } from '../src/kafka/range-reader.js';
+import { ensureTopics, type TopicNames } from '../src/kafka/topics.js';
+import { startProcessor } from '../src/processor/processor.js';
+import { restorePartition } from '../src/processor/restore.js';
+import { startTestKafka } from '../test/rig/kafka-broker.js';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : Number(process.argv[i + 1]);
+}
+
+const MESSAGES = arg('messages', 200_000);
+const FLOWS = arg('flows', 100_000);
+const PARTITIONS = 6;
+const SEC = 1_000_000;
+const T0 = (Math.floor(Date.now() / 1000) - 86_400) * SEC;
+const codec = new AvroCodec();
+
+function observation(node: number, i: number, round: number): Observation {
+  const orig = {
+    src: `10.${node}.${(i >> 8) & 255}.${i & 255}`,
+    dst: '10.96.0.10',
+    srcPort: 30000 + (i % 30000),
+    dstPort: 443,
+    icmpType: null,
+    icmpCode: null,
+    icmpId: null,
+  };
+  return {
+    node: `node-${node}`,
+    bootId: `boot-${node}`,
+    kind: round === 0 ? 'NEW' : 'POLL',
+    timeUs: T0 + round * 10 * SEC,
+    conntrackId: i + 1,
+    zone: 0,
+    family: 'IPV4',
+    protocol: 6,
+    orig,
+    reply: { ...orig, src: orig.dst, dst: orig.src, srcPort: orig.dstPort, dstPort: orig.srcPort },
+    tcpState: 'ESTABLISHED',
+    status: 0,
+    mark: 0,
+    counters: {
+      origPackets: round + 1,
+      origBytes: (round + 1) * 1000,
+      replyPackets: round,
+      replyBytes: round * 3000,
+    },
+    kernelStartUs: T0,
+    kernelStopUs: null,
+  };
+}
+
+function watermarks(nodes: number, timeUs: number, partitions: number): OutgoingMessage[] {
+  const out: OutgoingMessage[] = [];
+  for (let n = 0; n < nodes; n++) {
+    const w: Watermark = { node: `node-${n}`, bootId: `boot-${n}`, timeUs };
+    for (let p = 0; p < partitions; p++)
+      out.push({ value: Buffer.from(codec.encodeWatermark(w)), partition: p });
+  }
+  return out;
+}
+
+/** Writes rounds of polls of `flows` flows on `nodes` nodes until `total` messages; returns the count. */
+async function writeWorkload(
+  producer: Producer,
+  topic: string,
+  nodes: number,
+  flowsPerNode: number,
+  total: number,
+  partitions: number,
+): Promise<number> {
+  let written = 0;
+  for (let round = 0; written < total; round++) {
+    let batch: OutgoingMessage[] = [];
+    for (let n = 0; n < nodes && written + batch.length < total; n++) {
+      for (let i = 0; i < flowsPerNode && written + batch.length < total; i++) {
+        const o = observation(n, i, round);
+        batch.push({ key: flowKey(o), value: Buffer.from(codec.encodeObservation(o)) });
+      }
+      if (batch.length >= 5000) {
+        await producer.send(topic, batch);
+        written += batch.length;
+        batch = [];
+      }
+    }
+    batch.push(...watermarks(nodes, T0 + round * 10 * SEC + 5 * SEC, partitions));
+    await producer.send(topic, batch);
+    written += batch.length;
+  }
+  return written;
+}
+
+async function until(what: string, predicate: () => boolean, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function topicsFor(base: string): TopicNames {
+  return {
+    observations: `${base}.observations`,
+    flowState: `${base}.flowstate`,
+    deadLetter: `${base}.deadletter`,
+  };
+}
+
+async function throughput(client: KafkaClient, sink: string): Promise<Record<string, number>> {
+  const topics = topicsFor(`bench-proc-${Date.now()}`);
+  await ensureTopics(client, { topics, partitions: PARTITIONS, replicationFactor: 1 });
+  const producer = await createProducer(client, { lingerMs: 5 });
+  const t0 = performance.now();
+  const total = await writeWorkload(producer, topics.observations, 10, 2000, MESSAGES, PARTITIONS);
+  const writeS = (performance.now() - t0) / 1000;
+  await producer.disconnect();
+
+  // Bare consumer: fetch and count, commit nothing.
+  const bareGroup = `bench-bare-${Date.now()}`;
+  const bare = await createGroupConsumer(client, {
+    groupId: bareGroup,
+    topics: [topics.observations],
+    fromBeginning: true,
+    maxWaitTimeMs: 100,
+  });
+  let seen = 0;
+  let bareStart = 0;
+  await bare.run(async (batch) => {
+    if (bareStart === 0) bareStart = performance.now();
+    seen += batch.messages.length;
+  });
+  await until('the bare consumer', () => seen >= total);
+  const bareS = (performance.now() - bareStart) / 1000;
+  await bare.disconnect();
+
+  // One processor, end to end.
+  const exporter = createExporter({ collectors: [sink], observationDomainId: 1 });
+  const group = `bench-processor-${Date.now()}`;
+  const processor = await startProcessor({
+    client,
+    groupId: group,
+    topics,
+    sink: exporter,
+    group: { maxWaitTimeMs: 100 },
+  });
+  // Timed from its first batch, like the bare consumer (the group join is not part of the rate).
+  await until('the first processor batch', () => processor.stats().messages > 0);
+  const procStart = performance.now();
+  await until('the processor', () => processor.stats().messages >= total);
+  const procS = (performance.now() - procStart) / 1000;
+  const stats = processor.stats();
+  await processor.stop();
+  await exporter.close();
+  await deleteGroups(client, [bareGroup, group]).catch(() => {});
+  await deleteTopics(client, Object.values(topics)).catch(() => {});
+  return {
+    messages: total,
+    writeMsgPerS: Math.round(total / writeS),
+    bareMsgPerS: Math.round(total / bareS),
+    processorMsgPerS: Math.round(total / procS),
+    ratio: Number((bareS / procS).toFixed(2)),
+    records: stats.records,
+    changelogWrites: stats.changelogWrites,
+  };
+}
+
+async function restoreAndPause(client: KafkaClient, sink: string): Promise<Record<string, number>> {
+  const topics = topicsFor(`bench-restore-${Date.now()}`);
+  await ensureTopics(client, { topics, partitions: 1, replicationFactor: 1 });
+  // A changelog with FLOWS flows, written as processors write it (one state per flow, node states, marker).
+  const engine = createFlowEngine();
+  for (let i = 0; i < FLOWS; i++) engine.observe(observation(i % 10, Math.floor(i / 10), 0));
+  const stateCodec = new FlowStateCodec();
+  const producer = await createProducer(client, { lingerMs: 5 });
+  const changes = engine.drain().changes;
+  for (let i = 0; i < changes.length; i += 5000) {
+    await producer.send(
+      topics.flowState,
+      changes
+        .slice(i, i + 5000)
+        .map((c) => ({ key: c.key, value: stateCodec.encode(c.state), partition: 0 })),
+    );
+  }
+  const end = (await fetchEndOffsets(client, topics.flowState))[0]!.high;
+
+  const reader = await createPartitionRangeReader(client, { topic: topics.flowState, concurrency: 1 });
+  const restored = await restorePartition({
+    reader,
+    codec: stateCodec,
+    topic: topics.flowState,
+    partition: 0,
+    fromOffset: 0,
+    toOffset: end,
+    createEngine: () => createFlowEngine(),
+  });
+  await reader.close();
+  const restoreFlowsPerS = Math.round(restored.engine.size / (restored.durationMs / 1000));
+
+  // The pause: a processor given this partition (state of FLOWS flows) until its first processed batch.
+  await producer.send(topics.observations, watermarks(10, T0 + 5 * SEC, 1));
+  await producer.disconnect();
+  const exporter = createExporter({ collectors: [sink], observationDomainId: 1 });
+  const started = performance.now();
+  const group = `bench-pause-${Date.now()}`;
+  const processor = await startProcessor({
+    client,
+    groupId: group,
+    topics,
+    sink: exporter,
+    group: { maxWaitTimeMs: 100 },
+  });
+  await until(
+    'the first batch after the restore',
+    () => processor.stats().batches > 0 && processor.stats().changelogWrites > 0,
+  );
+  const pauseMs = Math.round(performance.now() - started);
+  const stats = processor.stats();
+  await processor.stop();
+  await exporter.close();
+  await deleteGroups(client, [group]).catch(() => {});
+  await deleteTopics(client, Object.values(topics)).catch(() => {});
+  return {
+    flows: restored.engine.size,
+    restoreMs: restored.durationMs,
+    restoreFlowsPerS,
+    pauseMs,
+    pauseRestoreMs: stats.restoreMs,
+  };
+}
+
+const kafka = await startTestKafka();
+const sinkSocket = dgram.createSocket('udp4');
+await new Promise<void>((r) => sinkSocket.bind(0, '127.0.0.1', () => r()));
+const sink = `udp://127.0.0.1:${sinkSocket.address().port}`;
+try {
+  const client = createKafka({ brokers: parseBrokers(kafka.brokers), clientId: 'ctflow-bench' });
+  const t = await throughput(client, sink);
+  process.stdout.write(`throughput ${JSON.stringify(t)}\n`);
+  const r = await restoreAndPause(client, sink);
+  process.stdout.write(`restore ${JSON.stringify(r)}\n`);
+} finally {
+  sinkSocket.close();
+  await kafka.stop();
+}
