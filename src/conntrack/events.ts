@@ -42,6 +42,8 @@ export class EventStream {
   private child: ChildProcess | null = null;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | null = null;
+  /** Consecutive exits without a single event in between. */
+  private failures = 0;
 
   constructor(private readonly options: EventStreamOptions) {}
 
@@ -85,6 +87,7 @@ export class EventStream {
           return;
         }
         if (ev === null) return;
+        this.failures = 0;
         this.stats.events++;
         this.options.onEvent(ev);
       };
@@ -113,12 +116,15 @@ export class EventStream {
         if (this.child === child) this.child = null;
         if (this.stopping) return;
         this.options.onError(commandError(argv, `event stream ended (${code ?? signal}); restarting`));
+        // Back off (doubling, up to 30 s) while it keeps failing, e.g. without permission.
+        const base = this.options.restartDelayMs ?? 1000;
+        const delay = Math.min(30_000, base * 2 ** Math.min(this.failures++, 5));
         this.restartTimer = setTimeout(() => {
           this.restartTimer = null;
           if (this.stopping) return;
           this.stats.restarts++;
           void this.start();
-        }, this.options.restartDelayMs ?? 1000);
+        }, delay);
       });
     });
   }

@@ -21,7 +21,7 @@ const MAX_STDERR = 4096;
 export function commandError(argv: readonly string[], detail: string, cause?: unknown): CtflowError {
   let hint = '';
   if (/ENOENT|not found|No such file/i.test(detail)) hint = ' (install it: apt-get install -y conntrack)';
-  else if (/not permitted|EPERM|EACCES|Permission denied/i.test(detail)) {
+  else if (/not permitted|EPERM|EACCES|Permission denied|must be root|CAP_NET_ADMIN/i.test(detail)) {
     hint = ' (reading conntrack needs CAP_NET_ADMIN: run as root or grant the capability)';
   }
   return new CtflowError('CONNTRACK_SOURCE', `${argv.join(' ')}: ${detail.trim()}${hint}`, {

@@ -94,6 +94,7 @@ export class ConntrackSource {
   };
   private lastPoll: DumpResult | null = null;
   private polling: Promise<void> = Promise.resolve();
+  private lastPollError: CtflowError | null = null;
   /** Kernel support found at start(). */
   kernel: KernelSupport | null = null;
 
@@ -166,6 +167,13 @@ export class ConntrackSource {
     }
     this.running = true;
     await this.pollOnce();
+    const failure = this.lastPollError;
+    if (failure !== null && !failure.retriable) {
+      // E.g. no permission to read the table: polling again will not help; say so at once.
+      this.running = false;
+      await this.events?.stop();
+      throw failure;
+    }
     this.loop = this.runLoop();
     return this.kernel;
   }
@@ -231,14 +239,15 @@ export class ConntrackSource {
       });
     } catch (err) {
       this.statsBase.failedPolls++;
-      this.handlers.onError(
-        err instanceof CtflowError ? err : commandError(this.conntrack, `dump failed: ${String(err)}`, err),
-      );
+      this.lastPollError =
+        err instanceof CtflowError ? err : commandError(this.conntrack, `dump failed: ${String(err)}`, err);
+      this.handlers.onError(this.lastPollError);
       // No endDump(): entries the failed dump did not reach must not be taken as vanished; the next
       // dump judges them.
       return null;
     }
     this.statsBase.polls++;
+    this.lastPollError = null;
     this.statsBase.icmpUnresolved += result.icmpUnresolved;
     if (this.events !== null) await sleep(this.options.eventGraceMs ?? 100);
     for (const o of table.endDump(result.endUs)) this.emit(o);

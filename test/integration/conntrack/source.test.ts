@@ -316,6 +316,22 @@ describe('ConntrackSource prerequisites', () => {
     expect((err as Error).message).toContain('apt-get install -y conntrack');
   });
 
+  it('fails to start without permission to read the table, saying which capability is needed', async () => {
+    // setpriv (util-linux) drops root: conntrack then cannot dump, as for an unprivileged agent.
+    const col = collector();
+    const source = new ConntrackSource(
+      { node: 'n', commandPrefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] },
+      col.handlers,
+    );
+    const err = await source.start().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await source.stop();
+    expect(isCtflowError(err, 'CONNTRACK_SOURCE')).toBe(true);
+    expect((err as Error).message).toContain('CAP_NET_ADMIN');
+  });
+
   it('rejects a poll interval below 1 s', () => {
     expect(() => new ConntrackSource({ node: 'n', pollIntervalMs: 500 }, collector().handlers)).toThrow(
       /minimum/,
