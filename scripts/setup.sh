@@ -56,5 +56,7 @@ fi
 if [ "$what" = test ]; then
   bash scripts/kafka-local.sh jars
   bash scripts/install-goflow2.sh
+  bash scripts/install-kustomize.sh
+  bash scripts/install-compose-check.sh
 fi
 say "ready ($what)"
