@@ -332,6 +332,23 @@ describe('ConntrackSource prerequisites', () => {
     expect((err as Error).message).toContain('CAP_NET_ADMIN');
   });
 
+  it('sets nf_conntrack_acct and nf_conntrack_timestamp when asked to (--enable-sysctls)', async () => {
+    await using pair = await createNetnsPair({ acct: 0, timestamp: 0 });
+    const col = collector();
+    const source = new ConntrackSource(
+      { node: 'n', events: false, enableSysctls: true, commandPrefix: inNetns(pair.node, []) },
+      col.handlers,
+    );
+    try {
+      expect(await source.start()).toMatchObject({ acct: true, timestamp: true, warnings: [] });
+    } finally {
+      await source.stop();
+    }
+    const { stdout } = await pair.exec(pair.node, ['sysctl', '-n', 'net.netfilter.nf_conntrack_acct']);
+    expect(stdout.trim()).toBe('1');
+    expect(col.warnings).toEqual([]);
+  });
+
   it('rejects a poll interval below 1 s', () => {
     expect(() => new ConntrackSource({ node: 'n', pollIntervalMs: 500 }, collector().handlers)).toThrow(
       /minimum/,
