@@ -6,24 +6,36 @@ import { CollectorProcess, cacheBinDir, makeTempDir, removeDir, requireBinary } 
 import type { CollectorHandle, DecodedFlow, RecordsQuery, StartCollectorOptions } from './types.js';
 
 /**
- * goflow2 mapping file (docs/mapping.md of goflow2): adds flowEndReason (136) and the RFC 5103 reverse
- * counters (PEN 29305, IE 1/2), which goflow2 does not decode by default, and renders protocol and
- * ethertype as numbers.
+ * goflow2 mapping file (docs/mapping.md of goflow2): adds flowEndReason (136), the RFC 5103 reverse
+ * counters (PEN 29305, IE 1/2) and the post-NAT elements (225-228, 281/282), which goflow2 does not
+ * decode by default, and renders protocol and ethertype as numbers.
  */
 const MAPPING = `formatter:
-  fields: [type, sequence_num, sampler_address, time_flow_start_ns, time_flow_end_ns, bytes, packets, src_addr, dst_addr, etype, proto, src_port, dst_port, flow_end_reason, reverse_bytes, reverse_packets]
+  fields: [type, sequence_num, sampler_address, time_flow_start_ns, time_flow_end_ns, bytes, packets, src_addr, dst_addr, etype, proto, src_port, dst_port, icmp_type, icmp_code, flow_end_reason, reverse_bytes, reverse_packets, post_nat_src_addr, post_nat_dst_addr, post_napt_src_port, post_napt_dst_port]
   protobuf:
     - { name: flow_end_reason, index: 1100, type: varint }
     - { name: reverse_bytes, index: 1101, type: varint }
     - { name: reverse_packets, index: 1102, type: varint }
+    - { name: post_nat_src_addr, index: 1103, type: string }
+    - { name: post_nat_dst_addr, index: 1104, type: string }
+    - { name: post_napt_src_port, index: 1105, type: varint }
+    - { name: post_napt_dst_port, index: 1106, type: varint }
   render:
     proto: none
     etype: none
+    post_nat_src_addr: ip
+    post_nat_dst_addr: ip
 ipfix:
   mapping:
     - { field: 136, destination: flow_end_reason }
     - { field: 1, penprovided: true, pen: 29305, destination: reverse_bytes }
     - { field: 2, penprovided: true, pen: 29305, destination: reverse_packets }
+    - { field: 225, destination: post_nat_src_addr }
+    - { field: 226, destination: post_nat_dst_addr }
+    - { field: 281, destination: post_nat_src_addr }
+    - { field: 282, destination: post_nat_dst_addr }
+    - { field: 227, destination: post_napt_src_port }
+    - { field: 228, destination: post_napt_dst_port }
 `;
 
 /** Nanosecond times exceed 2^53: quote them before JSON.parse so no digit is lost. */
@@ -55,8 +67,23 @@ export function normaliseGoflow2Record(r: Record<string, unknown>): DecodedFlow 
     ['reverse_packets', 'reversePacketDeltaCount'],
     ['flow_end_reason', 'flowEndReason'],
     ['sequence_num', 'sequenceNumber'],
+    ['post_napt_src_port', 'postNAPTSourceTransportPort'],
+    ['post_napt_dst_port', 'postNAPTDestinationTransportPort'],
   ];
   for (const [from, to] of numbers) if (typeof r[from] === 'number') flow[to] = r[from];
+  for (const [from, side] of [
+    ['post_nat_src_addr', 'source'],
+    ['post_nat_dst_addr', 'destination'],
+  ] as const) {
+    const v = r[from];
+    if (typeof v === 'string' && v !== '')
+      flow[`postNAT${addressField(side, v).replace(/^./, (c) => c.toUpperCase())}`] = canonicalIp(v);
+  }
+  // goflow2 splits icmpTypeCode (IE 32/139) into type and code; it omits zero values.
+  if (r.proto === 1 || r.proto === 58) {
+    const typeCode = Number(r.icmp_type ?? 0) * 256 + Number(r.icmp_code ?? 0);
+    flow[r.proto === 1 ? 'icmpTypeCodeIPv4' : 'icmpTypeCodeIPv6'] = typeCode;
+  }
   const start = nsToMs(r.time_flow_start_ns);
   const end = nsToMs(r.time_flow_end_ns);
   if (start !== undefined) flow.flowStartMs = start;

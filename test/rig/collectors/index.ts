@@ -71,13 +71,13 @@ export const COLLECTOR_INFO: Readonly<Record<CollectorName, CollectorInfo>> = {
   },
   nfacctd: {
     transports: ['udp'],
-    fields: [...COMMON, 'flowEndReason', 'sequenceNumber'],
+    fields: [...COMMON, ...NAT_ICMP, 'flowEndReason', 'sequenceNumber'],
     timePrecisions: ['seconds', 'milliseconds'],
     install: 'apt-get install -y pmacct',
   },
   goflow2: {
     transports: ['udp'],
-    fields: [...COMMON, 'flowEndReason', 'sequenceNumber'],
+    fields: [...COMMON, ...NAT_ICMP, 'flowEndReason', 'sequenceNumber'],
     timePrecisions: ['seconds', 'milliseconds'],
     install: 'bash scripts/install-goflow2.sh',
   },

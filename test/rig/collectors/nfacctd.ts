@@ -6,13 +6,15 @@ import { CollectorProcess, makeTempDir, removeDir, requireBinary } from './proce
 import type { CollectorHandle, DecodedFlow, RecordsQuery, StartCollectorOptions } from './types.js';
 
 /**
- * Custom primitives (aggregate_primitives): nfacctd has no built-in primitive for flowEndReason (136)
- * nor for the RFC 5103 reverse counters (PEN 29305, IE 1 and 2).
+ * Custom primitives (aggregate_primitives): nfacctd has no built-in primitive for flowEndReason (136),
+ * the RFC 5103 reverse counters (PEN 29305, IE 1 and 2) nor icmpTypeCodeIPv4/IPv6 (32/139).
  */
 const PRIMITIVES = [
   'name=flow_end_reason\tfield_type=136\tlen=1\tsemantics=u_int',
   'name=rev_octets\tfield_type=29305:1\tlen=8\tsemantics=u_int',
   'name=rev_packets\tfield_type=29305:2\tlen=8\tsemantics=u_int',
+  'name=icmp_tc4\tfield_type=32\tlen=2\tsemantics=u_int',
+  'name=icmp_tc6\tfield_type=139\tlen=2\tsemantics=u_int',
 ].join('\n');
 
 /**
@@ -31,6 +33,12 @@ const AGGREGATE = [
   'flow_end_reason',
   'rev_octets',
   'rev_packets',
+  'icmp_tc4',
+  'icmp_tc6',
+  'post_nat_src_host',
+  'post_nat_dst_host',
+  'post_nat_src_port',
+  'post_nat_dst_port',
 ].join(', ');
 
 function config(dir: string, port: number): string {
@@ -75,11 +83,30 @@ export function normaliseNfacctdRecord(r: Record<string, unknown>): DecodedFlow 
     ['rev_packets', 'reversePacketDeltaCount'],
     ['flow_end_reason', 'flowEndReason'],
     ['export_proto_seqno', 'sequenceNumber'],
+    ['post_nat_port_src', 'postNAPTSourceTransportPort'],
+    ['post_nat_port_dst', 'postNAPTDestinationTransportPort'],
   ];
   for (const [from, to] of numbers) {
     const v = r[from];
     if (typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v))) flow[to] = Number(v);
   }
+  // Post-NAT addresses print as "" when the record has none; ICMP type/code as our custom primitives.
+  for (const [from, side] of [
+    ['post_nat_ip_src', 'Source'],
+    ['post_nat_ip_dst', 'Destination'],
+  ] as const) {
+    const v = r[from];
+    if (typeof v === 'string' && v !== '') {
+      flow[`postNAT${side}${v.includes(':') ? 'IPv6' : 'IPv4'}Address`] = canonicalIp(v);
+    }
+  }
+  if (flow.postNATSourceIPv4Address === undefined && flow.postNATSourceIPv6Address === undefined) {
+    delete flow.postNAPTSourceTransportPort;
+    delete flow.postNAPTDestinationTransportPort;
+  }
+  const proto = Number(r.ip_proto);
+  if (proto === 1 && r.icmp_tc4 !== undefined) flow.icmpTypeCodeIPv4 = Number(r.icmp_tc4);
+  if (proto === 58 && r.icmp_tc6 !== undefined) flow.icmpTypeCodeIPv6 = Number(r.icmp_tc6);
   if (r.timestamp_start !== undefined) flow.flowStartMs = epochMs(r.timestamp_start);
   if (r.timestamp_end !== undefined) flow.flowEndMs = epochMs(r.timestamp_end);
   return flow;
