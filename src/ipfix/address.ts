@@ -12,6 +12,7 @@ const v4scratch = new Uint8Array(4);
  * per exported record.
  */
 export function writeIpv4(buf: Uint8Array, off: number, text: string): boolean {
+  if (typeof text !== 'string') return false;
   const n = text.length;
   if (n < 7 || n > 15) return false;
   let i = 0;
@@ -57,6 +58,7 @@ function hexValue(c: number): number {
  * at `off`; false when `text` is not one. Zone ids (%eth0) are refused: they are not on the wire.
  */
 export function writeIpv6(buf: Uint8Array, off: number, text: string): boolean {
+  if (typeof text !== 'string') return false;
   const n = text.length;
   if (n < 2 || n > 45) return false;
   let groups = 0;
@@ -142,7 +144,7 @@ export function writeIpv6(buf: Uint8Array, off: number, text: string): boolean {
 
 /** Writes the 6 octets of a MAC address written as six ':'- or '-'-separated hex pairs; false otherwise. */
 export function writeMac(buf: Uint8Array, off: number, text: string): boolean {
-  if (text.length !== 17) return false;
+  if (typeof text !== 'string' || text.length !== 17) return false;
   for (let k = 0; k < 6; k++) {
     const hi = hexValue(text.charCodeAt(k * 3));
     const lo = hexValue(text.charCodeAt(k * 3 + 1));

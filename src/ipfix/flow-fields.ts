@@ -96,6 +96,32 @@ function address(ok: boolean, ie: InformationElement, v: string, v6: boolean): v
   if (!ok) refuse(ie, v, v6 ? 'an IPv6 address' : 'an IPv4 address a.b.c.d');
 }
 
+function checkOrder(r: FlowRecord): void {
+  if (!(r.startUs <= r.endUs)) {
+    throw new CtflowError(
+      'IPFIX_ENCODE',
+      `flow record ${r.key}: start ${r.startUs} µs after end ${r.endUs} µs`,
+      {
+        details: { element: 'flowStart', value: r.startUs, expected: `≤ flowEnd (${r.endUs} µs)` },
+      },
+    );
+  }
+}
+
+/** The checks and writers the record writer uses, for the compiled writers of flow-codegen.ts. */
+export const fieldHelpers = {
+  u64,
+  uint,
+  counter,
+  time,
+  address,
+  checkOrder,
+  refuse,
+  writeValue,
+  writeIpv4,
+  writeIpv6,
+};
+
 /**
  * Writes record `r` with layout `l` at `b[off]` (`d` is a DataView over exactly `b`); returns the octets written. Throws IPFIX_ENCODE,
  * leaving garbage past `off` that the caller does not count, when a value cannot be sent.
@@ -107,15 +133,7 @@ export function writeFlowRecord(
   r: FlowRecord,
   l: FlowLayout,
 ): number {
-  if (!(r.startUs <= r.endUs)) {
-    throw new CtflowError(
-      'IPFIX_ENCODE',
-      `flow record ${r.key}: start ${r.startUs} µs after end ${r.endUs} µs`,
-      {
-        details: { element: 'flowStart', value: r.startUs, expected: `≤ flowEnd (${r.endUs} µs)` },
-      },
-    );
-  }
+  checkOrder(r);
   const { ops, offsets, elements } = l;
   for (let k = 0; k < ops.length; k++) {
     const o = off + offsets[k]!;

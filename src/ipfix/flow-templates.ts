@@ -18,8 +18,9 @@
  */
 import { CtflowError } from '../errors.js';
 import type { FlowRecord } from '../flow/types.js';
-import { type FlowLayout, Op, writeFlowRecord } from './flow-fields.js';
-import { type InformationElement, type Registry, defaultRegistry } from './registry.js';
+import { compileFlowWriter, type FlowWriter } from './flow-codegen.js';
+import { type FlowLayout, Op } from './flow-fields.js';
+import { type InformationElement, type Registry, createRegistry, defaultRegistry } from './registry.js';
 import { MIN_TEMPLATE_ID, type Template, makeTemplate } from './template.js';
 
 /** Which flowStart/flowEnd pair(s) a template carries (IE 150/151, 152/153, 154/155, 156/157). */
@@ -33,7 +34,9 @@ export interface FlowTemplateOptions {
   readonly totals?: boolean;
   /** Also send ctflow's enterprise elements (firstSeenMidLife, recordIndex, conntrack id/zone/mark). Default true. */
   readonly enterprise?: boolean;
-  /** Registry (carries ctflow's PEN). Default: the documentation PEN 32473. */
+  /** Private Enterprise Number of ctflow's own elements. Default 32473 (RFC 5612 documentation PEN). */
+  readonly enterprisePen?: number;
+  /** Registry to take elements from (overrides `enterprisePen`). */
   readonly registry?: Registry;
   /** Template id of variant 0. Default 256; ids up to firstTemplateId + 23 are used. */
   readonly firstTemplateId?: number;
@@ -47,6 +50,7 @@ type Transport = 0 | 1 | 2; // ports | icmp | none
 interface Compiled {
   readonly template: Template;
   readonly layout: FlowLayout;
+  readonly writer: FlowWriter;
 }
 
 function isPortProtocol(p: number): boolean {
@@ -80,7 +84,9 @@ export class FlowTemplates {
   #view: DataView = new DataView(new ArrayBuffer(0));
 
   constructor(opts: FlowTemplateOptions = {}) {
-    this.registry = opts.registry ?? defaultRegistry;
+    this.registry =
+      opts.registry ??
+      (opts.enterprisePen === undefined ? defaultRegistry : createRegistry(opts.enterprisePen));
     this.firstTemplateId = opts.firstTemplateId ?? MIN_TEMPLATE_ID;
     this.#timestamps = opts.timestamps ?? ['milliseconds'];
     this.#totals = opts.totals ?? false;
@@ -118,6 +124,11 @@ export class FlowTemplates {
     return out;
   }
 
+  /** The compiled field layout of variant `index` (for tests of the record writers). */
+  layout(index: number): FlowLayout {
+    return this.#compile(index).layout;
+  }
+
   /** Data record length of variant `index` (all FlowRecord fields are fixed-length). */
   recordLength(index: number): number {
     return this.#compile(index).layout.length;
@@ -135,7 +146,7 @@ export class FlowTemplates {
       this.#viewOf = buf;
       this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
-    return writeFlowRecord(buf, this.#view, off, r, c.layout);
+    return c.writer(buf, this.#view, off, r);
   }
 
   #compile(index: number): Compiled {
@@ -217,10 +228,13 @@ export class FlowTemplates {
       offsets[k] = at;
       at += f.length;
     });
-    const compiled: Compiled = {
-      template,
-      layout: { ops: Uint8Array.from(ops), offsets, elements: template.fields.map((f) => f.ie), length: at },
+    const layout: FlowLayout = {
+      ops: Uint8Array.from(ops),
+      offsets,
+      elements: template.fields.map((f) => f.ie),
+      length: at,
     };
+    const compiled: Compiled = { template, layout, writer: compileFlowWriter(layout) };
     this.#compiled[index] = compiled;
     return compiled;
   }

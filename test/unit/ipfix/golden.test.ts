@@ -220,3 +220,17 @@ describe('golden IPFIX messages (hand-built from RFC 7011 in make-golden.py)', (
     ]);
   });
 });
+
+describe('enterprise PEN', () => {
+  it('is configurable: ctflow elements go under the PEN given', () => {
+    const ft = new FlowTemplates({ enterprisePen: 4242 });
+    const own = ft.templateFor(record()).fields.filter((f) => f.ie.name.startsWith('ctflow'));
+    expect(own.map((f) => [f.ie.pen, f.ie.id])).toEqual([
+      [4242, 1],
+      [4242, 2],
+      [4242, 3],
+      [4242, 4],
+      [4242, 5],
+    ]);
+  });
+});

@@ -1,10 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { isCtflowError } from '../../../src/errors.js';
 import type { FlowRecord } from '../../../src/flow/types.js';
 import { formatIpv6, writeIpv6 } from '../../../src/ipfix/address.js';
 import { DEFAULT_LENGTH, type DataType, type FieldValue } from '../../../src/ipfix/datatypes.js';
 import { Decoder } from '../../../src/ipfix/decoder.js';
-import { FlowTemplates, type TimePrecision } from '../../../src/ipfix/flow-templates.js';
+import { writeFlowRecord } from '../../../src/ipfix/flow-fields.js';
+import { FlowTemplates, type TimePrecision, variantOf } from '../../../src/ipfix/flow-templates.js';
 import { MessageBuilder } from '../../../src/ipfix/message.js';
 import { type InformationElement, createRegistry } from '../../../src/ipfix/registry.js';
 import { ExportSession, type OutMessage } from '../../../src/ipfix/session.js';
@@ -378,4 +380,78 @@ describe('FlowRecord → IPFIX → decoder', () => {
       { numRuns: 200 },
     );
   });
+});
+
+describe('compiled record writer (flow-codegen.ts) against the reference interpreter (flow-fields.ts)', () => {
+  const weird = fc.constantFrom<unknown>(
+    -1,
+    0,
+    1.5,
+    Number.NaN,
+    2 ** 53,
+    65536,
+    256,
+    null,
+    undefined,
+    '7',
+    true,
+  );
+  const paths: [string, string | null][] = [
+    ['orig', 'srcPort'],
+    ['orig', 'src'],
+    ['reply', 'dst'],
+    ['orig', 'icmpType'],
+    ['startUs', null],
+    ['endUs', null],
+    ['delta', 'origBytes'],
+    ['total', 'replyPackets'],
+    ['endReason', null],
+    ['firstSeenMidLife', null],
+    ['recordIndex', null],
+    ['zone', null],
+    ['mark', null],
+    ['protocol', null],
+  ];
+  it('write the same octets and refuse the same records, for every variant and option', () => {
+    fc.assert(
+      fc.property(
+        flowRecordArb,
+        fc.option(fc.tuple(fc.constantFrom(...paths), weird)),
+        fc.shuffledSubarray(['seconds', 'milliseconds', 'microseconds', 'nanoseconds'] as const, {
+          minLength: 1,
+        }),
+        fc.boolean(),
+        (r0, mutation, precisions, totals) => {
+          const r = structuredClone(r0) as unknown as Record<string, unknown>;
+          if (mutation) {
+            const [[a, b], v] = mutation;
+            if (b === null) r[a] = v;
+            else if (r[a] !== null) (r[a] as Record<string, unknown>)[b] = v;
+          }
+          const rec = r as unknown as FlowRecord;
+          const ft = new FlowTemplates({ timestamps: precisions, totals });
+          const k = variantOf(rec);
+          const layout = ft.layout(k);
+          const outA = Buffer.alloc(400);
+          const outB = Buffer.alloc(400);
+          const run = (f: () => number): string | number => {
+            try {
+              return f();
+            } catch (e) {
+              // Every refusal is the project's error with its code, never a TypeError.
+              expect(isCtflowError(e, 'IPFIX_ENCODE')).toBe(true);
+              return (e as Error).message;
+            }
+          };
+          const a = run(() => ft.write(outA, 0, rec, k));
+          const b = run(() =>
+            writeFlowRecord(outB, new DataView(outB.buffer, outB.byteOffset, 400), 0, rec, layout),
+          );
+          expect(a).toEqual(b);
+          if (typeof a === 'number') expect(outA).toEqual(outB);
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  }, 60_000);
 });
