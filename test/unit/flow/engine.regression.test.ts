@@ -1,0 +1,104 @@
+/**
+ * Regression tests for bugs the property tests found while the engine was written; each names the
+ * bug it pins.
+ */
+import { describe, expect, it } from 'vitest';
+import { FlowEngine } from '../../../src/flow/engine.js';
+import type { EngineOptions, FlowRecord, FlowStateEntry } from '../../../src/flow/types.js';
+import { ctr, inverted, obs, SEC, T0, tuple, wm } from './helpers.js';
+
+const OPTS: Partial<EngineOptions> = {
+  activeTimeoutUs: 20 * SEC,
+  idleTimeoutUs: 5 * SEC,
+  forgetAfterUs: 200 * SEC,
+};
+
+function changelogAfter(e: FlowEngine, log: Map<string, FlowStateEntry>): FlowRecord[] {
+  const out = e.drain();
+  for (const c of out.changes) log.set(c.key, c);
+  return out.records;
+}
+
+describe('flow engine regressions', () => {
+  it('bug: a duplicate NEW after a POLL of the same instant rolled the TCP state back to SYN_SENT', () => {
+    const e = new FlowEngine(OPTS);
+    const created = obs({ kind: 'NEW', timeUs: T0, tcpState: 'SYN_SENT' });
+    e.observe(created);
+    e.observe(obs({ timeUs: T0, tcpState: 'ESTABLISHED' }));
+    e.observe(structuredClone(created));
+    expect(e.snapshot().find((s) => s.state?.flow)?.state?.flow?.tcpState).toBe('ESTABLISHED');
+  });
+
+  it('bug: after restore, a flow whose timer entry was early fired before another due at the same instant', () => {
+    // Two flows due at the same instant must fire in creation (seq) order, restored or not.
+    const a = tuple('10.0.0.1', 1, '10.0.0.2', 80);
+    const b = tuple('10.0.0.1', 2, '10.0.0.2', 80);
+    const inputs = [
+      obs({ kind: 'NEW', timeUs: T0 + 1, orig: a, reply: inverted(a), conntrackId: 1 }),
+      obs({ kind: 'NEW', timeUs: T0 + 1, orig: b, reply: inverted(b), conntrackId: 2 }),
+      obs({ timeUs: T0 + 2, orig: a, reply: inverted(a), conntrackId: 1, counters: ctr(2) }),
+      // (restore here)
+      obs({ timeUs: T0 + 2, orig: b, reply: inverted(b), conntrackId: 2, counters: ctr(2) }),
+    ];
+    const run = (cut: boolean): number[] => {
+      let e = new FlowEngine(OPTS);
+      const log = new Map<string, FlowStateEntry>();
+      const ids: number[] = [];
+      inputs.forEach((o, i) => {
+        e.observe(o);
+        ids.push(...changelogAfter(e, log).map((r) => r.conntrackId));
+        if (cut && i === 2) {
+          e = new FlowEngine(OPTS);
+          e.restore([...log.values()]);
+        }
+      });
+      e.watermark(wm(T0 + 5 * SEC + 2));
+      ids.push(...e.drain().records.map((r) => r.conntrackId));
+      return ids;
+    };
+    expect(run(true)).toEqual([1, 2]);
+    expect(run(false)).toEqual([1, 2]);
+  });
+
+  it('bug: a timer entry could become valid twice (re-pushed at its old deadline), so a presumed-gone node freed one slot twice', () => {
+    const e = new FlowEngine({
+      ...OPTS,
+      endGraceUs: 2 * SEC,
+      forgetAfterUs: 4 * SEC,
+      nodeTimeoutUs: 90 * SEC,
+    });
+    e.observe(obs({ kind: 'NEW', timeUs: T0, counters: ctr(1) })); // entry 1: idle due T0+5 s
+    e.observe(obs({ kind: 'UPDATE', timeUs: T0 + SEC, counters: ctr(2), tcpState: 'TIME_WAIT' })); // entry 2: end due T0+3 s
+    e.watermark(wm(T0 + 3 * SEC)); // end-of-flow record; next deadline = forget at T0+5 s = entry 1's deadline
+    e.watermark(wm(T0 + 3 * SEC, 'n2', 'b'));
+    e.watermark(wm(T0 + 200 * SEC, 'n2', 'b')); // n1 presumed gone: its flow is dropped once
+    expect(e.drain().records.map((r) => [r.node, r.endReason])).toEqual([['n1', 3]]);
+    e.observe(obs({ kind: 'NEW', timeUs: T0 + 201 * SEC, conntrackId: 5, counters: ctr(1) }));
+    e.observe(
+      obs({ kind: 'NEW', timeUs: T0 + 201 * SEC, conntrackId: 6, node: 'n2', bootId: 'b', counters: ctr(1) }),
+    );
+    expect(e.size).toBe(2);
+    e.shutdown();
+    expect(
+      e
+        .drain()
+        .records.map((r) => r.conntrackId)
+        .sort(),
+    ).toEqual([5, 6]);
+  });
+
+  it('bug: a forgotten flow met again started at its kernel stamp, overlapping its earlier records', () => {
+    const e = new FlowEngine({ ...OPTS, forgetAfterUs: 30 * SEC });
+    const k = T0 - 100 * SEC;
+    e.observe(obs({ timeUs: T0, counters: ctr(5), kernelStartUs: k }));
+    e.watermark(wm(T0 + 60 * SEC)); // idle record, then forgotten (not observed for 30 s)
+    e.observe(obs({ timeUs: T0 + 61 * SEC, counters: ctr(9), kernelStartUs: k }));
+    e.shutdown();
+    const recs = e.drain().records;
+    expect(recs.map((r) => [r.startUs, r.firstSeenMidLife])).toEqual([
+      [k, false],
+      [T0 + 61 * SEC, true],
+    ]);
+    expect(recs[1]!.startUs).toBeGreaterThanOrEqual(recs[0]!.endUs);
+  });
+});
