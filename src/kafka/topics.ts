@@ -23,8 +23,8 @@ export const DEFAULT_TOPIC_NAMES: Readonly<TopicNames> = Object.freeze({
   deadLetter: 'ctflow.deadletter',
 });
 
-/** Partition count used when neither the caller nor an existing topic decides it. */
-export const DEFAULT_PARTITIONS = 6;
+/** Partition count used when neither the caller nor an existing topic decides it (as kafka.partitions). */
+export const DEFAULT_PARTITIONS = 12;
 
 /** What ensureTopics should create or check. */
 export interface EnsureTopicsOptions {
@@ -35,6 +35,8 @@ export interface EnsureTopicsOptions {
    * else DEFAULT_PARTITIONS. When given and an existing topic has another count, the call is refused.
    */
   partitions?: number;
+  /** Partitions of new observations/flow-state topics when `partitions` is not given. Default DEFAULT_PARTITIONS. */
+  defaultPartitions?: number;
   /** Partitions of a new dead-letter topic. Default 1. An existing one is left as it is. */
   deadLetterPartitions?: number;
   /** Replication factor of new topics. Default: the broker's default.replication.factor. */
@@ -78,6 +80,7 @@ export function planPartitions(
   names: TopicNames,
   asked: number | undefined,
   existing: ReadonlyMap<string, number>,
+  fallback: number = DEFAULT_PARTITIONS,
 ): number {
   const obs = existing.get(names.observations);
   const state = existing.get(names.flowState);
@@ -108,7 +111,7 @@ export function planPartitions(
       { details: { topic: which, existingPartitions: found, askedPartitions: asked } },
     );
   }
-  return asked ?? found ?? DEFAULT_PARTITIONS;
+  return asked ?? found ?? fallback;
 }
 
 /**
@@ -122,6 +125,7 @@ export async function ensureTopics(
 ): Promise<EnsuredTopics> {
   const names: TopicNames = { ...DEFAULT_TOPIC_NAMES, ...options.topics };
   positiveInt(options.partitions, 'partitions');
+  positiveInt(options.defaultPartitions, 'defaultPartitions');
   positiveInt(options.deadLetterPartitions, 'deadLetterPartitions');
   if (new Set([names.observations, names.flowState, names.deadLetter]).size !== 3) {
     throw new CtflowError(
@@ -138,7 +142,7 @@ export async function ensureTopics(
     names.flowState,
     names.deadLetter,
   ]);
-  const partitions = planPartitions(names, options.partitions, existing);
+  const partitions = planPartitions(names, options.partitions, existing, options.defaultPartitions);
   if (existing.has(names.flowState)) {
     const policy = (await topicConfig(client, names.flowState)).get('cleanup.policy') ?? '';
     if (!policy.split(',').includes('compact')) {

@@ -96,7 +96,9 @@ Example:
       const client = createKafka(await withConfigErrors(() => kafkaClientOptions(config, logger)));
       const result = await ensureTopics(client, {
         topics: topicNames(config),
-        ...(explicit ? { partitions: config.kafka.partitions } : {}),
+        ...(explicit
+          ? { partitions: config.kafka.partitions }
+          : { defaultPartitions: config.kafka.partitions }),
         replicationFactor: config.kafka.replicationFactor,
       });
       process.stdout.write(

@@ -21,6 +21,8 @@ describe('planPartitions', () => {
     expect(planPartitions(names, undefined, new Map([[names.observations, 9]]))).toBe(9);
     expect(planPartitions(names, undefined, new Map([[names.flowState, 7]]))).toBe(7);
     expect(planPartitions(names, undefined, none)).toBe(DEFAULT_PARTITIONS);
+    expect(planPartitions(names, undefined, none, 3)).toBe(3);
+    expect(planPartitions(names, undefined, new Map([[names.observations, 9]]), 3)).toBe(9);
     expect(
       planPartitions(
         names,
