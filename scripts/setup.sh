@@ -41,8 +41,8 @@ case "$what" in
     ;;
   test)
     apt_install "${runtime_pkgs[@]}" "${test_pkgs[@]}"
-    command -v java >/dev/null || { say "java (17+) is missing: apt-get install openjdk-17-jre-headless"; exit 1; }
-    command -v mvn >/dev/null || { say "mvn is missing: apt-get install maven"; exit 1; }
+    command -v java >/dev/null || apt_install openjdk-17-jre-headless
+    command -v mvn >/dev/null || apt_install maven
     command -v go >/dev/null || { say "go is missing: install Go (golang-go) to build goflow2"; exit 1; }
     ;;
   *) say "usage: scripts/setup.sh [run|test]"; exit 2 ;;
