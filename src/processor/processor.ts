@@ -33,6 +33,9 @@ import { type ExportMarker, encodeMarker, MARKER_KEY, resumePoint } from './mark
 import { restorePartition } from './restore.js';
 import { emptyProcessorStats, type ProcessorStats } from './stats.js';
 
+/** Most messages per produce request (see start()). */
+const PRODUCE_BATCH = 1000;
+
 /** Consumer-group tuning (defaults suit production; tests shorten them). */
 export interface ProcessorGroupOptions {
   /** Default 30000 ms: how long a dead processor keeps its partitions. */
@@ -129,7 +132,9 @@ class KafkaProcessor implements Processor {
 
   async start(): Promise<void> {
     const g = this.#o.group ?? {};
-    this.#producer = await createProducer(this.#o.client, { lingerMs: 0 });
+    // kafkajs groups a request's messages per partition by copying arrays (quadratic in the messages of one
+    // partition, kafkajs 2.2.4 groupMessagesPerPartition.js): requests of at most 1000 keep that cost small.
+    this.#producer = await createProducer(this.#o.client, { lingerMs: 0, maxBatchMessages: PRODUCE_BATCH });
     this.#consumer = await createGroupConsumer(this.#o.client, {
       groupId: this.groupId,
       topics: [this.#t.observations],
