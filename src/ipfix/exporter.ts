@@ -20,13 +20,14 @@ import { maxMessageSize } from './message-size.js';
 import { ExportSession, type OutMessage } from './session.js';
 import { statsTemplate } from './stats-template.js';
 import { type Template, templateRecordLength } from './template.js';
-import { createTcpTransport } from './transport/tcp.js';
+import { createTcpTransport, type TcpTransportOptions } from './transport/tcp.js';
+import { createTlsTransport, type IpfixTlsOptions } from './transport/tls.js';
 import type { Transport, TransportEvents } from './transport/types.js';
 import { createUdpTransport } from './transport/udp.js';
 
 /** Exporter settings. Only `collectors` and `observationDomainId` are required. */
 export interface ExporterOptions {
-  /** `udp://host:port` and/or `tcp://host:port`, one transport session each. */
+  /** `udp://host:port`, `tcp://host:port` and/or `tls://host:port`, one transport session each. */
   readonly collectors: readonly string[];
   /** Domain of the start-up statistics records (records carry their own domain). unsigned32. */
   readonly observationDomainId: number;
@@ -49,6 +50,11 @@ export interface ExporterOptions {
   /** TCP reconnect backoff, ms. Defaults 100 .. 30000. */
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
+  /**
+   * tls:// collectors (RFC 7011 §11): our client certificate and key (mutual authentication), the CA that
+   * signs the collectors' certificates. TLS 1.2 or later; the certificate must name the URL's host.
+   */
+  readonly tls?: IpfixTlsOptions;
   /** UDP: messages waiting for the socket beyond which new ones are dropped. Default 1024. */
   readonly udpMaxInFlight?: number;
   /** FlowRecord → template mapping (timestamps precision, totals, enterprise elements, PEN). */
@@ -162,7 +168,7 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
   const onError = opts.onError ?? (() => {});
   if (opts.collectors.length === 0) {
     throw new CtflowError('CONFIG_INVALID', 'no collector configured', {
-      details: { field: 'collectors', value: [], expected: 'at least one udp:// or tcp:// URL' },
+      details: { field: 'collectors', value: [], expected: 'at least one udp://, tcp:// or tls:// URL' },
     });
   }
   const domain0 = opts.observationDomainId;
@@ -185,7 +191,18 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
 
   const collectors: Collector[] = opts.collectors.map((url) => {
     const address = parseCollectorUrl(url);
-    const size = opts.maxMessageSize ?? maxMessageSize(address.protocol, address.host, opts.mtu ?? 1500);
+    if (address.protocol === 'tls' && (opts.tls?.cert === undefined || opts.tls.key === undefined)) {
+      // RFC 7011 §11: Exporting and Collecting Processes are mutually authenticated.
+      throw new CtflowError(
+        'CONFIG_INVALID',
+        `${address.url} needs a client certificate and key (ipfix.tls)`,
+        {
+          details: { field: 'ipfix.tls', value: address.url, expected: 'ipfix.tls.cert and ipfix.tls.key' },
+        },
+      );
+    }
+    const stream = address.protocol === 'udp' ? 'udp' : 'tcp';
+    const size = opts.maxMessageSize ?? maxMessageSize(stream, address.host, opts.mtu ?? 1500);
     checkMessageSize(flowTemplates, stats, size, address.url);
     const c: Counters = {
       messages: 0,
@@ -241,6 +258,18 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
       emit: (m) => transport?.send(m),
     });
     session.touch(domain0);
+    const streamOptions: TcpTransportOptions = {
+      host: address.host,
+      port: address.port,
+      events,
+      onConnect: (firstQueuedSeq) => {
+        c.connects++;
+        return session.templateMessages(firstQueuedSeq);
+      },
+      ...(opts.tcpBufferBytes === undefined ? {} : { bufferBytes: opts.tcpBufferBytes }),
+      ...(opts.reconnectMinMs === undefined ? {} : { reconnectMinMs: opts.reconnectMinMs }),
+      ...(opts.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: opts.reconnectMaxMs }),
+    };
     transport =
       address.protocol === 'udp'
         ? createUdpTransport({
@@ -249,18 +278,9 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
             events,
             ...(opts.udpMaxInFlight === undefined ? {} : { maxInFlight: opts.udpMaxInFlight }),
           })
-        : createTcpTransport({
-            host: address.host,
-            port: address.port,
-            events,
-            onConnect: (firstQueuedSeq) => {
-              c.connects++;
-              return session.templateMessages(firstQueuedSeq);
-            },
-            ...(opts.tcpBufferBytes === undefined ? {} : { bufferBytes: opts.tcpBufferBytes }),
-            ...(opts.reconnectMinMs === undefined ? {} : { reconnectMinMs: opts.reconnectMinMs }),
-            ...(opts.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: opts.reconnectMaxMs }),
-          });
+        : address.protocol === 'tcp'
+          ? createTcpTransport(streamOptions)
+          : createTlsTransport({ ...streamOptions, tls: opts.tls ?? {} });
     return { address, session, transport, c };
   });
 

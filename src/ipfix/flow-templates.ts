@@ -124,6 +124,11 @@ export class FlowTemplates {
     return out;
   }
 
+  /** The compiled writer of variant `index`: (buffer, DataView over it, offset, record) → octets written. */
+  writer(index: number): FlowWriter {
+    return this.#compile(index).writer;
+  }
+
   /** The compiled field layout of variant `index` (for tests of the record writers). */
   layout(index: number): FlowLayout {
     return this.#compile(index).layout;

@@ -24,7 +24,8 @@ export const MAX_MESSAGE_LENGTH = 65535;
  *   Observation Domain ID (32)
  */
 export function writeHeader(
-  buf: Uint8Array,
+  dv: DataView,
+  at: number,
   length: number,
   exportTimeS: number,
   sequence: number,
@@ -35,25 +36,47 @@ export function writeHeader(
       details: { element: 'exportTime', value: exportTimeS, expected: 'seconds since 1970, 1..2^32-1' },
     });
   }
-  const dv = new DataView(buf.buffer, buf.byteOffset, HEADER_LENGTH);
-  dv.setUint16(0, IPFIX_VERSION);
-  dv.setUint16(2, length);
-  dv.setUint32(4, exportTimeS);
-  dv.setUint32(8, sequence >>> 0);
-  dv.setUint32(12, domain >>> 0);
+  dv.setUint16(at, IPFIX_VERSION);
+  dv.setUint16(at + 2, length);
+  dv.setUint32(at + 4, exportTimeS);
+  dv.setUint32(at + 8, sequence >>> 0);
+  dv.setUint32(at + 12, domain >>> 0);
 }
 
+/** Size of the shared slabs message buffers are carved from. */
+const SLAB_SIZE = 1 << 20;
+
 /**
- * Builds one message in a buffer of `capacity` octets (the maximum message size). Records are added
- * into the open set; `finish` closes it, writes the header and hands the buffer over.
+ * Message buffers are carved out of shared 1 MiB slabs: handing a message over costs one view
+ * (a pooled Buffer.allocUnsafe per message cost several times more), and a slab is freed by the
+ * garbage collector once no message still being sent refers to it.
+ */
+class Slab {
+  readonly buf = Buffer.allocUnsafe(SLAB_SIZE);
+  readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  next = 0;
+}
+let slab = new Slab();
+
+/**
+ * Builds one message of at most `capacity` octets (the maximum message size) in a region of a shared
+ * slab: `buf`/`view` are the whole slab and offsets (`off`) are absolute; the message starts at
+ * `start`. Records are added into the open set; `finish` closes it, writes the header and returns
+ * the message as its own Buffer view; the builder then starts the next message.
  */
 export class MessageBuilder {
   readonly capacity: number;
-  buf: Buffer;
-  /** Write offset: the message length so far. */
-  off = HEADER_LENGTH;
+  /** The slab the message is built in (absolute offsets). */
+  buf!: Buffer;
+  /** A DataView over all of `buf`. */
+  view!: DataView;
+  /** Where this message starts in `buf`. */
+  start = 0;
+  /** Write offset (absolute): the message ends here so far. */
+  off = 0;
   /** Data records in this message (they advance the sequence number). */
   dataRecords = 0;
+  #slab!: Slab;
   #setStart = -1;
   #setId = -1;
 
@@ -64,12 +87,28 @@ export class MessageBuilder {
       });
     }
     this.capacity = capacity;
-    this.buf = Buffer.allocUnsafe(capacity);
+    this.#reserve();
+  }
+
+  /** Reserves `capacity` octets in the current slab (a new slab when it is full). */
+  #reserve(): void {
+    if (slab.next + this.capacity > SLAB_SIZE) slab = new Slab();
+    this.#slab = slab;
+    this.buf = slab.buf;
+    this.view = slab.view;
+    this.start = slab.next;
+    this.off = this.start + HEADER_LENGTH;
+    slab.next += this.capacity;
+  }
+
+  /** Octets in the message so far (header included). */
+  get length(): number {
+    return this.off - this.start;
   }
 
   /** True when nothing but the header is in the message. */
   get empty(): boolean {
-    return this.off === HEADER_LENGTH;
+    return this.off === this.start + HEADER_LENGTH;
   }
 
   /** The set currently open, or -1. */
@@ -79,7 +118,7 @@ export class MessageBuilder {
 
   /** Octets left for a record of set `setId` (counting the set header it would need). */
   room(setId: number): number {
-    return this.capacity - this.off - (this.#setId === setId ? 0 : SET_HEADER_LENGTH);
+    return this.start + this.capacity - this.off - (this.#setId === setId ? 0 : SET_HEADER_LENGTH);
   }
 
   /** Makes `setId` the open set (closing another one); the caller has checked `room`. */
@@ -99,7 +138,12 @@ export class MessageBuilder {
     if (this.#setId < 0) return;
     let len = this.off - this.#setStart;
     const pad = (4 - (len % 4)) % 4;
-    if (padTo4 && pad > 0 && pad < Math.max(minRecordLength, 1) && this.off + pad <= this.capacity) {
+    if (
+      padTo4 &&
+      pad > 0 &&
+      pad < Math.max(minRecordLength, 1) &&
+      this.off + pad <= this.start + this.capacity
+    ) {
       this.buf.fill(0, this.off, this.off + pad);
       this.off += pad;
       len += pad;
@@ -134,13 +178,15 @@ export class MessageBuilder {
     return true;
   }
 
-  /** Closes the message: writes the header and returns the message; the builder starts over on a new buffer. */
+  /** Closes the message: writes the header and returns the message; the builder starts the next one. */
   finish(exportTimeS: number, sequence: number, domain: number, padTo4 = false, minRecordLength = 0): Buffer {
     this.closeSet(padTo4, minRecordLength);
-    writeHeader(this.buf, this.off, exportTimeS, sequence, domain);
-    const msg = this.buf.subarray(0, this.off);
-    this.buf = Buffer.allocUnsafe(this.capacity);
-    this.off = HEADER_LENGTH;
+    const len = this.off - this.start;
+    writeHeader(this.view, this.start, len, exportTimeS, sequence, domain);
+    const msg = this.buf.subarray(this.start, this.off);
+    // Give the unused tail back when nothing was reserved after this message (8-octet aligned).
+    if (this.#slab.next === this.start + this.capacity) this.#slab.next = (this.off + 7) & ~7;
+    this.#reserve();
     this.dataRecords = 0;
     return msg;
   }

@@ -12,6 +12,7 @@
  */
 import { CtflowError } from '../errors.js';
 import type { FlowRecord } from '../flow/types.js';
+import type { FlowWriter } from './flow-codegen.js';
 import { FLOW_VARIANTS, type FlowTemplates, variantOf } from './flow-templates.js';
 import { HEADER_LENGTH, MessageBuilder, SET_HEADER_LENGTH, TEMPLATE_SET_ID } from './message.js';
 import { type ReliabilityStats, statsValues } from './stats-template.js';
@@ -70,6 +71,13 @@ interface Domain {
   octets: number;
 }
 
+interface Variant {
+  readonly template: Template;
+  readonly id: number;
+  readonly length: number;
+  readonly writer: FlowWriter;
+}
+
 function checkDomain(id: number): void {
   if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
     throw new CtflowError('IPFIX_ENCODE', `observation domain id ${id} is not an unsigned32`, {
@@ -85,6 +93,8 @@ export class ExportSession {
   readonly #ft: FlowTemplates;
   /** The domain of the previous record (records mostly come from one domain). */
   #last: Domain | undefined;
+  /** Per flow variant: its template, id, record length and compiled writer (checked to fit a message). */
+  readonly #variants: (Variant | undefined)[] = [];
 
   constructor(opts: SessionOptions) {
     this.#o = opts;
@@ -176,6 +186,15 @@ export class ExportSession {
     return id === this.#o.statsTemplate.id ? FLOW_VARIANTS : id - this.#ft.firstTemplateId;
   }
 
+  #variant(k: number): Variant {
+    const template = this.#ft.template(k);
+    const length = this.#ft.recordLength(k);
+    this.#checkFits(template, length);
+    const v: Variant = { template, id: template.id, length, writer: this.#ft.writer(k) };
+    this.#variants[k] = v;
+    return v;
+  }
+
   /** A record must fit an otherwise empty message (header + set header + record). */
   #checkFits(t: Template, len: number): void {
     if (len + HEADER_LENGTH + SET_HEADER_LENGTH > this.#o.maxMessageSize) {
@@ -223,18 +242,17 @@ export class ExportSession {
       this.#refreshIfDue(d);
     }
     const k = variantOf(r);
-    const t = this.#ft.template(k);
-    const len = this.#ft.recordLength(k);
-    this.#checkFits(t, len);
-    if (d.announced[k] === 0) this.#announce(d, t);
+    const v = this.#variants[k] ?? this.#variant(k);
+    const len = v.length;
+    if (d.announced[k] === 0) this.#announce(d, v.template);
     let b = d.builder;
-    if (b.room(t.id) < len) {
+    if (b.room(v.id) < len) {
       this.#finish(d);
       b = d.builder;
     }
-    const at = b.off + (b.openSetId === t.id ? 0 : 4);
-    this.#ft.write(b.buf, at, r, k);
-    b.useSet(t.id);
+    const at = b.off + (b.openSetId === v.id ? 0 : 4);
+    v.writer(b.buf, b.view, at, r);
+    b.useSet(v.id);
     b.off += len;
     b.dataRecords++;
     d.flowRecords++;

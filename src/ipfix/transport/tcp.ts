@@ -3,6 +3,7 @@
  * (re)connect the session's templates go out before anything else (§8: templates before data; a new
  * connection is a new transport session for the collector). While the collector is unreachable or
  * slow, messages wait in a bounded buffer; what does not fit is dropped and reported, never silently.
+ * The same logic carries TLS (tls.ts): only how a connection is opened differs (a {@link Dialer}).
  */
 import net from 'node:net';
 import { CtflowError } from '../../errors.js';
@@ -29,8 +30,27 @@ export interface TcpTransportOptions {
   readonly connectTimeoutMs?: number;
 }
 
+/**
+ * Opens one connection to the collector and calls `ready` once it can carry IPFIX messages (TCP: connected;
+ * TLS: handshake done and the peer accepted). Errors are reported by the socket's 'error' event.
+ */
+export type Dialer = (ready: () => void) => net.Socket;
+
 /** Opens a TCP transport; it connects in the background and never throws after this returns. */
 export function createTcpTransport(o: TcpTransportOptions): Transport {
+  return createStreamTransport(o, 'tcp', (ready) => {
+    const s = net.connect({ host: o.host, port: o.port });
+    s.once('connect', ready);
+    return s;
+  });
+}
+
+/**
+ * A stream transport over connections made by `dial`: framing is the stream itself (IPFIX messages carry
+ * their length), plus reconnect, backoff, the bounded buffer and templates first on every connection.
+ * `scheme` names it in errors (tcp, tls).
+ */
+export function createStreamTransport(o: TcpTransportOptions, scheme: string, dial: Dialer): Transport {
   const limit = o.bufferBytes ?? 8 * 1024 * 1024;
   const minMs = o.reconnectMinMs ?? 100;
   const maxMs = o.reconnectMaxMs ?? 30_000;
@@ -78,13 +98,8 @@ export function createTcpTransport(o: TcpTransportOptions): Transport {
   const connect = (): void => {
     timer = undefined;
     if (closed) return;
-    const s = net.connect({ host: o.host, port: o.port });
-    socket = s;
-    s.setNoDelay(true);
-    s.setTimeout(o.connectTimeoutMs ?? 5000, () => {
-      if (!up) s.destroy(new Error('connect timeout'));
-    });
-    s.on('connect', () => {
+    const s = dial(() => {
+      if (socket !== s || closed || s.destroyed) return;
       s.setTimeout(0);
       delay = minMs;
       // Still "down" while the templates are built: a message the session finishes meanwhile is queued
@@ -94,10 +109,15 @@ export function createTcpTransport(o: TcpTransportOptions): Transport {
       for (const m of first) write(s, m);
       pump();
     });
+    socket = s;
+    s.setNoDelay(true);
+    s.setTimeout(o.connectTimeoutMs ?? 5000, () => {
+      if (!up) s.destroy(new Error('connect timeout'));
+    });
     s.on('drain', pump);
     s.on('error', (err) => {
       o.events.error(
-        new CtflowError('TRANSPORT', `tcp://${o.host}:${o.port}: ${err.message}`, {
+        new CtflowError('TRANSPORT', `${scheme}://${o.host}:${o.port}: ${err.message}`, {
           cause: err,
           retriable: true,
         }),
