@@ -618,6 +618,19 @@ export class FlowEngine implements FlowEngineApi {
         this.#replace(slot, obs, h, node);
         return;
       }
+      // Met first at its NEW event (events carry no kernel stamp): the first dump's stamp is the real
+      // start, earlier than the event's print time, and still usable while nothing was reported.
+      if (
+        ks > 0 &&
+        !(flags & Flag.hasKernelStart) &&
+        (flags & (Flag.needFirst | Flag.firstSeries)) === (Flag.needFirst | Flag.firstSeries) &&
+        !(flags & Flag.midLife) &&
+        ks <= (f[b + Fx.connStart] as number) &&
+        ks > node.horizonUs
+      ) {
+        f[b + Fx.connStart] = ks;
+        flags |= Flag.hasKernelStart;
+      }
       if (
         hasCounters &&
         (c.origPackets < (f[b + Fx.cur] as number) ||

@@ -87,6 +87,30 @@ describe('flow engine regressions', () => {
     ).toEqual([5, 6]);
   });
 
+  it('bug: a flow met first at its NEW event kept the event time as start when the next dump had the kernel stamp', () => {
+    // Measured in the embedded end-to-end test: with nf_conntrack_timestamp=1 a UDP flow started at
+    // the NEW event's print time (12 ms after its first packet) instead of the kernel stamp.
+    const e = new FlowEngine(OPTS);
+    const k = T0 - 12_000;
+    e.observe(obs({ kind: 'NEW', timeUs: T0, counters: ctr(1), kernelStartUs: null }));
+    e.observe(obs({ kind: 'POLL', timeUs: T0 + SEC, counters: ctr(3), kernelStartUs: k }));
+    e.observe(obs({ kind: 'POLL', timeUs: T0 + 2 * SEC, counters: ctr(4), kernelStartUs: k }));
+    e.shutdown();
+    const recs = e.drain().records;
+    expect(recs.map((r) => [r.startUs, r.firstSeenMidLife, r.delta?.origPackets])).toEqual([[k, false, 4]]);
+  });
+
+  it('a kernel stamp seen after the first record was reported does not move that flow back', () => {
+    const e = new FlowEngine(OPTS);
+    e.observe(obs({ kind: 'NEW', timeUs: T0, counters: ctr(1), kernelStartUs: null }));
+    e.watermark(wm(T0 + 30 * SEC)); // idle record at the NEW time
+    e.observe(obs({ kind: 'POLL', timeUs: T0 + 31 * SEC, counters: ctr(2), kernelStartUs: T0 - 5000 }));
+    e.shutdown();
+    const recs = e.drain().records;
+    expect(recs[0]!.startUs).toBe(T0);
+    expect(recs.every((r) => r.startUs >= T0)).toBe(true);
+  });
+
   it('bug: a forgotten flow met again started at its kernel stamp, overlapping its earlier records', () => {
     const e = new FlowEngine({ ...OPTS, forgetAfterUs: 30 * SEC });
     const k = T0 - 100 * SEC;
