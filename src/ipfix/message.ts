@@ -183,10 +183,24 @@ export class MessageBuilder {
     this.closeSet(padTo4, minRecordLength);
     const len = this.off - this.start;
     writeHeader(this.view, this.start, len, exportTimeS, sequence, domain);
-    const msg = this.buf.subarray(this.start, this.off);
-    // Give the unused tail back when nothing was reserved after this message (8-octet aligned).
-    if (this.#slab.next === this.start + this.capacity) this.#slab.next = (this.off + 7) & ~7;
-    this.#reserve();
+    let msg: Buffer;
+    if (this.#slab.next === this.start + this.capacity) {
+      // Nothing was reserved after this message: hand it over and give the unused tail back (8-aligned).
+      msg = this.buf.subarray(this.start, this.off);
+      this.#slab.next = (this.off + 7) & ~7;
+      this.#reserve();
+    } else if (len * 2 <= this.capacity) {
+      // A small message among other builders' regions: copy it out and keep this region, so that
+      // many builders (one per observation domain) do not each waste most of a reservation per message.
+      if (slab.next + len > SLAB_SIZE) slab = new Slab();
+      msg = slab.buf.subarray(slab.next, slab.next + len);
+      this.buf.copy(msg, 0, this.start, this.off);
+      slab.next = (slab.next + len + 7) & ~7;
+      this.off = this.start + HEADER_LENGTH;
+    } else {
+      msg = this.buf.subarray(this.start, this.off);
+      this.#reserve();
+    }
     this.dataRecords = 0;
     return msg;
   }

@@ -62,7 +62,8 @@ export function createTlsTransport(o: TlsTransportOptions): Transport {
       ready();
     };
     s.on('session', () => {
-      if (secured && s.getProtocol() === 'TLSv1.3') accept();
+      // Not from inside OpenSSL's read of the ticket: writing there corrupts the record layer.
+      if (secured && s.getProtocol() === 'TLSv1.3') setImmediate(accept);
     });
     s.once('secureConnect', () => {
       secured = true;
