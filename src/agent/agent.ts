@@ -13,6 +13,8 @@ import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { startTelemetryServer, type TelemetryServer } from '../telemetry/server.js';
 import { Publisher, type PublisherStats } from './publisher.js';
+import { countObservation, setKernelPrerequisites, sourceMetricsSync } from './source-metrics.js';
+import { emptyTableWarning } from './untracked-hint.js';
 
 /** A running agent. */
 export interface AgentService {
@@ -74,7 +76,7 @@ export async function startAgent(
     },
     {
       onObservation: (obs) => {
-        metrics.observationsRead.inc({ kind: obs.kind });
+        countObservation(metrics, obs);
         publisher.observation(obs);
       },
       onWatermark: (wm) => publisher.watermark(wm),
@@ -83,28 +85,17 @@ export async function startAgent(
     },
   );
   const kernel = await source.start();
-  metrics.kernelPrerequisite.set({ name: 'nf_conntrack_acct' }, kernel.acct ? 1 : 0);
-  metrics.kernelPrerequisite.set({ name: 'nf_conntrack_timestamp' }, kernel.timestamp ? 1 : 0);
-  metrics.kernelPrerequisite.set({ name: 'conntrack_binary' }, 1);
+  const untracked = emptyTableWarning(source.stats.lastPoll?.entries);
+  if (untracked !== null) log.warn({}, untracked);
+  setKernelPrerequisites(metrics, kernel);
   log.info({ node: config.node.name, topic: topics.observations, partitions, kernel }, 'agent publishing');
 
-  let lastPolls = 0;
-  let lastFailed = 0;
-  let lastParseErrors = 0;
+  const syncSource = sourceMetricsSync(metrics, () => source.stats);
   let lastPublished = 0;
   let lastWatermarks = 0;
   let lastDropped: Record<string, number> = {};
   const sync = () => {
-    const s = source.stats;
-    if (s.lastPoll && s.polls > lastPolls) {
-      metrics.pollDuration.observe(s.lastPoll.durationUs / 1e6);
-      metrics.conntrackEntries.set(s.lastPoll.entries);
-    }
-    lastPolls = s.polls;
-    metrics.pollFailures.inc(s.failedPolls - lastFailed);
-    lastFailed = s.failedPolls;
-    metrics.conntrackParseErrors.inc(s.parseErrors - lastParseErrors);
-    lastParseErrors = s.parseErrors;
+    syncSource();
     const p = publisher.stats;
     metrics.observationsPublished.inc(p.published - lastPublished);
     lastPublished = p.published;

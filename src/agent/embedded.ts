@@ -8,10 +8,15 @@ import type { Config } from '../config/schema.js';
 import { ConntrackSource } from '../conntrack/source.js';
 import type { CtflowError } from '../errors.js';
 import { createFlowEngine } from '../flow/engine.js';
-import type { FlowRecord, Observation, RecordSink, Watermark } from '../flow/types.js';
-import { createExporter } from '../ipfix/exporter.js';
+import type { FlowEndReason, FlowRecord, Observation, RecordSink, Watermark } from '../flow/types.js';
+import { createExporter, type IpfixExporter } from '../ipfix/exporter.js';
+import { syncExporterMetrics } from '../telemetry/exporter-metrics.js';
+import { advanceCounterTo, createMetrics, endReasonLabel, type Metrics } from '../telemetry/metrics.js';
+import { startTelemetryServerFromConfig, type TelemetryServer } from '../telemetry/server.js';
 import { EnginePipeline, type PipelineStats } from './pipeline.js';
 import { type RecordingStats, RecordingWriter, readRecording } from './recording.js';
+import { emptyTableWarning } from './untracked-hint.js';
+import { countObservation, setKernelPrerequisites, sourceMetricsSync } from './source-metrics.js';
 
 /** What the embedded mode logs through (pino's signature). */
 export interface Log {
@@ -28,6 +33,8 @@ export interface EmbeddedHooks {
   onRecords?: (records: readonly FlowRecord[]) => void;
   /** conntrack command prefix, e.g. ['ip', 'netns', 'exec', 'ns1'] (tests). */
   commandPrefix?: readonly string[];
+  /** ctflow_build_info version label; default 0.0.0. */
+  version?: string;
 }
 
 /** A running embedded pipeline. */
@@ -36,6 +43,10 @@ export interface EmbeddedRun {
   readonly done: Promise<EmbeddedSummary>;
   /** Stop reading, end open flows as forced end, flush exporters and the recording. */
   stop(): Promise<EmbeddedSummary>;
+  /** The Prometheus metrics of this run (role `run`). */
+  readonly metrics: Metrics;
+  /** /metrics, /healthz, /readyz on metrics.listen; undefined when metrics.enabled is false. */
+  readonly telemetry: TelemetryServer | undefined;
 }
 
 /** What a run did, for the closing log line. */
@@ -53,23 +64,54 @@ export async function startEmbedded(
   hooks: EmbeddedHooks = {},
 ): Promise<EmbeddedRun> {
   const node = config.node.name;
+  const metrics = createMetrics({ role: 'run', version: hooks.version ?? '0.0.0' });
+  const telemetry = await startTelemetryServerFromConfig(config.metrics, {
+    registry: metrics.registry,
+    onReadiness: (ready) => metrics.ready.set(ready ? 1 : 0),
+  });
   const engine = createFlowEngine(engineOptions(config, node));
-  const sink =
-    hooks.sink ??
-    createExporter({
-      ...exporterOptions(config),
-      onError: (err) => log.warn({ err }, 'IPFIX export error (export goes on)'),
-    });
+  const exporter: IpfixExporter | undefined = hooks.sink
+    ? undefined
+    : createExporter({
+        ...exporterOptions(config),
+        onError: (err) => log.warn({ err }, 'IPFIX export error (export goes on)'),
+      });
+  const sink: RecordSink = hooks.sink ?? (exporter as IpfixExporter);
   const pipeline = new EnginePipeline(engine, sink, hooks.onRecords);
   const recorder = config.run.record === undefined ? null : new RecordingWriter(config.run.record);
   let sourceErrors = 0;
+  let syncSource: () => void = () => {};
+  const eventTimeUs = new Map<string, number>();
+  const seen = (n: string, timeUs: number) => {
+    if (timeUs > (eventTimeUs.get(n) ?? 0)) eventTimeUs.set(n, timeUs);
+  };
+  const sync = async (): Promise<void> => {
+    syncSource();
+    for (const [reason, n] of Object.entries(pipeline.stats.byReason)) {
+      await advanceCounterTo(
+        metrics.recordsExported,
+        { reason: endReasonLabel(Number(reason) as FlowEndReason) },
+        n,
+      );
+    }
+    metrics.flowsActive.set(engine.size);
+    for (const [n, t] of eventTimeUs) metrics.eventTime.set({ node: n }, t / 1e6);
+    if (exporter) await syncExporterMetrics(metrics, exporter.stats());
+  };
+  const timer = setInterval(() => void sync().catch(() => {}), 1000);
+  timer.unref();
+  let state: 'starting' | 'running' | 'stopping' = 'starting';
+  telemetry?.setReadiness(() => (state === 'running' ? { ready: true } : { ready: false, reason: state }));
 
   const handlers = {
     onObservation(obs: Observation): void {
+      countObservation(metrics, obs);
+      seen(obs.node, obs.timeUs);
       recorder?.observation(obs);
       pipeline.observation(obs);
     },
     onWatermark(wm: Watermark): void {
+      seen(wm.node, wm.timeUs);
       recorder?.watermark(wm);
       pipeline.watermark(wm);
     },
@@ -85,10 +127,17 @@ export async function startEmbedded(
   let finished: Promise<EmbeddedSummary> | null = null;
   const finish = (recording: RecordingStats | null, stopSource: () => Promise<void>) => {
     finished ??= (async () => {
-      await stopSource();
-      await pipeline.shutdown();
-      await recorder?.close();
-      if (!hooks.sink) await sink.close();
+      state = 'stopping';
+      try {
+        await stopSource();
+        await pipeline.shutdown();
+        await recorder?.close();
+        await exporter?.close();
+        await sync().catch(() => {});
+      } finally {
+        clearInterval(timer);
+        await telemetry?.close().catch(() => {});
+      }
       return { pipeline: pipeline.stats, recording, sourceErrors };
     })();
     return finished;
@@ -98,8 +147,14 @@ export async function startEmbedded(
   if (source.startsWith('file:')) {
     const path = source.slice('file:'.length);
     log.info({ path }, 'replaying recording');
-    const done = readRecording(path, handlers).then((stats) => finish(stats, async () => {}));
-    return { done, stop: () => done };
+    state = 'running';
+    const abort = new AbortController();
+    const done = readRecording(path, handlers, abort.signal).then((stats) => finish(stats, async () => {}));
+    const stop = () => {
+      abort.abort();
+      return done;
+    };
+    return { done, stop, metrics, telemetry };
   }
 
   const conntrack = new ConntrackSource(
@@ -112,8 +167,22 @@ export async function startEmbedded(
     },
     handlers,
   );
-  const kernel = await conntrack.start();
+  let kernel: Awaited<ReturnType<ConntrackSource['start']>>;
+  try {
+    kernel = await conntrack.start();
+  } catch (err) {
+    clearInterval(timer);
+    await exporter?.close().catch(() => {});
+    await recorder?.close().catch(() => {});
+    await telemetry?.close().catch(() => {});
+    throw err;
+  }
+  setKernelPrerequisites(metrics, kernel);
+  syncSource = sourceMetricsSync(metrics, () => conntrack.stats);
+  state = 'running';
   log.info({ node, kernel: { acct: kernel.acct, timestamp: kernel.timestamp } }, 'reading conntrack');
+  const untracked = emptyTableWarning(conntrack.stats.lastPoll?.entries);
+  if (untracked !== null) log.warn({}, untracked);
   let resolveDone: (s: EmbeddedSummary) => void = () => {};
   const done = new Promise<EmbeddedSummary>((r) => {
     resolveDone = r;
@@ -123,5 +192,5 @@ export async function startEmbedded(
     resolveDone(summary);
     return summary;
   };
-  return { done, stop };
+  return { done, stop, metrics, telemetry };
 }

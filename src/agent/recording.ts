@@ -54,7 +54,8 @@ export interface RecordingStats {
 
 /**
  * Reads a recording and calls the handlers in file order. A bad line is reported (CODEC_DECODE naming
- * the file and line number) and skipped; the rest of the file goes on.
+ * the file and line number) and skipped; the rest of the file goes on. `signal` stops reading early (a
+ * signal to `ctflow run` mid-way): what was read so far stays read.
  */
 export async function readRecording(
   path: string,
@@ -63,6 +64,7 @@ export async function readRecording(
     onWatermark(wm: Watermark): void;
     onError(err: CtflowError): void;
   },
+  signal?: AbortSignal,
 ): Promise<RecordingStats> {
   const stats: RecordingStats = { lines: 0, observations: 0, watermarks: 0, badLines: 0 };
   const input = createReadStream(path, { encoding: 'utf8' });
@@ -74,6 +76,7 @@ export async function readRecording(
   });
   await opened;
   for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (signal?.aborted) break;
     stats.lines++;
     if (text.trim() === '') continue;
     let decoded: ReturnType<typeof parseJsonLine>;

@@ -260,6 +260,9 @@ const agentSchema = z
       })
       .prefault({})
       .describe('Bounded buffer for when Kafka is unreachable.'),
+    shutdownTimeout: seconds(
+      'Bound on a graceful shutdown: stop reading, publish what is buffered; past it the agent exits 1',
+    ).default(30),
   })
   .prefault({})
   .describe('The agent role (`ctflow agent`).');
@@ -274,6 +277,9 @@ const runSchema = z
         'Where observations come from: conntrack (the kernel) or file:PATH (a JSON Lines recording).',
       ),
     record: filePath('Also write every observation and watermark read to this JSON Lines file.').optional(),
+    shutdownTimeout: seconds(
+      'Bound on a graceful shutdown: end open flows as forced end, flush the exporters; past it ctflow run exits 1',
+    ).default(30),
   })
   .prefault({})
   .describe('The embedded single-process mode (`ctflow run`).');

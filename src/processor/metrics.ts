@@ -3,23 +3,11 @@
  * the IPFIX exporter keep (stats()), so the hot path only increments plain numbers.
  */
 import type { FlowEndReason } from '../flow/types.js';
-import type { ExporterStats } from '../ipfix/exporter.js';
 import { advanceCounterTo, endReasonLabel, type Metrics } from '../telemetry/metrics.js';
 import type { ProcessorStats } from './stats.js';
 
-/** Advances the IPFIX exporter metrics to `stats`. */
-export async function syncExporterMetrics(metrics: Metrics, stats: ExporterStats): Promise<void> {
-  for (const c of stats.collectors) {
-    const l = { collector: c.url };
-    await advanceCounterTo(metrics.ipfixMessages, l, c.messages);
-    await advanceCounterTo(metrics.ipfixBytes, l, c.bytes);
-    await advanceCounterTo(metrics.ipfixRecords, l, c.records);
-    await advanceCounterTo(metrics.ipfixTemplates, l, c.templates);
-    await advanceCounterTo(metrics.ipfixReconnects, l, c.reconnects);
-    await advanceCounterTo(metrics.ipfixRecordsDropped, l, c.droppedRecords);
-    metrics.ipfixCollectorUp.set(l, c.connected ? 1 : 0);
-  }
-}
+/** Moved to telemetry (shared with the embedded mode); re-exported for the processor and replay. */
+export { syncExporterMetrics } from '../telemetry/exporter-metrics.js';
 
 /** Advances the processor metrics to `stats`. */
 export async function syncProcessorMetrics(metrics: Metrics, stats: ProcessorStats): Promise<void> {

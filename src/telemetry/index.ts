@@ -1,5 +1,6 @@
 /** Telemetry of every role: logs (pino), Prometheus metrics (prom-client), health endpoints. */
 export { type CreateLoggerOptions, createLogger, type Logger, loggerOptions } from './logger.js';
+export { syncExporterMetrics } from './exporter-metrics.js';
 export {
   END_REASON_LABELS,
   KERNEL_PREREQUISITES,

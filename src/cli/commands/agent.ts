@@ -12,6 +12,8 @@ import {
   withConfigErrors,
 } from '../../config/index.js';
 import { createLogger } from '../../telemetry/logger.js';
+import { onShutdownSignal } from '../shutdown.js';
+import { ctflowVersion } from '../version.js';
 
 const FLAGS = [
   'kafka.brokers',
@@ -40,8 +42,12 @@ Examples:
   ctflow agent --brokers kafka:9092
   ctflow agent --brokers k1:9092,k2:9092 --node-name "$NODE_NAME" --poll-interval 2 --spool-dir /var/spool/ctflow
 
+Signals: SIGTERM/SIGINT stop reading and publish what is buffered, bounded by agent.shutdownTimeout
+(default 30 s, --set agent.shutdownTimeout=S); what could not be published is counted as dropped.
+
 Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure (conntrack cannot be run,
-topic missing), 2 on invalid configuration.`,
+topic missing, Kafka unreachable at start), when the stop exceeds agent.shutdownTimeout or on a
+second signal, 2 on invalid configuration or usage.`,
     );
   addCommonConfigOptions(cmd);
   addConfigOptions(cmd, FLAGS);
@@ -50,21 +56,21 @@ topic missing), 2 on invalid configuration.`,
     const log = createLogger({ level: config.log.level, format: config.log.format, base: { role: 'agent' } });
     let agent: Awaited<ReturnType<typeof startAgent>>;
     try {
-      agent = await startAgent(config, log);
+      agent = await startAgent(config, log, { version: ctflowVersion() });
     } catch (err) {
       log.error({ err }, 'cannot start the agent');
       process.exitCode = 1;
       return;
     }
+    if (agent.telemetry) log.info({ url: agent.telemetry.url }, 'metrics and health endpoints listening');
     await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
+      onShutdownSignal(log, config.agent.shutdownTimeout, (signal) => {
         log.info({ signal }, 'stopping: publishing what is buffered');
         resolve();
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      });
     });
-    const stats = await agent.stop();
+    // The publisher gets most of the bound; disconnecting and closing the server the rest.
+    const stats = await agent.stop(Math.max(1000, config.agent.shutdownTimeout * 1000 - 2000));
     log.info({ stats }, 'stopped');
     process.exit(0);
   });

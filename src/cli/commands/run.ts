@@ -1,16 +1,19 @@
 /**
  * `ctflow run`: the embedded mode — this machine's conntrack (or a recording) to IPFIX collectors in
- * one process, no Kafka. SIGINT/SIGTERM: stop reading, end open flows as forced end, flush, exit 0.
+ * one process, no Kafka. SIGINT/SIGTERM: stop reading, end open flows as forced end, flush, exit 0
+ * (exit 1 when that takes longer than run.shutdownTimeout).
  */
 import type { Command } from 'commander';
-import pino from 'pino';
-import { startEmbedded } from '../../agent/embedded.js';
+import { type EmbeddedRun, startEmbedded } from '../../agent/embedded.js';
 import {
   addCommonConfigOptions,
   addConfigOptions,
   loadConfig,
   withConfigErrors,
 } from '../../config/index.js';
+import { createLogger } from '../../telemetry/logger.js';
+import { onShutdownSignal } from '../shutdown.js';
+import { ctflowVersion } from '../version.js';
 
 const FLAGS = [
   'run.source',
@@ -26,6 +29,7 @@ const FLAGS = [
   'ipfix.templateRefresh',
   'ipfix.mtu',
   'ipfix.timestampPrecision',
+  'metrics.listen',
   'log.level',
 ] as const;
 
@@ -43,31 +47,40 @@ Examples:
   ctflow run --source file:/tmp/ct.jsonl --collector tcp://collector:4739 --active-timeout 30
   (see the records with: ctflow collect --listen udp://127.0.0.1:4739)
 
+Signals: SIGINT/SIGTERM stop reading, end every open flow as forced end (flowEndReason 4), flush
+the exporters and exit; bounded by run.shutdownTimeout (default 30 s, --set run.shutdownTimeout=S).
+
 Exit status: 0 after a clean stop (SIGINT/SIGTERM) or the end of a recording, 1 on a runtime
-failure (e.g. conntrack cannot be run), 2 on invalid configuration.`,
+failure (e.g. conntrack cannot be run, metrics port taken), when the stop exceeds run.shutdownTimeout
+or on a second signal, 2 on invalid configuration or usage.`,
     );
   addCommonConfigOptions(run);
   addConfigOptions(run, FLAGS);
   run.action(async (opts: Record<string, unknown>) => {
     const config = await withConfigErrors(() => loadConfig({ flags: opts, role: 'run' }));
-    const log = pino({ level: config.log.level }, pino.destination(2));
-    let embedded: Awaited<ReturnType<typeof startEmbedded>>;
+    const log = createLogger({ level: config.log.level, format: config.log.format, base: { role: 'run' } });
+    let embedded: EmbeddedRun;
     try {
-      embedded = await startEmbedded(config, log);
+      embedded = await startEmbedded(config, log, { version: ctflowVersion() });
     } catch (err) {
       log.error({ err }, 'cannot start');
       process.exitCode = 1;
       return;
     }
-    const stop = (signal: string) => {
+    if (embedded.telemetry)
+      log.info({ url: embedded.telemetry.url }, 'metrics and health endpoints listening');
+    const removeHandlers = onShutdownSignal(log, config.run.shutdownTimeout, (signal) => {
       log.info({ signal }, 'stopping: ending open flows as forced end, flushing');
       void embedded.stop();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    const summary = await embedded.done;
-    log.info(summary, 'stopped');
-    process.removeListener('SIGINT', stop);
-    process.removeListener('SIGTERM', stop);
+    });
+    try {
+      const summary = await embedded.done;
+      log.info(summary, 'stopped');
+    } catch (err) {
+      log.error({ err }, 'run failed');
+      process.exitCode = 1;
+    } finally {
+      removeHandlers();
+    }
   });
 }
