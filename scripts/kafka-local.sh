@@ -19,6 +19,9 @@
 #                            (e.g. SASL_SSL listeners). Placeholders {{PORT}}, {{CONTROLLER_PORT}},
 #                            {{PORT_n}} and {{DATA_DIR}} are substituted. Readiness is probed on the PLAINTEXT
 #                            listener at {{PORT}}, so keep that listener when adding secured ones.
+#   --add-scram SPEC         KAFKA_ADD_SCRAM        (newline-separated) SCRAM credentials written at format time,
+#                                                   e.g. 'SCRAM-SHA-256=[name=alice,password=alice-secret]' (the
+#                                                   StorageTool's --add-scram; kafkajs cannot create them)
 #   --timeout S              KAFKA_START_TIMEOUT    seconds to wait for readiness (default 60)
 #   --watch-pid PID                                 stop the broker when process PID exits (test runners)
 #   KAFKA_VERSION (default 4.4.0), KAFKA_CACHE_DIR (default ~/.cache/ctflow/kafka, kept across clones),
@@ -43,6 +46,7 @@ CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-}"
 EXTRA_PORTS="${KAFKA_EXTRA_PORTS:-0}"
 EXTRA_PROPS="${KAFKA_EXTRA_PROPERTIES:-}"
 EXTRA_PROPS_FILE="${KAFKA_EXTRA_PROPERTIES_FILE:-}"
+ADD_SCRAM="${KAFKA_ADD_SCRAM:-}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 WATCH_PID=""
@@ -191,6 +195,7 @@ cmd_start() {
       --extra-ports) EXTRA_PORTS="$2"; shift 2 ;;
       --prop) EXTRA_PROPS="${EXTRA_PROPS:+$EXTRA_PROPS$'\n'}$2"; shift 2 ;;
       --properties-file) EXTRA_PROPS_FILE="$2"; shift 2 ;;
+      --add-scram) ADD_SCRAM="${ADD_SCRAM:+$ADD_SCRAM$'\n'}$2"; shift 2 ;;
       --timeout) START_TIMEOUT="$2"; shift 2 ;;
       --watch-pid) WATCH_PID="$2"; shift 2 ;;
       *) die "unknown option for start: $1" ;;
@@ -251,9 +256,13 @@ cmd_start() {
     fi
   fi
 
-  local log4j="-Dlog4j2.configurationFile=$POM_DIR/log4j2.properties"
+  local log4j="-Dlog4j2.configurationFile=$POM_DIR/log4j2.properties" scram_args=() spec
+  while IFS= read -r spec; do
+    [[ -z "$spec" ]] || scram_args+=(--add-scram "$spec")
+  done <<<"$ADD_SCRAM"
   if ! "$java" "${cds_use[@]}" -cp "$LIB_DIR/*" "$log4j" "-Dctflow.kafka.log=$DATA_DIR/format.log" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA_DIR/server.properties" >"$DATA_DIR/format.out" 2>&1; then
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA_DIR/server.properties" "${scram_args[@]}" \
+    >"$DATA_DIR/format.out" 2>&1; then
     cat "$DATA_DIR/format.out" >&2
     rm -rf "$DATA_DIR"
     die "formatting the KRaft storage failed (output above)"

@@ -2,50 +2,20 @@
  * Address syntax shared by the configuration and its users: collector URLs (udp://, tcp://,
  * tls://) and Kafka broker HOST:PORT pairs.
  */
+import { type CollectorAddress, parseHost, parsePort, tryParseCollectorUrl } from '../ipfix/collector-url.js';
 
-/** Transport of an IPFIX collector (RFC 7011 §10: UDP, TCP; TLS over TCP per §11). */
-export type CollectorProtocol = 'udp' | 'tcp' | 'tls';
-
-/** A parsed collector address. `host` is bare (no IPv6 brackets). */
-export interface CollectorAddress {
-  protocol: CollectorProtocol;
-  host: string;
-  port: number;
-  /** The URL as configured, used as the `collector` metric label. */
-  url: string;
-}
-
+export type { CollectorAddress, CollectorProtocol } from '../ipfix/collector-url.js';
 /** The form collector URLs must have, for error messages. */
-export const COLLECTOR_URL_EXPECTED = 'a collector URL udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT';
+export { COLLECTOR_URL_EXPECTED } from '../ipfix/collector-url.js';
 
 /** The form broker addresses must have, for error messages. */
 export const BROKER_EXPECTED = 'a broker address HOST:PORT (e.g. 127.0.0.1:9092 or [::1]:9092)';
 
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
-
-function validPort(text: string, min = 1): number | undefined {
-  if (!/^\d{1,5}$/.test(text)) return undefined;
-  const port = Number(text);
-  return port >= min && port <= 65535 ? port : undefined;
-}
-
-function validHost(host: string): string | undefined {
-  if (host.startsWith('[') && host.endsWith(']')) {
-    const inner = host.slice(1, -1);
-    return /^[0-9A-Fa-f:.]+(%[\w.-]+)?$/.test(inner) && inner.includes(':') ? inner : undefined;
-  }
-  return HOSTNAME.test(host) ? host : undefined;
-}
-
-/** Parses a collector URL, or returns undefined when it is not one. */
-export function parseCollectorUrl(url: string): CollectorAddress | undefined {
-  const m = /^(udp|tcp|tls):\/\/(\[[^\]]*\]|[^:/?#[\]]+):([^/?#]*)\/?$/.exec(url);
-  if (!m) return undefined;
-  const host = validHost(m[2]!);
-  const port = validPort(m[3]!);
-  if (host === undefined || port === undefined) return undefined;
-  return { protocol: m[1] as CollectorProtocol, host, port, url };
-}
+/**
+ * Parses a collector URL, or returns undefined when it is not one. The one parser lives in
+ * src/ipfix/collector-url.ts (the exporter and `ctflow collect` use it): config accepts exactly what they do.
+ */
+export const parseCollectorUrl = (url: string): CollectorAddress | undefined => tryParseCollectorUrl(url);
 
 /**
  * Parses HOST:PORT (IPv6 in brackets), or returns undefined. `allowPortZero` is for listen
@@ -57,7 +27,7 @@ export function parseHostPort(
 ): { host: string; port: number } | undefined {
   const m = /^(\[[^\]]*\]|[^:[\]]+):(\d+)$/.exec(text);
   if (!m) return undefined;
-  const host = validHost(m[1]!);
-  const port = validPort(m[2]!, allowPortZero ? 0 : 1);
+  const host = parseHost(m[1]!);
+  const port = parsePort(m[2]!, allowPortZero ? 0 : 1);
   return host === undefined || port === undefined ? undefined : { host, port };
 }

@@ -4,8 +4,10 @@
  */
 import type { EngineOptions } from '../flow/types.js';
 import type { ExporterOptions } from '../ipfix/exporter.js';
+import type { IpfixTlsOptions } from '../ipfix/transport/tls.js';
 import { observationDomainId, observationDomainIdForNode } from './odid.js';
 import type { Config } from './schema.js';
+import { readSecretFile } from './secrets.js';
 
 const US = 1_000_000;
 const us = (seconds: number): number => Math.round(seconds * US);
@@ -26,9 +28,24 @@ export function engineOptions(config: Config, localNode?: string): Partial<Engin
   };
 }
 
-/** IPFIX exporting process options for the configured collectors. */
+/**
+ * Certificates for tls:// collectors, read from the ipfix.tls files (CONFIG_INVALID naming the key when a
+ * file is unreadable). Read only when a tls:// collector is configured.
+ */
+export function ipfixTlsOptions(config: Config): IpfixTlsOptions | undefined {
+  if (!config.ipfix.collectors.some((url) => url.trim().startsWith('tls://'))) return undefined;
+  const t = config.ipfix.tls;
+  return {
+    ...(t.ca === undefined ? {} : { ca: readSecretFile(t.ca, 'ipfix.tls.ca') }),
+    ...(t.cert === undefined ? {} : { cert: readSecretFile(t.cert, 'ipfix.tls.cert') }),
+    ...(t.key === undefined ? {} : { key: readSecretFile(t.key, 'ipfix.tls.key') }),
+  };
+}
+
+/** IPFIX exporting process options for the configured collectors (TLS files read here). */
 export function exporterOptions(config: Config): ExporterOptions {
   const p = config.ipfix.timestampPrecision;
+  const tls = ipfixTlsOptions(config);
   return {
     collectors: config.ipfix.collectors,
     observationDomainId: observationDomainId(config),
@@ -36,5 +53,6 @@ export function exporterOptions(config: Config): ExporterOptions {
     mtu: config.ipfix.mtu,
     tcpBufferBytes: config.ipfix.tcpBufferBytes,
     templates: { timestamps: p === 'both' ? ['milliseconds', 'seconds'] : [p] },
+    ...(tls === undefined ? {} : { tls }),
   };
 }
