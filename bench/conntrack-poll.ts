@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { ConntrackSource } from '../src/conntrack/source.js';
+import { buildCtnetlink } from '../test/rig/ctnetlink.js';
 import { run } from '../test/rig/exec.js';
 import { createNetnsPair, inNetns, RIG_ADDRESSES } from '../test/rig/netns.js';
 
@@ -58,48 +59,67 @@ async function main(): Promise<void> {
     await pair.exec(pair.node, ['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_udp_timeout=900']);
     await fill(pair.node, ENTRIES);
     const count = Number((await pair.exec(pair.node, ['conntrack', '-C'])).stdout.trim());
-    let observations = 0;
-    const source = new ConntrackSource(
-      { node: 'bench', pollIntervalMs: 3_600_000, events: false, commandPrefix: inNetns(pair.node, []) },
-      {
-        onObservation: () => {
-          observations++;
-        },
-        onWatermark: () => {},
-        onError: (e) => console.error(e.message),
-      },
-    );
-    const rows: string[] = [];
-    const rssBefore = process.memoryUsage().rss;
-    // start() runs the first poll: every entry is new and reported.
-    const t0 = process.hrtime.bigint();
-    await source.start();
-    const firstUs = Number((process.hrtime.bigint() - t0) / 1000n);
-    const firstObs = observations;
+    const ctnetlinkBin = await buildCtnetlink();
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const rows: string[] = [`| entries in the table (conntrack -C) | ${count} |`];
     const bare: number[] = [];
     const bareXml: number[] = [];
-    const polls: number[] = [];
+    const bareNetlink: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       bare.push(await timeCommand(inNetns(pair.node, ['conntrack', '-L'])));
       bareXml.push(await timeCommand(inNetns(pair.node, ['conntrack', '-L', '-o', 'xml,ktimestamp'])));
-      const t = process.hrtime.bigint();
-      await source.pollOnce();
-      polls.push(Number((process.hrtime.bigint() - t) / 1000n));
+      bareNetlink.push(await timeCommand(inNetns(pair.node, [ctnetlinkBin, 'dump'])));
     }
-    const rss = process.memoryUsage().rss;
-    await source.stop();
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    rows.push(`| entries in the table (conntrack -C) | ${count} |`);
     rows.push(`| bare \`conntrack -L\` (default format), median of ${ROUNDS} | ${ms(median(bare))} ms |`);
     rows.push(`| bare \`conntrack -L -o xml,ktimestamp\`, median | ${ms(median(bareXml))} ms |`);
-    rows.push(`| first poll (all ${firstObs} entries new, reported) | ${ms(firstUs)} ms |`);
-    rows.push(`| steady poll (read, parse, diff; nothing changed), median | ${ms(median(polls))} ms |`);
-    rows.push(`| ratio steady poll / bare \`conntrack -L\` | ${(median(polls) / median(bare)).toFixed(2)} |`);
-    rows.push(`| ratio steady poll / bare XML dump | ${(median(polls) / median(bareXml)).toFixed(2)} |`);
-    rows.push(
-      `| RSS after polls (before: ${(rssBefore / 2 ** 20).toFixed(0)} MB) | ${(rss / 2 ** 20).toFixed(0)} MB |`,
-    );
-    rows.push(`| heap used | ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB |`);
+    rows.push(`| bare \`ctnetlink dump\` (tools/ctnetlink), median | ${ms(median(bareNetlink))} ms |`);
+    for (const reader of ['conntrack-tools', 'ctnetlink'] as const) {
+      let observations = 0;
+      const source = new ConntrackSource(
+        {
+          node: 'bench',
+          pollIntervalMs: 3_600_000,
+          events: false,
+          commandPrefix: inNetns(pair.node, []),
+          reader,
+          ctnetlinkBin,
+        },
+        {
+          onObservation: () => {
+            observations++;
+          },
+          onWatermark: () => {},
+          onError: (e) => console.error(e.message),
+        },
+      );
+      const rssBefore = process.memoryUsage().rss;
+      // start() runs the first poll: every entry is new and reported.
+      const t0 = process.hrtime.bigint();
+      await source.start();
+      const firstUs = Number((process.hrtime.bigint() - t0) / 1000n);
+      const firstObs = observations;
+      const polls: number[] = [];
+      const bareSameRun: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        bareSameRun.push(await timeCommand(inNetns(pair.node, ['conntrack', '-L'])));
+        const t = process.hrtime.bigint();
+        await source.pollOnce();
+        polls.push(Number((process.hrtime.bigint() - t) / 1000n));
+      }
+      const rss = process.memoryUsage().rss;
+      await source.stop();
+      rows.push(`| **${reader}**: first poll (all ${firstObs} entries new, reported) | ${ms(firstUs)} ms |`);
+      rows.push(
+        `| **${reader}**: steady poll (read, parse, diff; nothing changed), median | ${ms(median(polls))} ms |`,
+      );
+      rows.push(
+        `| **${reader}**: ratio steady poll / bare \`conntrack -L\` (interleaved) | ${(median(polls) / median(bareSameRun)).toFixed(2)} |`,
+      );
+      rows.push(
+        `| **${reader}**: RSS after polls (before this source: ${(rssBefore / 2 ** 20).toFixed(0)} MB) | ${(rss / 2 ** 20).toFixed(0)} MB |`,
+      );
+    }
+    rows.push(`| heap used at the end | ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB |`);
     console.log(
       `## conntrack poll, ${new Date().toISOString()}\n\n| measure | value |\n|---|---|\n${rows.join('\n')}`,
     );

@@ -2,10 +2,9 @@ import type { CtflowError } from '../errors.js';
 import type { Observation } from '../flow/types.js';
 import type { ClockUs } from './clock.js';
 import { type ConntrackEntry, IPPROTO } from './entry.js';
-import { lineConntrackId, lineFingerprint } from './fingerprint.js';
 import { LineFormatError, parseError } from './parse-error.js';
 import { parseExtendedLine } from './parse-extended-line.js';
-import { parseXmlDumpLine } from './parse-xml-dump.js';
+import type { Reader } from './reader.js';
 import { runByteLines, runLines } from './run-lines.js';
 import type { ConntrackTable } from './table.js';
 
@@ -25,7 +24,8 @@ export interface DumpResult {
 
 /** Inputs of one dump. */
 export interface DumpOptions {
-  /** Command prefix up to and including the conntrack binary. */
+  reader: Reader;
+  /** conntrack-tools command (prefix + binary), to list ICMP entries the reader left incomplete. */
   conntrack: readonly string[];
   clock: ClockUs;
   table: ConntrackTable;
@@ -36,7 +36,7 @@ export interface DumpOptions {
 type Deferred = { entry: ConntrackEntry; seenUs: number; fingerprint: number | null };
 
 /**
- * Reads the whole table once (`conntrack -L -o xml,ktimestamp`, streamed line by line) into
+ * Reads the whole table once (reader.dumpArgv, e.g. `conntrack -L -o xml,ktimestamp`, streamed line by line) into
  * `table`, emitting what changed. Every entry is stamped with the time its output chunk arrived:
  * never before the kernel read its counters, so an interval never ends before its last packet.
  * ICMP entries the table cannot complete are completed from an ICMP-only line-format listing.
@@ -54,12 +54,12 @@ export async function readDump(options: DumpOptions): Promise<DumpResult> {
     reported += list.length;
   };
   table.beginDump();
-  const argv = [...options.conntrack, '-L', '-o', 'xml,ktimestamp'];
-  const { endUs } = await runByteLines(argv, clock, (bytes, lineNo, seenUs) => {
+  const { reader } = options;
+  const { endUs } = await runByteLines(reader.dumpArgv, clock, (bytes, lineNo, seenUs) => {
     // Unchanged entries (most of a big table) are recognised from their bytes, never decoded.
-    const fingerprint = lineFingerprint(bytes);
+    const fingerprint = reader.fingerprint(bytes);
     if (fingerprint !== null) {
-      const id = lineConntrackId(bytes);
+      const id = reader.conntrackId(bytes);
       if (id !== null && table.unchanged(id, fingerprint)) {
         entries++;
         return;
@@ -68,7 +68,7 @@ export async function readDump(options: DumpOptions): Promise<DumpResult> {
     const line = bytes.toString('latin1');
     let entry: ConntrackEntry | null;
     try {
-      entry = parseXmlDumpLine(line);
+      entry = reader.parseDumpLine(line);
     } catch (err) {
       if (!(err instanceof LineFormatError)) throw err;
       parseErrors++;

@@ -4,7 +4,7 @@ import type { ClockUs } from './clock.js';
 import type { ConntrackEvent } from './entry.js';
 import { LineSplitter } from './lines.js';
 import { LineFormatError, parseError } from './parse-error.js';
-import { parseEventLine } from './parse-extended-line.js';
+import type { Reader } from './reader.js';
 import { commandError } from './run-lines.js';
 
 /** Counters of the event stream. */
@@ -18,10 +18,8 @@ export interface EventStreamStats {
 
 /** How to run and where to deliver the event stream. */
 export interface EventStreamOptions {
-  /** Command prefix up to and including the conntrack binary, e.g. ['ip','netns','exec','ns1','conntrack']. */
-  conntrack: readonly string[];
-  /** Netlink receive buffer (conntrack -b); larger loses fewer events in bursts. */
-  bufferBytes: number;
+  /** Which program to run and how to read it. */
+  reader: Reader;
   clock: ClockUs;
   onEvent(ev: ConntrackEvent): void;
   onError(err: CtflowError): void;
@@ -33,9 +31,9 @@ export interface EventStreamOptions {
 const READY_TIMEOUT_MS = 2000;
 
 /**
- * The conntrack event stream (`conntrack -E -o timestamp,extended,id`): NEW, UPDATE (state
- * changes) and DESTROY with µs times, parsed line by line. Restarts conntrack if it exits; what was
- * missed meanwhile is reconciled by the next dump.
+ * The conntrack event stream (reader.eventsArgv, e.g. `conntrack -E -o timestamp,extended,id`):
+ * NEW, UPDATE (state changes) and DESTROY with µs times, parsed line by line. Restarts the reader if
+ * it exits; what was missed meanwhile is reconciled by the next dump.
  */
 export class EventStream {
   readonly stats: EventStreamStats = { events: 0, parseErrors: 0, overruns: 0, restarts: 0 };
@@ -47,21 +45,10 @@ export class EventStream {
 
   constructor(private readonly options: EventStreamOptions) {}
 
-  private argv(): string[] {
-    return [
-      ...this.options.conntrack,
-      '-E',
-      '-o',
-      'timestamp,extended,id',
-      '-b',
-      String(this.options.bufferBytes),
-    ];
-  }
-
   /** Starts conntrack -E; resolves once it is subscribed (or after 2 s without confirmation). */
   start(): Promise<void> {
     this.stopping = false;
-    const argv = this.argv();
+    const argv = this.options.reader.eventsArgv;
     const [file, ...args] = argv;
     return new Promise((resolve) => {
       const child = spawn(file as string, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,9 +64,9 @@ export class EventStream {
       const readyTimer = setTimeout(markReady, READY_TIMEOUT_MS);
       const splitter = new LineSplitter();
       const onLine = (line: string, lineNo: number): void => {
-        let ev: ConntrackEvent | null;
+        let ev: ConntrackEvent | null | 'overrun';
         try {
-          ev = parseEventLine(line);
+          ev = this.options.reader.parseEventLine(line);
         } catch (err) {
           if (!(err instanceof LineFormatError)) throw err;
           this.stats.parseErrors++;
@@ -87,6 +74,10 @@ export class EventStream {
           return;
         }
         if (ev === null) return;
+        if (ev === 'overrun') {
+          this.overrun(argv);
+          return;
+        }
         this.failures = 0;
         this.stats.events++;
         this.options.onEvent(ev);
@@ -127,6 +118,13 @@ export class EventStream {
         }, delay);
       });
     });
+  }
+
+  private overrun(argv: readonly string[]): void {
+    this.stats.overruns++;
+    this.options.onError(
+      commandError(argv, 'events were lost (netlink socket overrun); the next dump reconciles the table'),
+    );
   }
 
   /** Stops the stream (idempotent); resolves when conntrack -E has exited. */

@@ -37,6 +37,14 @@ export function lineFingerprint(line: Buffer): number | null {
     skips.push(at, end + close.length);
   }
   skips.push(line.length, line.length);
+  return hashBytes(line, skips);
+}
+
+/**
+ * 53-bit hash of `line` without the byte ranges [skips[0], skips[1]), [skips[2], skips[3]), ...
+ * (ascending; the list ends with [line.length, line.length]).
+ */
+export function hashBytes(line: Buffer, skips: readonly number[]): number {
   // FNV-1a over two interleaved lanes (even/odd bytes of what is hashed, so a skipped field of
   // another length does not shift the lanes), finalised into 53 bits.
   let h1 = 0x811c9dc5;

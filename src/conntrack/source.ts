@@ -6,6 +6,7 @@ import { EventStream, type EventStreamStats } from './events.js';
 import { checkKernelSupport, type KernelSupport, readBootId } from './kernel.js';
 import { commandError, runLines } from './run-lines.js';
 import { ConntrackTable, type TableStats } from './table.js';
+import { conntrackToolsReader, ctnetlinkReader, type Reader, type ReaderKind } from './reader.js';
 
 /** Where observations and watermarks go. Called synchronously, in the order things were observed. */
 export interface SourceHandlers {
@@ -31,6 +32,13 @@ export interface SourceOptions {
   commandPrefix?: readonly string[];
   /** conntrack binary (default 'conntrack'). */
   conntrackBin?: string;
+  /**
+   * What reads the kernel table (default 'conntrack-tools'); 'ctnetlink' runs ctnetlinkBin
+   * (tools/ctnetlink, built with `go build`), which is faster and exact where the CLI is not.
+   */
+  reader?: ReaderKind;
+  /** Path of the ctnetlink reader binary (reader 'ctnetlink'). */
+  ctnetlinkBin?: string;
   /** Follow the event stream (default true). Without it, times come from polls only. */
   events?: boolean;
   /** Set nf_conntrack_acct/timestamp to 1 when they are 0 (needs root). Default false: warn. */
@@ -77,6 +85,7 @@ export class ConntrackSource {
   private readonly clock: ClockUs;
   private readonly prefix: readonly string[];
   private readonly conntrack: readonly string[];
+  private readonly reader: Reader;
   private readonly pollIntervalMs: number;
   private table: ConntrackTable | null = null;
   private events: EventStream | null = null;
@@ -116,6 +125,20 @@ export class ConntrackSource {
     this.clock = options.clock ?? wallClockUs;
     this.prefix = options.commandPrefix ?? [];
     this.conntrack = [...this.prefix, options.conntrackBin ?? 'conntrack'];
+    if ((options.reader ?? 'conntrack-tools') === 'ctnetlink') {
+      if (options.ctnetlinkBin === undefined) {
+        throw new CtflowError(
+          'CONFIG_INVALID',
+          'reader ctnetlink needs ctnetlinkBin (go build ./tools/ctnetlink)',
+          {
+            details: { field: 'ctnetlinkBin', value: undefined, expected: 'path of the ctnetlink binary' },
+          },
+        );
+      }
+      this.reader = ctnetlinkReader([...this.prefix, options.ctnetlinkBin]);
+    } else {
+      this.reader = conntrackToolsReader(this.conntrack, options.eventBufferBytes ?? 8 * 1024 * 1024);
+    }
   }
 
   /** Counters for metrics. */
@@ -155,8 +178,7 @@ export class ConntrackSource {
     if (this.options.events ?? true) {
       const table = this.table;
       this.events = new EventStream({
-        conntrack: this.conntrack,
-        bufferBytes: this.options.eventBufferBytes ?? 8 * 1024 * 1024,
+        reader: this.reader,
         clock: this.clock,
         onEvent: (ev) => {
           for (const o of table.event(ev)) this.emit(o);
@@ -179,8 +201,12 @@ export class ConntrackSource {
   }
 
   private async checkConntrack(): Promise<void> {
+    const probe =
+      this.reader.kind === 'ctnetlink'
+        ? [...this.reader.dumpArgv.slice(0, -1), '--version']
+        : [...this.conntrack, '--version'];
     try {
-      await runLines([...this.conntrack, '--version'], this.clock, () => {});
+      await runLines(probe, this.clock, () => {});
     } catch (err) {
       const cause = err instanceof CtflowError ? err.message : String(err);
       throw new CtflowError('PREREQUISITE', `conntrack cannot be run: ${cause}`, {
@@ -231,6 +257,7 @@ export class ConntrackSource {
     let result: DumpResult;
     try {
       result = await readDump({
+        reader: this.reader,
         conntrack: this.conntrack,
         clock: this.clock,
         table,

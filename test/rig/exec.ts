@@ -14,7 +14,7 @@ export interface ExecResult {
  */
 export function run(
   argv: readonly string[],
-  options: { allowFailure?: boolean; input?: string; timeoutMs?: number } = {},
+  options: { allowFailure?: boolean; input?: string; timeoutMs?: number; cwd?: string } = {},
 ): Promise<ExecResult> {
   const [file, ...args] = argv;
   if (file === undefined) return Promise.reject(new Error('run: empty command'));
@@ -22,6 +22,7 @@ export function run(
     const child = spawn(file, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 30_000,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     });
     let stdout = '';
     let stderr = '';

@@ -4,6 +4,7 @@ import { IPS } from '../../../src/conntrack/status.js';
 import { isCtflowError, type CtflowError } from '../../../src/errors.js';
 import type { Observation, Watermark } from '../../../src/flow/types.js';
 import { readConntrackTable } from '../../rig/conntrack-table.js';
+import { buildCtnetlink } from '../../rig/ctnetlink.js';
 import {
   createNetnsPair,
   inNetns,
@@ -47,8 +48,10 @@ function lastCounters(obs: Observation[]) {
   return obs.filter((o) => o.counters !== null).at(-1)?.counters ?? null;
 }
 
-for (const timestamp of [1, 0] as const) {
-  describe(`ConntrackSource in a namespace, nf_conntrack_timestamp=${timestamp}`, () => {
+const READERS = ['conntrack-tools', 'ctnetlink'] as const;
+
+for (const [reader, timestamp] of READERS.flatMap((r) => [1, 0].map((t) => [r, t as 0 | 1] as const))) {
+  describe(`ConntrackSource (${reader}) in a namespace, nf_conntrack_timestamp=${timestamp}`, () => {
     let pair: NetnsPair;
     let client: TrafficAgent;
     let server: TrafficAgent;
@@ -60,8 +63,15 @@ for (const timestamp of [1, 0] as const) {
       await sweepStaleNamespaces();
       pair = await createNetnsPair({ acct: 1, timestamp });
       [client, server] = await Promise.all([startTrafficAgent(pair.node), startTrafficAgent(pair.peer)]);
+      const ctnetlinkBin = reader === 'ctnetlink' ? await buildCtnetlink() : undefined;
       source = new ConntrackSource(
-        { node: 'test-node', pollIntervalMs: 1000, commandPrefix: inNetns(pair.node, []) },
+        {
+          node: 'test-node',
+          pollIntervalMs: 1000,
+          commandPrefix: inNetns(pair.node, []),
+          reader,
+          ...(ctnetlinkBin === undefined ? {} : { ctnetlinkBin }),
+        },
         col.handlers,
       );
       await source.start();

@@ -1,0 +1,87 @@
+import type { ConntrackEntry, ConntrackEvent } from './entry.js';
+import { hashBytes, lineConntrackId, lineFingerprint } from './fingerprint.js';
+import { parseEventLine } from './parse-extended-line.js';
+import { parseNetlinkLine } from './parse-netlink-line.js';
+import { LineFormatError } from './parse-error.js';
+import { parseXmlDumpLine } from './parse-xml-dump.js';
+
+/**
+ * Which program reads the kernel table:
+ * - 'conntrack-tools': the `conntrack` CLI (Debian package conntrack): XML dumps, line-format events.
+ * - 'ctnetlink': ctflow's own netlink reader (tools/ctnetlink, built with `go build`): faster, and
+ *   exact where the CLI is not (status bits, kernel stamps in DESTROY events, ICMP fields in dumps).
+ */
+export type ReaderKind = 'conntrack-tools' | 'ctnetlink';
+
+/** How to run one reader and read its output. */
+export interface Reader {
+  kind: ReaderKind;
+  /** Command that prints the whole table and exits. */
+  dumpArgv: readonly string[];
+  /** Command that prints events until killed. */
+  eventsArgv: readonly string[];
+  /** Text on the events command's stderr that means it is subscribed. */
+  readyMarker: string;
+  /** Entry of a dump line; null for framing lines; throws LineFormatError. */
+  parseDumpLine(line: string): ConntrackEntry | null;
+  /** Event of an events line; null for lines to ignore; 'overrun' when events were lost. */
+  parseEventLine(line: string): ConntrackEvent | null | 'overrun';
+  /** Hash of a dump line without fields that change by themselves; null if not an entry. */
+  fingerprint(line: Buffer): number | null;
+  /** Conntrack id of a dump line, read from its bytes; null if not found. */
+  conntrackId(line: Buffer): number | null;
+}
+
+/** conntrack-tools as the reader; `conntrack` = prefix + binary. */
+export function conntrackToolsReader(conntrack: readonly string[], eventBufferBytes: number): Reader {
+  return {
+    kind: 'conntrack-tools',
+    dumpArgv: [...conntrack, '-L', '-o', 'xml,ktimestamp'],
+    eventsArgv: [...conntrack, '-E', '-o', 'timestamp,extended,id', '-b', String(eventBufferBytes)],
+    // conntrack opens its subscribed socket before it sizes the buffer, and says so.
+    readyMarker: 'buffer size',
+    parseDumpLine: parseXmlDumpLine,
+    parseEventLine: (line) => (/ENOBUFS/.test(line) ? 'overrun' : parseEventLine(line)),
+    fingerprint: lineFingerprint,
+    conntrackId: lineConntrackId,
+  };
+}
+
+/** Third tab-separated field of a ctnetlink line, as a number. */
+function netlinkId(line: Buffer): number | null {
+  const a = line.indexOf(9);
+  const b = a < 0 ? -1 : line.indexOf(9, a + 1);
+  const c = b < 0 ? -1 : line.indexOf(9, b + 1);
+  if (c < 0 || c === b + 1 || c - b > 11) return null;
+  let n = 0;
+  for (let i = b + 1; i < c; i++) {
+    const d = (line[i] as number) - 48;
+    if (d < 0 || d > 9) return null;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** ctflow's ctnetlink reader as the reader; `ctnetlink` = prefix + binary. */
+export function ctnetlinkReader(ctnetlink: readonly string[]): Reader {
+  return {
+    kind: 'ctnetlink',
+    dumpArgv: [...ctnetlink, 'dump'],
+    eventsArgv: [...ctnetlink, 'events'],
+    readyMarker: 'listening',
+    parseDumpLine: (line) => {
+      const parsed = parseNetlinkLine(line);
+      if (parsed.type !== 'entry') throw new LineFormatError('not a dump entry');
+      return parsed.entry;
+    },
+    parseEventLine: (line) => {
+      const parsed = parseNetlinkLine(line);
+      if (parsed.type === 'overrun') return 'overrun';
+      if (parsed.type !== 'event') throw new LineFormatError('not an event');
+      return parsed.event;
+    },
+    // Nothing in a ctnetlink line changes by itself (no timeout is printed): hash all of it.
+    fingerprint: (line) => (line[0] === 80 /* P */ ? hashBytes(line, [line.length, line.length]) : null),
+    conntrackId: netlinkId,
+  };
+}

@@ -1,0 +1,3 @@
+module ctflow/tools/ctnetlink
+
+go 1.22
