@@ -64,7 +64,7 @@ export interface ProcessorOptions {
   group?: ProcessorGroupOptions;
   /** Told after each partition restore (e.g. for a duration histogram). */
   onRestored?: (info: { partition: number; entries: number; durationMs: number }) => void;
-  /** Restore: give up waiting for the changelog end after this long without a record. Default 5000 ms. */
+  /** Restore: fail (and retry the batch) after this long without a changelog record. Default 60000 ms. */
   restoreIdleTimeoutMs?: number;
   log?: RoleLog;
 }
@@ -308,12 +308,7 @@ class KafkaProcessor implements Processor {
       ms: restored.durationMs,
       ...resume,
     };
-    if (restored.complete) this.#log.info(fields, 'partition state restored');
-    else
-      this.#log.warn(
-        fields,
-        'partition state restored without reaching the changelog end offset (compacted tail?)',
-      );
+    this.#log.info(fields, 'partition state restored');
     if (rebalance !== undefined) {
       state.verify = true;
       throw rebalance;

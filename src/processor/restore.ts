@@ -3,6 +3,7 @@
  * first offset to the end offset taken before the read, keep the newest value of each key (compaction
  * may not have run yet), decode those, and load them into a fresh engine.
  */
+import { CtflowError } from '../errors.js';
 import type { FlowStateCodec } from '../flow/state-codec.js';
 import type { FlowEngineApi, FlowStateEntry } from '../flow/types.js';
 import type { MessageBatch } from '../kafka/message.js';
@@ -52,11 +53,6 @@ export interface RestoredPartition {
   marker: ExportMarker | undefined;
   /** Changelog records read. */
   records: number;
-  /**
-   * False when the read stopped waiting before the end offset (compaction removed the last records, or the
-   * broker went quiet): logged by the caller.
-   */
-  complete: boolean;
   /** State entries loaded (flows and nodes). */
   entries: number;
   durationMs: number;
@@ -76,8 +72,10 @@ export interface RestoreRequest {
   /** Called after each changelog batch (e.g. a consumer-group heartbeat during a long restore). */
   onProgress?: (recordsRead: number) => Promise<void> | void;
   /**
-   * Stop waiting after this long without a new changelog record. Compaction can remove the record at
-   * end - 1 (a tombstone past delete.retention.ms), so the end offset is then never reached. Default 5000.
+   * Give up (CtflowError KAFKA, retriable) after this long without a new changelog record. The record at
+   * end - 1 always exists: Kafka's log cleaner never compacts the active segment, and with idempotent,
+   * non-transactional writes there are no control records. So a read that stalls means the broker is not
+   * answering, and a partial state must never be used. Default 60000.
    */
   idleTimeoutMs?: number;
 }
@@ -86,20 +84,33 @@ export interface RestoreRequest {
 export async function restorePartition(req: RestoreRequest): Promise<RestoredPartition> {
   const started = Date.now();
   const fold = new ChangelogFold();
-  let complete = true;
   const where = `${req.topic}[${req.partition}]`;
   if (req.toOffset > req.fromOffset) {
     const result = await req.reader.read({
       partition: req.partition,
       fromOffset: req.fromOffset,
       toOffset: req.toOffset,
-      idleTimeoutMs: req.idleTimeoutMs ?? 5000,
+      idleTimeoutMs: req.idleTimeoutMs ?? 60_000,
       onBatch: async (batch) => {
         fold.add(batch);
         await req.onProgress?.(fold.records);
       },
     });
-    complete = result.complete;
+    if (!result.complete) {
+      throw new CtflowError(
+        'KAFKA',
+        `restoring ${where}: no changelog record for ${req.idleTimeoutMs ?? 60_000} ms before the end offset ${req.toOffset} (last read ${result.lastOffset})`,
+        {
+          details: {
+            topic: req.topic,
+            partition: req.partition,
+            toOffset: req.toOffset,
+            lastOffset: result.lastOffset,
+          },
+          retriable: true,
+        },
+      );
+    }
   }
   const entries = fold.entries(req.codec, where);
   const engine = req.createEngine();
@@ -108,7 +119,6 @@ export async function restorePartition(req: RestoreRequest): Promise<RestoredPar
     engine,
     marker: fold.marker,
     records: fold.records,
-    complete,
     entries: entries.length,
     durationMs: Date.now() - started,
   };
