@@ -155,6 +155,46 @@ for (let round = 1; round <= ROUNDS; round++) {
   }
 }
 
+// ---- 2b. the engine alone: observation objects built once and updated in place ----
+// Same work for the engine, but no garbage from building observations: what the engine itself
+// costs per observation, without the GC a decoder's fresh objects cause.
+const pools: Observation[][] = [];
+for (let node = 0; node < NODES; node++) {
+  const pool: Observation[] = new Array(perNode);
+  for (let i = 0; i < perNode; i++) pool[i] = observation(node, i, T0, 0, 'POLL');
+  pools.push(pool);
+}
+heapBytes();
+let engineOnlyCpuMs = 0;
+let engineOnlyObserved = 0;
+for (let round = ROUNDS + 1; round <= 2 * ROUNDS; round++) {
+  const time = T0 + round * ROUND_US;
+  for (let node = 0; node < NODES; node++) {
+    const pool = pools[node] as Observation[];
+    for (let i = 0; i < perNode; i++) {
+      const o = pool[i] as Observation;
+      const c = o.counters as NonNullable<Observation['counters']>;
+      const grown = Math.floor((round + (i % 3)) / 3);
+      o.timeUs = time + node;
+      c.origPackets = 10 + grown * 3;
+      c.origBytes = 1000 + grown * 900;
+      c.replyPackets = 8 + grown * 2;
+      c.replyBytes = 5000 + grown * 7000;
+    }
+    const c1 = cpuMs();
+    for (let i = 0; i < perNode; i++) engine.observe(pool[i] as Observation);
+    engine.watermark({
+      node: nodeNames[node] as string,
+      bootId: bootIds[node] as string,
+      timeUs: time + node + 1,
+    });
+    engineOnlyCpuMs += cpuMs() - c1;
+    engineOnlyObserved += perNode;
+    drain();
+  }
+}
+pools.length = 0;
+
 // ---- 3. restore speed (a processor taking over a partition) ----
 const snapshot = engine.snapshot();
 const restored = new FlowEngine({});
@@ -170,6 +210,17 @@ for (const b of sample) codec.decode(b);
 const decodeCpuMs = cpuMs() - c0;
 const stateBytes = sample.reduce((n, b) => n + b.length, 0) / sample.length;
 
+// ---- 4. calibration: the cost of one random Map<string, number>.get over N keys here ----
+// Machine-independent reading of the figures above: observe() cost in units of this lookup.
+const calib = new Map<string, number>();
+for (let i = 0; i < FLOWS; i++) calib.set(`k${i}`, i);
+const probes = Array.from({ length: 1_000_000 }, (_, i) => `k${(i * 7919) % FLOWS}`);
+c0 = cpuMs();
+let sink = 0;
+for (const k of probes) sink += calib.get(k) ?? 0;
+const mapGetNs = ((cpuMs() - c0) * 1e6) / probes.length;
+calib.clear();
+
 const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
 const result = {
   flows: engine.size,
@@ -183,6 +234,7 @@ const result = {
   observePlusDrainPerSec: Math.round(observed / ((observeMs + drainMs) / 1000)),
   observePerCpuSec: Math.round(observed / (observeCpuMs / 1000)),
   observePlusDrainPerCpuSec: Math.round(observed / ((observeCpuMs + drainCpuMs) / 1000)),
+  engineOnlyObservePerCpuSec: Math.round(engineOnlyObserved / (engineOnlyCpuMs / 1000)),
   observeMs: Math.round(observeMs),
   drainMs: Math.round(drainMs),
   observeCpuMs: Math.round(observeCpuMs),
@@ -191,6 +243,9 @@ const result = {
   restoreFlowsPerCpuSec: Math.round(snapshot.length / (restoreCpuMs / 1000)),
   decodeStatesPerCpuSec: Math.round(sample.length / (decodeCpuMs / 1000)),
   avgStateValueBytes: Math.round(stateBytes),
+  calibrationMapGetNs: Math.round(mapGetNs),
+  observeCostInMapGets: Number((1e9 / (engineOnlyObserved / (engineOnlyCpuMs / 1000)) / mapGetNs).toFixed(2)),
+  calibrationSink: sink > 0,
   loadAverage: (await import('node:os'))
     .loadavg()
     .map((l) => l.toFixed(1))

@@ -3,7 +3,8 @@
  * slot, the key string, and an open-addressing index (key-index.ts) from flow identity to slot.
  * No object per flow, so the GC has almost nothing to trace.
  */
-import { flowHashOfKey, KeyIndex, keyMatches } from './key-index.js';
+import { CtflowError } from '../errors.js';
+import { flowHashOfKey, KeyIndex, keyMatches, MAX_SLOTS } from './key-index.js';
 import type { Observation, TcpState, Tuple } from './types.js';
 
 /** Float64 fields of a slot (µs of event time unless said otherwise; 0 = unset). */
@@ -143,16 +144,19 @@ export class FlowTable {
   find(obs: Observation, nodeIdx: number, h: number): number {
     const { table, mask } = this.#index;
     const u = this.u;
+    const tag = (h & 0xff000000) >>> 0;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const v = table[i] as number;
       if (v === 0) return -1;
-      const ub = (v - 1) * U_STRIDE;
+      if ((v & 0xff000000) >>> 0 !== tag) continue;
+      const slot = (v & 0xffffff) - 1;
+      const ub = slot * U_STRIDE;
       if (
         u[ub + Ux.hash] === h &&
         u[ub + Ux.node] === nodeIdx &&
-        keyMatches(this.keys[v - 1] as string, obs)
+        keyMatches(this.keys[slot] as string, obs)
       ) {
-        return v - 1;
+        return slot;
       }
     }
   }
@@ -166,11 +170,14 @@ export class FlowTable {
   findKeyHashed(key: string, nodeIdx: number, h: number): number {
     const { table, mask } = this.#index;
     const u = this.u;
+    const tag = (h & 0xff000000) >>> 0;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const v = table[i] as number;
       if (v === 0) return -1;
-      const ub = (v - 1) * U_STRIDE;
-      if (u[ub + Ux.hash] === h && u[ub + Ux.node] === nodeIdx && this.keys[v - 1] === key) return v - 1;
+      if ((v & 0xff000000) >>> 0 !== tag) continue;
+      const slot = (v & 0xffffff) - 1;
+      const ub = slot * U_STRIDE;
+      if (u[ub + Ux.hash] === h && u[ub + Ux.node] === nodeIdx && this.keys[slot] === key) return slot;
     }
   }
 
@@ -188,7 +195,12 @@ export class FlowTable {
   alloc(key: string, nodeIdx: number, h: number, isFlat = false): number {
     let slot = this.#free.pop();
     if (slot === undefined) {
-      if (this.#next === this.#cap) this.#resize(this.#cap * 2);
+      if (this.#next >= MAX_SLOTS) {
+        throw new CtflowError('CONFIG_INVALID', `more than ${MAX_SLOTS} flows in one flow engine`, {
+          details: { flows: this.size, expected: 'more partitions (each has its own engine)' },
+        });
+      }
+      if (this.#next === this.#cap) this.#resize(Math.min(this.#cap * 2, MAX_SLOTS));
       slot = this.#next++;
     }
     // A key built by concatenation is a rope of ~20 heap objects; keep one flat copy instead.
