@@ -6,6 +6,7 @@ import kafkajs from 'kafkajs';
 import type { Admin } from 'kafkajs';
 import { CtflowError } from '../errors.js';
 import { type KafkaClient, kafkajsOf } from './client.js';
+import { describeKafkaError, kafkaSecurityProblem } from './errors.js';
 
 /** Runs `fn` with a connected kafkajs admin client and always disconnects. For src/kafka only. */
 export async function withAdmin<T>(
@@ -21,9 +22,9 @@ export async function withAdmin<T>(
     if (err instanceof CtflowError) throw err;
     throw new CtflowError(
       'KAFKA',
-      `${what} failed on ${client.brokers.join(',')}: ${(err as Error).message}`,
+      `${what} failed on ${client.brokers.join(',')}: ${describeKafkaError(err)}`,
       {
-        details: { brokers: client.brokers, operation: what },
+        details: { brokers: client.brokers, operation: what, security: kafkaSecurityProblem(err) },
         cause: err,
         retriable: (err as { retriable?: boolean }).retriable ?? false,
       },

@@ -5,6 +5,7 @@
  */
 import type { Consumer as KafkajsConsumer } from 'kafkajs';
 import { CtflowError } from '../errors.js';
+import { describeKafkaError, kafkaSecurityProblem } from './errors.js';
 import { type KafkaClient, kafkajsOf } from './client.js';
 import { fromKafkajs, type MessageBatch, toOffset } from './message.js';
 
@@ -78,10 +79,11 @@ export interface GroupConsumer {
 }
 
 function wrap(what: string, groupId: string, err: unknown): CtflowError {
-  return new CtflowError('KAFKA', `${what} (group ${groupId}) failed: ${(err as Error).message}`, {
-    details: { groupId, operation: what },
+  return new CtflowError('KAFKA', `${what} (group ${groupId}) failed: ${describeKafkaError(err)}`, {
+    details: { groupId, operation: what, security: kafkaSecurityProblem(err) },
     cause: err,
-    retriable: (err as { retriable?: boolean }).retriable ?? true,
+    retriable:
+      kafkaSecurityProblem(err) === undefined && ((err as { retriable?: boolean }).retriable ?? true),
   });
 }
 

@@ -8,6 +8,7 @@ import type { Message, Producer as KafkajsProducer, TopicMessages } from 'kafkaj
 import { CtflowError } from '../errors.js';
 import { topicPartitionCounts } from './admin.js';
 import { type KafkaClient, kafkajsOf } from './client.js';
+import { describeKafkaError, kafkaSecurityProblem } from './errors.js';
 import { createJavaCompatiblePartitioner } from './partitioner.js';
 
 /** One message to send. Keys and values are bytes (or UTF-8 strings). */
@@ -219,11 +220,12 @@ export async function createProducer(client: KafkaClient, options: ProducerOptio
   } catch (err) {
     throw new CtflowError(
       'KAFKA',
-      `cannot connect a producer to ${client.brokers.join(',')}: ${(err as Error).message}`,
+      `cannot connect a producer to ${client.brokers.join(',')}: ${describeKafkaError(err)}`,
       {
-        details: { brokers: client.brokers },
+        details: { brokers: client.brokers, security: kafkaSecurityProblem(err) },
         cause: err,
-        retriable: true,
+        // A refused login or certificate does not heal by retrying.
+        retriable: kafkaSecurityProblem(err) === undefined,
       },
     );
   }

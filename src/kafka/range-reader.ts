@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CtflowError } from '../errors.js';
+import { describeKafkaError, kafkaSecurityProblem } from './errors.js';
 import { type KafkaClient, kafkajsOf } from './client.js';
 import { fromKafkajs, type MessageBatch, toOffset } from './message.js';
 
@@ -153,10 +154,10 @@ export async function createPartitionRangeReader(
     await joinedOnce;
   } catch (err) {
     await consumer.disconnect().catch(() => {});
-    throw new CtflowError('KAFKA', `cannot start a reader of ${topic}: ${(err as Error).message}`, {
-      details: { topic, groupId },
+    throw new CtflowError('KAFKA', `cannot start a reader of ${topic}: ${describeKafkaError(err)}`, {
+      details: { topic, groupId, security: kafkaSecurityProblem(err) },
       cause: err,
-      retriable: true,
+      retriable: kafkaSecurityProblem(err) === undefined,
     });
   }
 
