@@ -7,3 +7,5 @@ export { parseXmlDumpLine } from './parse-xml-dump.js';
 export { ConntrackSource, type SourceHandlers, type SourceOptions, type SourceStats } from './source.js';
 export { IPS } from './status.js';
 export { ConntrackTable, type TableContext, type TableStats } from './table.js';
+export { type NetlinkLine, parseNetlinkLine } from './parse-netlink-line.js';
+export { conntrackToolsReader, ctnetlinkReader, type Reader, type ReaderKind } from './reader.js';

@@ -76,6 +76,9 @@ function sleep(ms: number): Promise<void> {
  * already reported (POLL; synthetic DESTROY for entries that vanished without an event), plus the
  * event stream (NEW, UPDATE, DESTROY with µs times) in between. A Watermark follows every poll.
  *
+ * Readers: conntrack-tools (default; the `conntrack` CLI) or ctflow's ctnetlink reader
+ * (tools/ctnetlink; about 3x faster per poll, and exact status bits and kernel stop stamps).
+ *
  * Times: POLL observations carry when their dump output arrived; events carry conntrack's µs print
  * time (0-10 ms after the kernel's packet); NEW/UPDATE events carry the last known counters (events
  * have none), DESTROY events the final ones. The TCP state change to TIME_WAIT/CLOSE arrives as an
