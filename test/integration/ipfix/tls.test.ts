@@ -202,6 +202,31 @@ describe('IPFIX over TLS', () => {
     expect(c.flows).toEqual([]);
   });
 
+  it('the exporter refuses a collector that offers only TLS 1.1', async () => {
+    const server = tls.createServer({
+      cert: pem(pki.serverCert),
+      key: pem(pki.serverKey),
+      minVersion: 'TLSv1.1',
+      maxVersion: 'TLSv1.1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+    });
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    open.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const port = (server.address() as { port: number }).port;
+    const seen: unknown[] = [];
+    const e = exporter({
+      collectors: [`tls://127.0.0.1:${port}`],
+      observationDomainId: 7,
+      tls: clientTls(),
+      onError: (err) => seen.push(err),
+    });
+    e.write(many(5));
+    await until(() => seen.length > 0, 10_000, 'a TLS error');
+    expect(String((seen[0] as Error).message)).toMatch(/protocol/i);
+    expect(e.stats().collectors[0]).toMatchObject({ connected: false, records: 0 });
+  });
+
   it('ctflow collect --listen tls:// prints the records of a mutually authenticated exporter', async () => {
     const child = spawn(
       process.execPath,
