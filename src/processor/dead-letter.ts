@@ -14,6 +14,7 @@ export const DEAD_LETTER_HEADERS = {
   offset: 'ctflow-source-offset',
   timestamp: 'ctflow-source-timestamp',
   code: 'ctflow-error-code',
+  reason: 'ctflow-error-reason',
   message: 'ctflow-error-message',
 } as const;
 
@@ -23,6 +24,19 @@ const MAX_MESSAGE = 1000;
 /** The error code of a refusal: a CtflowError's code, else "UNKNOWN". */
 export function errorCodeOf(err: unknown): string {
   return isCtflowError(err) ? err.code : 'UNKNOWN';
+}
+
+/**
+ * A short label of why a message was refused, for metrics and the reason header: the codec's
+ * `details.reason` (not_avro, unknown_schema, corrupt, truncated, ...), else the error code in lower case
+ * (observation_invalid).
+ */
+export function deadLetterReason(err: unknown): string {
+  if (isCtflowError(err)) {
+    const reason = err.details['reason'];
+    return typeof reason === 'string' && reason.length > 0 ? reason : err.code.toLowerCase();
+  }
+  return 'unknown';
 }
 
 /** The dead-letter message for `source`, refused because of `err`. */
@@ -37,6 +51,7 @@ export function deadLetterMessage(source: ConsumedMessage, err: unknown): Outgoi
       [DEAD_LETTER_HEADERS.offset]: String(source.offset),
       [DEAD_LETTER_HEADERS.timestamp]: String(source.timestampMs),
       [DEAD_LETTER_HEADERS.code]: errorCodeOf(err),
+      [DEAD_LETTER_HEADERS.reason]: deadLetterReason(err),
       [DEAD_LETTER_HEADERS.message]: text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text,
     },
   };

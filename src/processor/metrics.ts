@@ -20,8 +20,8 @@ export async function syncProcessorMetrics(metrics: Metrics, stats: ProcessorSta
       n,
     );
   }
-  for (const [code, n] of Object.entries(stats.deadLetteredByCode)) {
-    await advanceCounterTo(metrics.deadLetter, { reason: code.toLowerCase() }, n);
+  for (const [reason, n] of Object.entries(stats.deadLetteredByReason)) {
+    await advanceCounterTo(metrics.deadLetter, { reason }, n);
   }
   await advanceCounterTo(metrics.duplicateRecords, {}, stats.possibleDuplicates);
   await advanceCounterTo(metrics.restoredFlows, {}, stats.restoredEntries);

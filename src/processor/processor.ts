@@ -27,7 +27,7 @@ import { createProducer, type OutgoingMessage, type Producer } from '../kafka/pr
 import { createPartitionRangeReader, type PartitionRangeReader } from '../kafka/range-reader.js';
 import { DEFAULT_TOPIC_NAMES, type TopicNames } from '../kafka/topics.js';
 import { applyMessages } from './apply.js';
-import { deadLetterMessage } from './dead-letter.js';
+import { deadLetterMessage, deadLetterReason } from './dead-letter.js';
 import { type RoleLog, SILENT_LOG } from './log.js';
 import { type ExportMarker, encodeMarker, MARKER_KEY, resumePoint } from './marker.js';
 import { restorePartition } from './restore.js';
@@ -162,7 +162,7 @@ class KafkaProcessor implements Processor {
     for (const s of this.#states.values()) flows += s.engine.size;
     return {
       ...this.#stats,
-      deadLetteredByCode: { ...this.#stats.deadLetteredByCode },
+      deadLetteredByReason: { ...this.#stats.deadLetteredByReason },
       recordsByReason: { ...this.#stats.recordsByReason },
       flows,
       partitions: this.#states.size,
@@ -270,6 +270,7 @@ class KafkaProcessor implements Processor {
     const ends = await fetchEndOffsets(this.#o.client, this.#t.flowState);
     const range = ends.find((e) => e.partition === p) ?? { partition: p, low: 0, high: 0 };
     let rebalance: unknown;
+    this.#stats.restoring++;
     const restored = await restorePartition({
       reader,
       codec: this.#stateCodec,
@@ -287,6 +288,8 @@ class KafkaProcessor implements Processor {
           rebalance = err;
         });
       },
+    }).finally(() => {
+      this.#stats.restoring--;
     });
     const resume = resumePoint(restored.marker);
     const state: PartitionState = {
@@ -347,9 +350,10 @@ class KafkaProcessor implements Processor {
     changes.push(this.#marker(p, { phase: 'exported', coveredTo: to, to }));
     const deadLetters = applied.refused.map((r) => deadLetterMessage(r.message, r.error));
     for (const r of applied.refused) {
-      this.#stats.deadLetteredByCode[r.error.code] = (this.#stats.deadLetteredByCode[r.error.code] ?? 0) + 1;
+      const reason = deadLetterReason(r.error);
+      this.#stats.deadLetteredByReason[reason] = (this.#stats.deadLetteredByReason[reason] ?? 0) + 1;
       this.#log.warn(
-        { partition: p, offset: r.message.offset, code: r.error.code, error: r.error.message },
+        { partition: p, offset: r.message.offset, code: r.error.code, reason, error: r.error.message },
         'input message sent to the dead-letter topic',
       );
     }

@@ -72,7 +72,11 @@ export async function startProcessorService(
     throw err;
   }
   let stopping = false;
-  telemetry?.setReadiness(() => (stopping ? { ready: false, reason: 'stopping' } : { ready: true }));
+  telemetry?.setReadiness(() => {
+    if (stopping) return { ready: false, reason: 'stopping' };
+    const restoring = processor.stats().restoring;
+    return restoring > 0 ? { ready: false, reason: `restoring ${restoring} partition(s)` } : { ready: true };
+  });
   metrics.kafkaConnected.set(1);
   const sync = async () => {
     await syncProcessorMetrics(metrics, processor.stats());

@@ -12,8 +12,8 @@ export interface ProcessorStats {
   skippedCovered: number;
   /** Messages sent to the dead-letter topic (undecodable or refused by the engine). */
   deadLettered: number;
-  /** The same, by error code (CODEC_DECODE, OBSERVATION_INVALID, ...). */
-  deadLetteredByCode: Record<string, number>;
+  /** The same, by reason (deadLetterReason(): not_avro, unknown_schema, corrupt, observation_invalid, ...). */
+  deadLetteredByReason: Record<string, number>;
   /** Flow records handed to the exporter. */
   records: number;
   /** The same, by flowEndReason (IE 136) value. */
@@ -45,6 +45,8 @@ export interface ProcessorStats {
   flows: number;
   /** Partitions owned (state in memory) right now. */
   partitions: number;
+  /** Partitions being restored right now (the processor is not ready while this is above 0). */
+  restoring: number;
 }
 
 /** A zeroed stats object. */
@@ -56,7 +58,7 @@ export function emptyProcessorStats(): ProcessorStats {
     watermarks: 0,
     skippedCovered: 0,
     deadLettered: 0,
-    deadLetteredByCode: {},
+    deadLetteredByReason: {},
     records: 0,
     recordsByReason: {},
     possibleDuplicates: 0,
@@ -73,5 +75,6 @@ export function emptyProcessorStats(): ProcessorStats {
     dropped: 0,
     flows: 0,
     partitions: 0,
+    restoring: 0,
   };
 }

@@ -36,13 +36,24 @@ test('undecodable and refused messages land in the dead-letter topic with the re
   const unknownFingerprint = Buffer.from(valid);
   unknownFingerprint.writeUInt32LE(0xdeadbeef, 2);
   const bad = [
-    { name: 'not avro', value: Buffer.from('this is not an Avro single object'), code: 'CODEC_DECODE' },
-    { name: 'unknown schema', value: unknownFingerprint, code: 'CODEC_DECODE' },
-    { name: 'truncated body', value: valid.subarray(0, valid.length - 7), code: 'CODEC_DECODE' },
+    {
+      name: 'not avro',
+      value: Buffer.from('this is not an Avro single object'),
+      code: 'CODEC_DECODE',
+      reason: 'not_avro',
+    },
+    { name: 'unknown schema', value: unknownFingerprint, code: 'CODEC_DECODE', reason: 'unknown_schema' },
+    {
+      name: 'truncated body',
+      value: valid.subarray(0, valid.length - 7),
+      code: 'CODEC_DECODE',
+      reason: 'truncated',
+    },
     {
       name: 'refused by the engine',
       value: Buffer.from(codec.encodeObservation({ ...good, node: 'bad|node' })),
       code: 'OBSERVATION_INVALID',
+      reason: 'observation_invalid',
     },
   ];
 
@@ -63,6 +74,9 @@ test('undecodable and refused messages land in the dead-letter topic with the re
   expect(await h.settle(workload)).toEqual([]);
   expect(h.collector.duplicates()).toBe(0);
   expect(h.processors[0]!.processor.stats().deadLettered).toBe(bad.length);
+  expect(h.processors[0]!.processor.stats().deadLetteredByReason).toEqual(
+    Object.fromEntries(bad.map((b) => [b.reason, 1])),
+  );
 
   const end = (await fetchEndOffsets(h.client, h.topics.deadLetter))[0]!.high;
   expect(end).toBe(bad.length);
@@ -87,6 +101,7 @@ test('undecodable and refused messages land in the dead-letter topic with the re
     expect(m, b.name).toBeDefined();
     expect(m!.value?.equals(b.value), b.name).toBe(true);
     expect(header(m!, DEAD_LETTER_HEADERS.code), b.name).toBe(b.code);
+    expect(header(m!, DEAD_LETTER_HEADERS.reason), b.name).toBe(b.reason);
     expect(header(m!, DEAD_LETTER_HEADERS.topic)).toBe(topic);
     expect(header(m!, DEAD_LETTER_HEADERS.partition)).toBe(String(i % partitions));
     expect(Number(header(m!, DEAD_LETTER_HEADERS.offset))).toBeGreaterThanOrEqual(0);
