@@ -64,6 +64,9 @@ test('scaling 1 → 3 → 1 twice: collector totals equal the truth, no record t
   const stats = first.processor.stats();
   expect(stats.possibleDuplicates).toBe(0);
   expect(stats.deadLettered).toBe(0);
-  // The survivor restored partitions handed back by the stopped processors.
+  // The survivor restored partitions handed back by the stopped processors, and kept (without a restore)
+  // the ones it owned before and after each eager rebalance.
   expect(stats.restores).toBeGreaterThan(partitions);
+  expect(stats.keptAfterRebalance).toBeGreaterThan(0);
+  expect(stats.rebalances).toBeGreaterThanOrEqual(5);
 });
