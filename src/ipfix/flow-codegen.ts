@@ -15,6 +15,38 @@ const addr = (fn: string, k: number, o: string, v: string, v6: boolean): string 
   `if (!${fn}(b, ${o}, ${v})) address(false, E[${k}], ${v}, ${v6});`;
 const time = (k: number, which: 'start' | 'end'): string => `time(E[${k}], r.${which}Us)`;
 
+// The checks below are inlined copies of uint(), counter() and time() in flow-fields.ts, with the same
+// refusal messages (the equivalence test compares them); the element is looked up only to refuse.
+
+/** An unsigned integer field 0..max stored by `store` (a DataView setter name, or 'u8'). */
+function uintField(
+  k: number,
+  o: string,
+  expr: string,
+  max: number,
+  store: 'setUint16' | 'setUint32' | 'u8',
+): string {
+  const write = store === 'u8' ? `b[${o}] = v;` : `d.${store}(${o}, v);`;
+  return `{ const v = ${expr}; if (typeof v !== 'number' || v > ${max} || v >>> 0 !== v) refuse(E[${k}], v, 'an integer 0..${max}'); ${write} }`;
+}
+
+/** Writes the safe non-negative integer `v` as unsigned64 at `o`. */
+const u64 = (o: string, v: string): string =>
+  `d.setUint32(${o}, (${v} / 4294967296) >>> 0); d.setUint32(${o} + 4, ${v} >>> 0);`;
+
+/** A counter field from `r.<set>.<name>`, as unsigned64. */
+function counterField(k: number, o: string, set: 'delta' | 'total', name: string): string {
+  return (
+    `{ const c = r.${set}; if (c === null) refuse(E[${k}], null, 'counters (the record has none, its template has counter fields)'); ` +
+    `const v = c.${name}; if (typeof v !== 'number' || !(v >= 0) || !Number.isSafeInteger(v)) refuse(E[${k}], v, 'a non-negative safe integer'); ` +
+    `${u64(o, 'v')} }`
+  );
+}
+
+/** A checked event time in µs (never zero, missing or before 1970) bound to `us`. */
+const checkedTime = (k: number, which: 'start' | 'end'): string =>
+  `const us = r.${which}Us; if (typeof us !== 'number' || !(us > 0) || us > 9007199254740991) refuse(E[${k}], us, 'a time after 1970-01-01T00:00:00Z (> 0; a zero or missing time is never sent)');`;
+
 /** The statement that writes field `k` (operation `op`) at expression `o`. */
 function statement(op: number, k: number, o: string): string {
   switch (op) {
@@ -27,13 +59,13 @@ function statement(op: number, k: number, o: string): string {
     case Op.DstAddr6:
       return addr('writeIpv6', k, o, 'r.orig.dst', true);
     case Op.SrcPort:
-      return `d.setUint16(${o}, uint(E[${k}], r.orig.srcPort, 65535));`;
+      return uintField(k, o, 'r.orig.srcPort', 65535, 'setUint16');
     case Op.DstPort:
-      return `d.setUint16(${o}, uint(E[${k}], r.orig.dstPort, 65535));`;
+      return uintField(k, o, 'r.orig.dstPort', 65535, 'setUint16');
     case Op.IcmpTypeCode:
       return `d.setUint16(${o}, (uint(E[${k}], r.orig.icmpType, 255) << 8) | uint(E[${k}], r.orig.icmpCode, 255));`;
     case Op.Protocol:
-      return `b[${o}] = uint(E[${k}], r.protocol, 255);`;
+      return uintField(k, o, 'r.protocol', 255, 'u8');
     case Op.PostNatSrc4:
       return addr('writeIpv4', k, o, 'r.reply.dst', false);
     case Op.PostNatDst4:
@@ -43,9 +75,9 @@ function statement(op: number, k: number, o: string): string {
     case Op.PostNatDst6:
       return addr('writeIpv6', k, o, 'r.reply.src', true);
     case Op.PostNaptSrcPort:
-      return `d.setUint16(${o}, uint(E[${k}], r.reply.dstPort, 65535));`;
+      return uintField(k, o, 'r.reply.dstPort', 65535, 'setUint16');
     case Op.PostNaptDstPort:
-      return `d.setUint16(${o}, uint(E[${k}], r.reply.srcPort, 65535));`;
+      return uintField(k, o, 'r.reply.srcPort', 65535, 'setUint16');
     case Op.StartSeconds:
     case Op.EndSeconds: {
       // RFC 7011 §6.1.7 dateTimeSeconds: unsigned32 seconds, 4 octets.
@@ -55,8 +87,8 @@ function statement(op: number, k: number, o: string): string {
     case Op.StartMilliseconds:
     case Op.EndMilliseconds: {
       // RFC 7011 §6.1.8 dateTimeMilliseconds: unsigned64 milliseconds.
-      const t = time(k, op === Op.StartMilliseconds ? 'start' : 'end');
-      return `{ const ms = Math.floor(${t} / 1000); if (ms <= 0) refuse(E[${k}], ms, 'milliseconds > 0 since 1970'); u64(d, ${o}, ms); }`;
+      const t = checkedTime(k, op === Op.StartMilliseconds ? 'start' : 'end');
+      return `{ ${t} const ms = Math.floor(us / 1000); if (ms <= 0) refuse(E[${k}], ms, 'milliseconds > 0 since 1970'); ${u64(o, 'ms')} }`;
     }
     case Op.StartMicroseconds:
     case Op.EndMicroseconds:
@@ -65,36 +97,36 @@ function statement(op: number, k: number, o: string): string {
     case Op.EndNanoseconds:
       return `writeValue(b, ${o}, E[${k}], 8, BigInt(Math.floor(${time(k, op === Op.StartNanoseconds ? 'start' : 'end')})) * 1000n);`;
     case Op.DeltaOctets:
-      return `u64(d, ${o}, counter(E[${k}], r.delta, r.delta?.origBytes));`;
+      return counterField(k, o, 'delta', 'origBytes');
     case Op.DeltaPackets:
-      return `u64(d, ${o}, counter(E[${k}], r.delta, r.delta?.origPackets));`;
+      return counterField(k, o, 'delta', 'origPackets');
     case Op.ReverseDeltaOctets:
-      return `u64(d, ${o}, counter(E[${k}], r.delta, r.delta?.replyBytes));`;
+      return counterField(k, o, 'delta', 'replyBytes');
     case Op.ReverseDeltaPackets:
-      return `u64(d, ${o}, counter(E[${k}], r.delta, r.delta?.replyPackets));`;
+      return counterField(k, o, 'delta', 'replyPackets');
     case Op.TotalOctets:
-      return `u64(d, ${o}, counter(E[${k}], r.total, r.total?.origBytes));`;
+      return counterField(k, o, 'total', 'origBytes');
     case Op.TotalPackets:
-      return `u64(d, ${o}, counter(E[${k}], r.total, r.total?.origPackets));`;
+      return counterField(k, o, 'total', 'origPackets');
     case Op.ReverseTotalOctets:
-      return `u64(d, ${o}, counter(E[${k}], r.total, r.total?.replyBytes));`;
+      return counterField(k, o, 'total', 'replyBytes');
     case Op.ReverseTotalPackets:
-      return `u64(d, ${o}, counter(E[${k}], r.total, r.total?.replyPackets));`;
+      return counterField(k, o, 'total', 'replyPackets');
     case Op.EndReason:
-      return `b[${o}] = uint(E[${k}], r.endReason, 255);`;
+      return uintField(k, o, 'r.endReason', 255, 'u8');
     case Op.BiflowInitiator:
       return `b[${o}] = 1;`;
     case Op.FirstSeenMidLife:
       // RFC 7011 §6.1.5 boolean: true = 1, false = 2.
       return `if (typeof r.firstSeenMidLife !== 'boolean') refuse(E[${k}], r.firstSeenMidLife, 'true or false'); b[${o}] = r.firstSeenMidLife ? 1 : 2;`;
     case Op.RecordIndex:
-      return `d.setUint32(${o}, uint(E[${k}], r.recordIndex, 4294967295));`;
+      return uintField(k, o, 'r.recordIndex', 4294967295, 'setUint32');
     case Op.ConntrackId:
-      return `d.setUint32(${o}, uint(E[${k}], r.conntrackId, 4294967295));`;
+      return uintField(k, o, 'r.conntrackId', 4294967295, 'setUint32');
     case Op.Zone:
-      return `d.setUint16(${o}, uint(E[${k}], r.zone, 65535));`;
+      return uintField(k, o, 'r.zone', 65535, 'setUint16');
     case Op.Mark:
-      return `d.setUint32(${o}, uint(E[${k}], r.mark, 4294967295));`;
+      return uintField(k, o, 'r.mark', 4294967295, 'setUint32');
     default:
       throw new Error(`unknown flow field operation ${op}`);
   }
