@@ -94,6 +94,7 @@ export async function startEmbedded(
         n,
       );
     }
+    metrics.ready.set(state === 'running' ? 1 : 0);
     metrics.flowsActive.set(engine.size);
     for (const [n, t] of eventTimeUs) metrics.eventTime.set({ node: n }, t / 1e6);
     if (exporter) await syncExporterMetrics(metrics, exporter.stats());
