@@ -11,6 +11,7 @@ import { kafkaClientOptions, topicNames } from '../kafka/from-config.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
 import { startTelemetryServer, type TelemetryServer } from '../telemetry/server.js';
+import { consumerLagSync } from './lag.js';
 import { syncExporterMetrics, syncProcessorMetrics } from './metrics.js';
 import { type Processor, type ProcessorGroupOptions, startProcessor } from './processor.js';
 import type { ProcessorStats } from './stats.js';
@@ -54,10 +55,11 @@ export async function startProcessorService(
     ...exporterOptions(config),
     onError: (err) => log.warn({ err }, 'IPFIX exporter'),
   });
+  const client = createKafka(kafkaClientOptions(config, log));
   let processor: Processor;
   try {
     processor = await startProcessor({
-      client: createKafka(kafkaClientOptions(config, log)),
+      client,
       groupId: config.processor.groupId,
       topics: topicNames(config),
       engine: engineOptions(config),
@@ -84,6 +86,16 @@ export async function startProcessorService(
   };
   const timer = setInterval(() => void sync().catch(() => {}), 1000);
   timer.unref();
+  // Lag needs two admin requests: every 5 s is enough for autoscaling and alerts.
+  const syncLag = consumerLagSync(
+    metrics,
+    client,
+    config.processor.groupId,
+    topicNames(config).observations,
+    () => processor.partitions(),
+  );
+  const lagTimer = setInterval(() => void syncLag().catch(() => {}), 5000);
+  lagTimer.unref();
 
   let stopped: Promise<ProcessorStats> | undefined;
   const stop = async (): Promise<ProcessorStats> => {
@@ -95,6 +107,7 @@ export async function startProcessorService(
       await sync().catch(() => {});
     } finally {
       clearInterval(timer);
+      clearInterval(lagTimer);
       metrics.kafkaConnected.set(0);
       await telemetry?.close().catch(() => {});
     }
