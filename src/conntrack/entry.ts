@@ -1,28 +1,11 @@
-import type { Counters, Family, TcpState, Tuple } from '../flow/types.js';
+import type { Observation, TcpState, Tuple } from '../flow/types.js';
 
 /**
  * One conntrack entry as printed by conntrack-tools, already in ctflow's vocabulary: what an
- * Observation carries about the entry, without who observed it and when.
+ * Observation carries about the entry, without who observed it and when. Status bits are rebuilt
+ * from what conntrack-tools prints (see status.ts); kernel stamps are µs (floor of the ns stamp).
  */
-export interface ConntrackEntry {
-  conntrackId: number;
-  zone: number;
-  family: Family;
-  protocol: number;
-  orig: Tuple;
-  reply: Tuple;
-  /** TCP state; null for every other protocol (SCTP/DCCP states are not TCP states). */
-  tcpState: TcpState | null;
-  /** IPS_* bits reconstructed from what conntrack-tools prints (see status.ts). */
-  status: number;
-  mark: number;
-  /** Absolute counters; null when the line carries none (nf_conntrack_acct=0 or an event without them). */
-  counters: Counters | null;
-  /** Kernel start stamp in µs (floor of the ns stamp); null when not printed. */
-  kernelStartUs: number | null;
-  /** Kernel stop stamp in µs; null when not printed. */
-  kernelStopUs: number | null;
-}
+export type ConntrackEntry = Omit<Observation, 'node' | 'bootId' | 'kind' | 'timeUs'>;
 
 /** Conntrack event types as printed by `conntrack -E`. */
 export type ConntrackEventKind = 'NEW' | 'UPDATE' | 'DESTROY';
