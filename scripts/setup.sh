@@ -33,7 +33,7 @@ apt_install() {
 command -v node >/dev/null || { say "node (>= 20) is missing: install Node.js 20"; exit 1; }
 
 runtime_pkgs=(conntrack iptables iproute2)
-test_pkgs=(tshark nfdump pmacct iputils-ping procps)
+test_pkgs=(tshark nfdump pmacct iputils-ping procps openssl util-linux)
 
 case "$what" in
   run)
