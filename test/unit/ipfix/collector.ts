@@ -48,7 +48,7 @@ export async function startCollector(protocol: 'udp' | 'tcp', port = 0): Promise
 }
 
 /** Polls `cond` every 10 ms until true; fails after `ms`. */
-export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+export async function until(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

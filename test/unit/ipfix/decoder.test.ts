@@ -30,7 +30,7 @@ function msg(
 
 const kinds = (r: { events: { kind: string }[] }): string[] => r.events.map((e) => e.kind);
 
-describe('decoder', () => {
+describe('decoder', { timeout: 30_000 }, () => {
   it('detects sequence gaps per exporter and domain', () => {
     const d = new Decoder();
     const rows = [
@@ -180,7 +180,7 @@ describe('decoder', () => {
   });
 });
 
-describe('TCP stream framing', () => {
+describe('TCP stream framing', { timeout: 30_000 }, () => {
   it('splits a stream cut anywhere into the same messages', () => {
     const stream = Buffer.concat(['v4-biflow-1.hex', 'v4-biflow-2.hex', 'options-stats.hex'].map(golden));
     fc.assert(

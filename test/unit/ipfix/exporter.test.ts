@@ -50,14 +50,15 @@ function checkSequence(c: TestCollector): void {
   expect(c.events.filter((e) => e.kind === 'sequenceGap')).toEqual([]);
 }
 
-describe('exporter over UDP (loopback)', () => {
+// Loopback sockets on a shared, loaded machine: generous per-test time.
+describe('exporter over UDP (loopback)', { timeout: 30_000 }, () => {
   it('sends templates, statistics and records; sequence numbers count data records; counters match', async () => {
     const c = await collector('udp');
     const e = exporter({ collectors: [c.url], observationDomainId: 7 });
     e.write(many(50));
     e.write([record6({ recordIndex: 50 })]);
     await e.flush();
-    await until(() => c.flows().length === 51, 5000, '51 records');
+    await until(() => c.flows().length === 51, 10_000, '51 records');
     expect(c.flows().map(indexOf)).toEqual([...Array(51).keys()]);
     expect(c.records.filter((r) => r.scopeCount === 1)).toHaveLength(1);
     checkSequence(c);
@@ -78,7 +79,7 @@ describe('exporter over UDP (loopback)', () => {
       const e = exporter({ collectors: [c.url], observationDomainId: 1, mtu });
       e.write(many(200));
       await e.flush();
-      await until(() => c.flows().length === 200, 5000, `200 records at MTU ${mtu}`);
+      await until(() => c.flows().length === 200, 10_000, `200 records at MTU ${mtu}`);
       const sizes = c.messages.map((m) => m.buf.length);
       expect(Math.max(...sizes)).toBeLessThanOrEqual(max);
       // Batching fills messages: all but the last data message are within one record of the limit.
@@ -143,12 +144,12 @@ describe('exporter over UDP (loopback)', () => {
       e.write(many(3));
       await e.flush();
     }
-    await until(() => e.stats().collectors[0]!.droppedRecords > 0, 5000, 'a counted drop');
+    await until(() => e.stats().collectors[0]!.droppedRecords > 0, 10_000, 'a counted drop');
     const c = await collector('udp', port);
     now += 30_001;
     e.write(many(3));
     await e.flush();
-    await until(() => c.flows().length === 3, 5000, 'records after the refresh');
+    await until(() => c.flows().length === 3, 10_000, 'records after the refresh');
     const s = e.stats().collectors[0]!;
     expect(s.records + s.droppedRecords).toBe(18);
     expect(errors.length).toBeGreaterThan(0);
@@ -176,7 +177,7 @@ describe('exporter over UDP (loopback)', () => {
     }
     await e.flush();
     for (const c of [u, t]) {
-      await until(() => c.flows().length === 120, 5000, '120 records');
+      await until(() => c.flows().length === 120, 10_000, '120 records');
       expect(c.flows().filter((r) => r.observationDomainId === 2)).toHaveLength(50);
       checkSequence(c);
     }
@@ -184,7 +185,7 @@ describe('exporter over UDP (loopback)', () => {
   });
 });
 
-describe('exporter over TCP (loopback)', () => {
+describe('exporter over TCP (loopback)', { timeout: 30_000 }, () => {
   it('re-sends templates on reconnect and delivers what it buffered meanwhile', async () => {
     const c = await collector('tcp');
     const e = exporter({
@@ -198,11 +199,11 @@ describe('exporter over TCP (loopback)', () => {
     await until(() => c.flows().length === 10);
     const port = c.port;
     await c.close();
-    await until(() => !e.stats().collectors[0]!.connected, 5000, 'disconnect');
+    await until(() => !e.stats().collectors[0]!.connected, 10_000, 'disconnect');
     e.write(many(10, { recordIndex: 0 }).map((r, k) => ({ ...r, recordIndex: 10 + k })));
     await e.flush();
     const c2 = await collector('tcp', port);
-    await until(() => c2.flows().length === 10, 5000, 'buffered records after reconnect');
+    await until(() => c2.flows().length === 10, 10_000, 'buffered records after reconnect');
     expect(c2.flows().map(indexOf)).toEqual([...Array(10).keys()].map((k) => 10 + k));
     // The new connection starts with template messages, before any data set.
     const setIds = (b: Buffer): number[] => {
@@ -234,7 +235,7 @@ describe('exporter over TCP (loopback)', () => {
     expect(s.droppedRecords).toBeGreaterThan(0);
     expect(s.droppedRecords).toBeLessThan(2000);
     const c = await collector('tcp', port);
-    await until(() => c.flows().length + s.droppedRecords === 2000, 5000, 'buffered records');
+    await until(() => c.flows().length + s.droppedRecords === 2000, 10_000, 'buffered records');
     expect(e.stats().collectors[0]!.records).toBe(2000 - s.droppedRecords);
     // Dropped messages leave a gap the collector can see; nothing else is lost.
     expect(c.events.filter((x) => x.kind === 'unknownTemplate')).toEqual([]);

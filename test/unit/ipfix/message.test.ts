@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MessageBuilder } from '../../../src/ipfix/message.js';
 
-describe('MessageBuilder', () => {
+describe('MessageBuilder', { timeout: 30_000 }, () => {
   it('keeps every handed-over message intact while other builders go on (shared slabs)', () => {
     fc.assert(
       fc.property(

@@ -110,7 +110,7 @@ function build(t: ReturnType<typeof makeTemplate>, rows: FieldValue[][], seq: nu
   return b.finish(1_795_680_010, seq, 9, true, t.minRecordLength);
 }
 
-describe('encode → decode is the identity', () => {
+describe('encode → decode is the identity', { timeout: 60_000 }, () => {
   it('for generated templates and records of every data type (reduced-size counters, variable length)', () => {
     fc.assert(
       fc.property(caseArb, fc.nat(), ([t, rows], seq) => {
