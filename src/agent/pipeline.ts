@@ -46,7 +46,7 @@ export class EnginePipeline {
   }
 
   private pump(): void {
-    const { records } = this.engine.drain();
+    const records = this.engine.drainRecords();
     if (records.length === 0) return;
     this.stats.records += records.length;
     for (const r of records) this.stats.byReason[r.endReason] = (this.stats.byReason[r.endReason] ?? 0) + 1;

@@ -197,6 +197,22 @@ export class FlowEngine implements FlowEngineApi {
     return { records, changes };
   }
 
+  /**
+   * Records released since the last drain, without building changelog states (the embedded mode
+   * keeps no changelog). Clears the pending changes as drain() does.
+   */
+  drainRecords(): FlowRecord[] {
+    for (const node of this.#dirtyNodes) node.dirty = false;
+    this.#dirtyNodes = [];
+    const t = this.#t;
+    for (const slot of this.#dirtySlots) t.dirty[slot] = 0;
+    this.#dirtySlots = [];
+    this.#removed = [];
+    const records = this.#records;
+    this.#records = [];
+    return records;
+  }
+
   snapshot(): FlowStateEntry[] {
     const out: FlowStateEntry[] = [];
     for (const node of this.#nodeList) {

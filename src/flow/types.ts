@@ -258,6 +258,8 @@ export interface FlowEngineApi {
   shutdown(): void;
   /** Records and state changes produced since the last drain. */
   drain(): EngineOutput;
+  /** Records released since the last drain, without changelog states (no changelog kept). */
+  drainRecords(): FlowRecord[];
   /** Every live flow's state (for tests and full snapshots). */
   snapshot(): FlowStateEntry[];
   /** Load states (from the changelog) into an empty engine. */
