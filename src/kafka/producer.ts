@@ -32,7 +32,11 @@ export interface ProducerOptions {
   compression?: 'gzip' | 'none';
   /** How long to wait for more messages before sending a request. Default 5 ms; 0 sends at once. */
   lingerMs?: number;
-  /** Most messages in one request. Default 10000. */
+  /**
+   * Most messages in one request; a larger send() is split. Default 1000: kafkajs 2.2.4 groups a request's
+   * messages per partition by copying the array once per message (producer/groupMessagesPerPartition.js),
+   * so a request's cost grows with the square of its messages to one partition.
+   */
   maxBatchMessages?: number;
   /**
    * Retries of a failed request. Default: without limit when idempotent (kafkajs' default: a send then
@@ -41,10 +45,20 @@ export interface ProducerOptions {
   retries?: number;
 }
 
+/** Options of one send. */
+export interface SendOptions {
+  /** One request whatever the size (all or nothing per partition). Default false. */
+  atomic?: boolean;
+}
+
 /** A connected producer. */
 export interface Producer {
-  /** Sends messages to one topic; resolves once all are acknowledged by all in-sync replicas. */
-  send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+  /**
+   * Sends messages to one topic; resolves once all are acknowledged by all in-sync replicas. A send larger
+   * than maxBatchMessages is split into several requests (once one fails, the rest are not sent), unless
+   * `atomic`: then it goes in one request, so each partition gets it as one record batch, all or nothing.
+   */
+  send(topic: string, messages: readonly OutgoingMessage[], options?: SendOptions): Promise<void>;
   /** Resolves when everything sent so far is acknowledged (or failed). */
   flush(): Promise<void>;
   /** Number of partitions of `topic` (for writing to each partition, e.g. watermarks). */
@@ -58,6 +72,29 @@ interface Pending {
   messages: Message[];
   resolve: () => void;
   reject: (err: unknown) => void;
+  /** The send this chunk belongs to; once one of its chunks failed, the others are not sent. */
+  send: { failed: unknown };
+}
+
+/** Settles one send() once all of its chunks are acknowledged, or rejects at the first failed one. */
+function chunkSettler(
+  chunks: number,
+  resolve: () => void,
+  reject: (err: unknown) => void,
+): Pick<Pending, 'resolve' | 'reject' | 'send'> {
+  let left = chunks;
+  const send = { failed: undefined as unknown };
+  return {
+    resolve: () => {
+      if (--left === 0) resolve();
+    },
+    reject: (err: unknown) => {
+      if (send.failed !== undefined) return;
+      send.failed = err;
+      reject(err);
+    },
+    send,
+  };
 }
 
 function toBuffer(data: Uint8Array | string): Buffer | string {
@@ -100,7 +137,7 @@ export class BatchingProducer implements Producer {
     private readonly maxBatchMessages: number,
   ) {}
 
-  send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+  send(topic: string, messages: readonly OutgoingMessage[], options: SendOptions = {}): Promise<void> {
     if (this.closed) {
       return Promise.reject(new CtflowError('KAFKA', 'producer is disconnected', { details: { topic } }));
     }
@@ -112,7 +149,13 @@ export class BatchingProducer implements Producer {
       return Promise.reject(err);
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ topic, messages: converted, resolve, reject });
+      // Chunks of at most maxBatchMessages, so that no request exceeds it (see ProducerOptions).
+      const max = options.atomic === true ? converted.length : this.maxBatchMessages;
+      const settle = chunkSettler(Math.ceil(converted.length / max), resolve, reject);
+      for (let i = 0; i < converted.length; i += max) {
+        const messages = converted.length <= max ? converted : converted.slice(i, i + max);
+        this.queue.push({ topic, messages, ...settle });
+      }
       this.queued += converted.length;
       if (this.queued >= this.maxBatchMessages || this.lingerMs === 0) this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.lingerMs);
@@ -133,10 +176,15 @@ export class BatchingProducer implements Producer {
       (count === 0 || count + this.queue[0]!.messages.length <= this.maxBatchMessages)
     ) {
       const next = this.queue.shift()!;
+      if (next.send.failed !== undefined) {
+        this.queued -= next.messages.length;
+        continue;
+      }
       batch.push(next);
       count += next.messages.length;
     }
     this.queued -= count;
+    if (batch.length === 0) return;
     const byTopic = new Map<string, Message[]>();
     for (const p of batch) {
       const list = byTopic.get(p.topic);
@@ -238,6 +286,6 @@ export async function createProducer(client: KafkaClient, options: ProducerOptio
     producer,
     compression,
     options.lingerMs ?? 5,
-    options.maxBatchMessages ?? 10_000,
+    options.maxBatchMessages ?? 1000,
   );
 }

@@ -23,7 +23,7 @@ export interface RangeReaderOptions {
   concurrency?: number;
   /** Longest wait of a fetch for data. Default 100 ms. */
   maxWaitTimeMs?: number;
-  /** Default 4 MiB. */
+  /** Default 16 MiB: a restore reads a whole partition, fewer round trips make it faster. */
   maxBytesPerPartition?: number;
 }
 
@@ -82,7 +82,9 @@ export async function createPartitionRangeReader(
   const consumer = kafkajsOf(client).consumer({
     groupId,
     maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
-    maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1_048_576,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 16 * 1_048_576,
+    // kafkajs' default total (10 MiB) would cap a single partition's fetch below maxBytesPerPartition.
+    maxBytes: 2 * (options.maxBytesPerPartition ?? 16 * 1_048_576),
     allowAutoTopicCreation: false,
   });
   const active = new Map<number, ActiveRead>();

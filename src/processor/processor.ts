@@ -31,6 +31,7 @@ import { deadLetterMessage, deadLetterReason } from './dead-letter.js';
 import { type RoleLog, SILENT_LOG } from './log.js';
 import { type ExportMarker, encodeMarker, MARKER_KEY, resumePoint } from './marker.js';
 import { restorePartition } from './restore.js';
+import { splitUnits } from './units.js';
 import { emptyProcessorStats, type ProcessorStats } from './stats.js';
 
 /** Most messages per produce request (see start()). */
@@ -112,6 +113,8 @@ class KafkaProcessor implements Processor {
   #inFlight: Promise<void> = Promise.resolve();
   /** Offset commits run behind processing (the changelog marker, not the commit, is the guarantee). */
   #commits: Promise<void> = Promise.resolve();
+  /** Offsets waiting in #commits, per partition. */
+  readonly #pendingCommits = new Map<number, number>();
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #resolveDone: () => void = () => {};
@@ -134,7 +137,13 @@ class KafkaProcessor implements Processor {
     const g = this.#o.group ?? {};
     // kafkajs groups a request's messages per partition by copying arrays (quadratic in the messages of one
     // partition, kafkajs 2.2.4 groupMessagesPerPartition.js): requests of at most 1000 keep that cost small.
-    this.#producer = await createProducer(this.#o.client, { lingerMs: 0, maxBatchMessages: PRODUCE_BATCH });
+    // No compression: changelog values are small Avro records (gzip gains little on them) and gzip costs CPU
+    // twice, here and in every restore (kafkajs inflates on the event loop).
+    this.#producer = await createProducer(this.#o.client, {
+      lingerMs: 0,
+      maxBatchMessages: PRODUCE_BATCH,
+      compression: 'none',
+    });
     this.#consumer = await createGroupConsumer(this.#o.client, {
       groupId: this.groupId,
       topics: [this.#t.observations],
@@ -238,8 +247,9 @@ class KafkaProcessor implements Processor {
       const cut = fresh.findIndex((m) => m.offset >= state.duplicatesBelow);
       const replayed = cut < 0 ? fresh : fresh.slice(0, cut);
       const rest = cut < 0 ? [] : fresh.slice(cut);
-      if (replayed.length > 0) await this.#process(p, state, replayed, true);
-      if (rest.length > 0) await this.#process(p, state, rest, false);
+      // Units bound each atomic changelog request (see units.ts).
+      for (const unit of splitUnits(replayed)) await this.#process(p, state, unit, true);
+      for (const unit of splitUnits(rest)) await this.#process(p, state, unit, false);
     } catch (err) {
       // The engine may hold input whose outputs were not all written: a retry must start from the changelog.
       this.#drop(p, `error: ${(err as Error).message}`);
@@ -383,7 +393,8 @@ class KafkaProcessor implements Processor {
   }
 
   async #writeChangelog(state: PartitionState, messages: OutgoingMessage[]): Promise<void> {
-    await this.#producer.send(this.#t.flowState, messages);
+    // Atomic: the state changes of a unit and its "exported" marker land together or not at all.
+    await this.#producer.send(this.#t.flowState, messages, { atomic: true });
     // Offsets of a non-transactional idempotent producer are contiguous: our writes move the end by this much.
     state.changelogEnd += messages.length;
     this.#stats.changelogWrites += messages.length;
@@ -394,7 +405,15 @@ class KafkaProcessor implements Processor {
    * next owner skips this input whether or not the commit lands, so a round trip per batch is saved.
    */
   #commitLater(p: number, offset: number): void {
-    this.#commits = this.#commits.then(() => this.#commit(p, offset));
+    // Coalesced: a commit queued for p and not yet started takes the newest offset instead.
+    const queued = this.#pendingCommits.has(p);
+    this.#pendingCommits.set(p, offset);
+    if (queued) return;
+    this.#commits = this.#commits.then(() => {
+      const newest = this.#pendingCommits.get(p) ?? offset;
+      this.#pendingCommits.delete(p);
+      return this.#commit(p, newest);
+    });
   }
 
   async #commit(p: number, offset: number): Promise<void> {

@@ -35,14 +35,18 @@ function num(r: DecodedRecord, id: number, pen = 0): number {
 /** A running test collector. */
 export class TestCollector {
   readonly records: CollectedRecord[] = [];
-  readonly #decoder = new Decoder();
+  #decoder = new Decoder();
+  #unknownBefore = 0;
   #listener: Listener | undefined;
   errors = 0;
 
-  /** Listens on tcp://127.0.0.1:<free port>. */
-  async start(): Promise<string> {
+  /**
+   * Listens on tcp://127.0.0.1:<port> (default a free one). After close(), start(samePort) is a collector
+   * restart: a fresh decoder that knows no template (records kept).
+   */
+  async start(port = 0): Promise<string> {
     this.#listener = await listen(
-      { protocol: 'tcp', host: '127.0.0.1', port: 0, url: 'tcp://127.0.0.1:0' },
+      { protocol: 'tcp', host: '127.0.0.1', port, url: `tcp://127.0.0.1:${port}` },
       {
         message: (msg, exporter, transport) => {
           const res = this.#decoder.decode(msg, exporter, transport, Date.now());
@@ -121,8 +125,18 @@ export class TestCollector {
     return out;
   }
 
+  /** Data sets that arrived before their template, over every start (a restart must see templates first). */
+  get unknownTemplateSets(): number {
+    return this.#unknownBefore + this.#decoder.stats().unknownTemplateSets;
+  }
+
+  /** Stops listening (connections closed); records are kept for start(port) again. */
   async close(): Promise<void> {
-    await this.#listener?.close();
+    const listener = this.#listener;
+    this.#listener = undefined;
+    this.#unknownBefore += this.#decoder.stats().unknownTemplateSets;
+    this.#decoder = new Decoder();
+    await listener?.close();
   }
 }
 

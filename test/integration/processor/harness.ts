@@ -1,5 +1,5 @@
 /** Shared set-up of processor integration tests: unique topics, a collector, processors with exporters. */
-import { createExporter, type IpfixExporter } from '../../../src/ipfix/exporter.js';
+import { createExporter, type ExporterOptions, type IpfixExporter } from '../../../src/ipfix/exporter.js';
 import { deleteGroups, deleteTopics } from '../../../src/kafka/admin.js';
 import type { KafkaClient } from '../../../src/kafka/client.js';
 import { createProducer, type Producer } from '../../../src/kafka/producer.js';
@@ -72,12 +72,13 @@ export class ProcessorHarness {
     this.producer = await createProducer(this.client, { lingerMs: 2 });
   }
 
-  /** Starts one more in-process processor in the test group. */
-  async startProcessor(): Promise<RunningProcessor> {
+  /** Starts one more in-process processor in the test group (exporter settings may be overridden). */
+  async startProcessor(exporterOptions: Partial<ExporterOptions> = {}): Promise<RunningProcessor> {
     const exporter = createExporter({
       collectors: [this.collectorUrl],
       observationDomainId: 1,
       flushIntervalMs: 20,
+      ...exporterOptions,
     });
     const processor = await startProcessor({
       client: testKafka('ctflow-processor'),

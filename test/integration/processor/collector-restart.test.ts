@@ -1,0 +1,115 @@
+/**
+ * TCP collector restart while a processor exports: the exporter keeps the records in its bounded buffer,
+ * reconnects to the collector restarted on the same port, sends the templates first again, and nothing is
+ * lost; with a buffer too small for the outage, what did not fit is counted as dropped, and exactly that is
+ * missing at the collector.
+ */
+import { afterEach, expect, test } from 'vitest';
+import { waitFor } from '../kafka/helpers.js';
+import { ProcessorHarness, type RunningProcessor } from './harness.js';
+import { Workload } from './workload.js';
+
+let harness: ProcessorHarness | undefined;
+
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const PARTITIONS = 2;
+
+/** Messages of steps [from, to) of the workload. */
+function messagesIn(workload: Workload, from: number, to: number): number {
+  let n = 0;
+  for (let s = from; s < to; s++) n += workload.messagesAt(s, PARTITIONS).length;
+  return n;
+}
+
+/** Waits until every record the exporter sent reached the collector (no record in a socket buffer). */
+async function quiet(h: ProcessorHarness, p: RunningProcessor, messages: number): Promise<void> {
+  await waitFor('the processor to consume the input', () => p.processor.stats().messages >= messages, 60_000);
+  await p.exporter.flush();
+  await waitFor(
+    'the collector to receive what was sent',
+    () => p.exporter.stats().collectors[0]!.records === h.collector.records.length,
+    30_000,
+  );
+}
+
+/**
+ * Runs: steps [0, 10) with the collector up; collector down; steps [10, 25) exported into the exporter's
+ * buffer; collector up again on the same port; the final watermarks. Returns the running processor.
+ */
+async function runWithOutage(h: ProcessorHarness, workload: Workload, tcpBufferBytes: number) {
+  const topic = h.topics.observations;
+  const port = Number(new URL(h.collectorUrl).port);
+  const p = await h.startProcessor({ tcpBufferBytes, reconnectMinMs: 50, reconnectMaxMs: 200 });
+  await workload.write(h.producer, topic, PARTITIONS, 0, 10);
+  await quiet(h, p, messagesIn(workload, 0, 10));
+  expect(h.collector.records.length).toBeGreaterThan(0);
+  const templatesBefore = p.exporter.stats().collectors[0]!.templates;
+
+  await h.collector.close();
+  await waitFor('the exporter to see the collector gone', () => !p.exporter.stats().collectors[0]!.connected);
+  await workload.write(h.producer, topic, PARTITIONS, 10, 25);
+  const recordsBefore = p.processor.stats().records;
+  await waitFor('the processor to consume the input', () => {
+    return p.processor.stats().messages >= messagesIn(workload, 0, 25);
+  });
+  // Records were exported while the collector was down.
+  expect(p.processor.stats().records).toBeGreaterThan(recordsBefore);
+
+  await h.collector.start(port);
+  await waitFor('the exporter to reconnect', () => p.exporter.stats().collectors[0]!.connected, 30_000);
+  await h.producer.send(topic, workload.finalMessages(PARTITIONS));
+  const stats = p.exporter.stats().collectors[0]!;
+  expect(stats.reconnects).toBeGreaterThanOrEqual(1);
+  return { p, templatesBefore };
+}
+
+test('TCP collector restart: the exporter reconnects, re-sends templates, nothing is lost', async () => {
+  harness = new ProcessorHarness(PARTITIONS);
+  await harness.start();
+  const h = harness;
+  const workload = new Workload({
+    nodes: 2,
+    flowsPerNode: 40,
+    steps: 25,
+    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
+  });
+  const { p, templatesBefore } = await runWithOutage(h, workload, 8 * 1024 * 1024);
+
+  expect(await h.settle(workload)).toEqual([]);
+  const stats = p.exporter.stats().collectors[0]!;
+  expect(stats.droppedRecords).toBe(0);
+  // Templates went again on the new connection, before any data set needed them.
+  expect(stats.templates).toBeGreaterThan(templatesBefore);
+  expect(h.collector.unknownTemplateSets).toBe(0);
+  expect(h.collector.duplicates()).toBe(0);
+});
+
+test('TCP collector restart beyond the buffer bound: the overflow is dropped and counted, nothing else lost', async () => {
+  harness = new ProcessorHarness(PARTITIONS);
+  await harness.start();
+  const h = harness;
+  const workload = new Workload({
+    nodes: 2,
+    flowsPerNode: 40,
+    steps: 25,
+    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
+  });
+  // Room for a couple of messages only: most of the outage's records cannot be kept.
+  const { p } = await runWithOutage(h, workload, 3000);
+  await waitFor(
+    'the final records',
+    () =>
+      p.processor.stats().messages >= messagesIn(workload, 0, 25) + workload.finalMessages(PARTITIONS).length,
+  );
+  await quiet(h, p, 0);
+
+  const stats = p.exporter.stats().collectors[0]!;
+  expect(stats.droppedRecords).toBeGreaterThan(0);
+  // Every record the processor exported either reached the collector or is counted as dropped.
+  expect(h.collector.records.length + stats.droppedRecords).toBe(p.processor.stats().records);
+  expect(h.collector.unknownTemplateSets).toBe(0);
+});
