@@ -24,6 +24,8 @@ export function engineOptions(config: Config, localNode?: string): Partial<Engin
     maxLifeUs: us(config.flow.maxLife),
     nodeTimeoutUs: us(config.flow.nodeTimeout),
     suppressZeroDeltaActive: config.flow.suppressZeroDeltaActive,
+    endGraceUs: us(config.flow.endGrace),
+    forgetAfterUs: us(config.flow.forgetAfter),
     observationDomainId: (node) => (node === localNode ? localId : observationDomainIdForNode(node)),
   };
 }

@@ -91,6 +91,12 @@ const flowSchema = z
       .boolean()
       .default(true)
       .describe('Skip active-timeout records whose delta counters are all zero.'),
+    endGrace: seconds(
+      'TCP end of flow: the record is sent this long after the change to TIME_WAIT/CLOSE (or at DESTROY if sooner), so the closing packets counted just after it are included',
+    ).default(5),
+    forgetAfter: seconds(
+      'A flow not observed at all for this long is forgotten (its conntrack entry is gone without a DESTROY being seen)',
+    ).default(600),
   })
   .prefault({})
   .describe('Flow engine timers, on event time (run, processor and replay roles).');
