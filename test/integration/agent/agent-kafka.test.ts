@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { AgentService } from '../../../src/agent/agent.js';
 import { createTopics, deleteTopics } from '../../../src/kafka/admin.js';
 import { createKafka, parseBrokers } from '../../../src/kafka/client.js';
 import { partitionForKey } from '../../../src/kafka/murmur2.js';

@@ -34,7 +34,7 @@ function recordsOf(decoded: DecodedFlow[], c: Conn): DecodedFlow[] {
 const ms = (us: number): number => us / 1000;
 
 /**
- * The burst of MANY connections (about 100 open at once, 200 in 1 s) is held to looser bounds, and
+ * The burst of MANY connections (about 50 open at once, 200 in 2 s) is held to looser bounds, and
  * to the issue's bounds at the median. Measured cause: every time there comes from the conntrack
  * event stream (a short connection begins and ends between two polls, and NEW/UPDATE events carry no
  * kernel stamp: the kernel adds CTA_TIMESTAMP to DESTROY events only), and on a loaded 2-core machine

@@ -104,7 +104,7 @@ function wireTimes(packets: Packet[], c: Conn): Conn['wire'] {
 
 /** The number of concurrent short connections of the "many flows" part. */
 export const MANY = 200;
-const BURST_GAP_MS = 5;
+const BURST_GAP_MS = 10;
 
 /**
  * Runs the scenario with nf_conntrack_timestamp=`timestamp`: namespaces, collectors, the embedded
@@ -200,6 +200,8 @@ export async function runScenario(timestamp: 0 | 1): Promise<ScenarioResult> {
     const tcpTo = (host: string, port: number, bytes: number, chunks: number, intervalMs: number) =>
       client.tcpClient({ host, port, bytes, chunks, intervalMs });
     const capture = await startCapture(pair.node);
+    // dumpcap says "Capturing on" a little before packets reach it (measured ~100 ms under load).
+    await new Promise((r) => setTimeout(r, 500));
     // The timed connections run together; the burst of MANY short connections starts once the short
     // ones are done (and ends long before the long one does), so the generator's own timing of the
     // timed connections is not blurred by 200 sockets on its event loop.
@@ -217,13 +219,16 @@ export async function runScenario(timestamp: 0 | 1): Promise<ScenarioResult> {
       tcpTo('10.201.0.99', 80, 3000, 1, 0).then(conn('nat', 6, v4, '10.201.0.99', 80)),
     ]);
     const burst: Array<Promise<Conn>> = [];
-    // Started BURST_GAP_MS apart: each lives ~0.5 s, so about 100 are open at once. All 200 in the same
+    // Started BURST_GAP_MS apart: each lives ~0.5 s, so about 50 are open at once. All 200 in the same
     // millisecond overran conntrack -E's 8 MiB netlink buffer on a 2-core machine (lost events).
     for (let i = 0; i < MANY; i++) {
       burst.push(tcpTo(peer4, tcp.port, 1000 + i, 1, 0).then(conn('many', 6, v4, peer4, tcp.port)));
       await new Promise((r) => setTimeout(r, BURST_GAP_MS));
     }
     const conns = [...timed, ...(await Promise.all(burst)), await long];
+    // dumpcap reads the kernel's capture buffer in blocks: give it the last packets (the closing
+    // FIN/ACK) before stopping it, or the capture ends at the data before them.
+    await new Promise((r) => setTimeout(r, 1000));
     const packets = await capture.stop();
     for (const c of conns) c.wire = wireTimes(packets, c);
 
