@@ -5,7 +5,7 @@
 import type { EngineOptions } from '../flow/types.js';
 import type { ExporterOptions } from '../ipfix/exporter.js';
 import type { IpfixTlsOptions } from '../ipfix/transport/tls.js';
-import { observationDomainId, observationDomainIdForNode } from './odid.js';
+import { observationDomainId, observationDomainIdOf } from './odid.js';
 import type { Config } from './schema.js';
 import { readSecretFile } from './secrets.js';
 
@@ -14,7 +14,8 @@ const us = (seconds: number): number => Math.round(seconds * US);
 
 /**
  * Flow engine options: durations in µs. `localNode` (embedded mode) maps this node to its configured
- * observation domain id; every other node (recordings, Kafka) gets the stable id derived from its name.
+ * observation domain id; every other node (recordings, Kafka) gets its ipfix.observationDomains entry
+ * or the stable id derived from its name.
  */
 export function engineOptions(config: Config, localNode?: string): Partial<EngineOptions> {
   const localId = observationDomainId(config);
@@ -26,7 +27,7 @@ export function engineOptions(config: Config, localNode?: string): Partial<Engin
     suppressZeroDeltaActive: config.flow.suppressZeroDeltaActive,
     endGraceUs: us(config.flow.endGrace),
     forgetAfterUs: us(config.flow.forgetAfter),
-    observationDomainId: (node) => (node === localNode ? localId : observationDomainIdForNode(node)),
+    observationDomainId: (node) => (node === localNode ? localId : observationDomainIdOf(config, node)),
   };
 }
 

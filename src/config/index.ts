@@ -20,7 +20,7 @@ export {
   loadConfigWithOrigins,
   parseConfig,
 } from './load.js';
-export { observationDomainId, observationDomainIdForNode } from './odid.js';
+export { observationDomainId, observationDomainIdForNode, observationDomainIdOf } from './odid.js';
 export { REDACTED, redactConfig, secretLogPaths } from './redact.js';
 export { ROLES, type Role, roleProblems } from './roles.js';
 export { type Config, type ConfigInput, ConfigSchema, type FieldMeta } from './schema.js';

@@ -148,6 +148,12 @@ const ipfixSchema = z
       .describe(
         'Bytes of IPFIX messages buffered per TCP/TLS collector while it is unreachable; past it, records are dropped and counted.',
       ),
+    observationDomains: z
+      .record(z.string().min(1), z.number().int().min(1).max(0xffffffff))
+      .default({})
+      .describe(
+        'Observation Domain IDs by node name, for processors and replays: nodes not listed get the stable ID derived from their name (the agent of a node with node.observationDomainId set should be listed here too).',
+      ),
     tls: tlsFilesSchema.describe(
       'TLS for tls:// collectors (RFC 7011 §11: TLS 1.2 or later, mutual authentication).',
     ),
