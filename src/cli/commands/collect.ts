@@ -57,7 +57,12 @@ export function register(program: Command): void {
       `
 Examples:
   ctflow collect --listen udp://0.0.0.0:4739 --format text
-  ctflow collect --listen tls://0.0.0.0:4740 --tls-cert server.pem --tls-key server.key --tls-ca ca.pem`,
+  ctflow collect --listen tls://0.0.0.0:4740 --tls-cert server.pem --tls-key server.key --tls-ca ca.pem
+
+Signals: SIGINT/SIGTERM stop listening and exit.
+
+Exit status: 0 after SIGINT/SIGTERM (or when stdout is closed), 1 when it cannot listen, 2 on invalid
+options.`,
     )
     .action(async (o: CollectOptions) => {
       const code = await run(o);

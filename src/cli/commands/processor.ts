@@ -70,7 +70,11 @@ Examples:
   ctflow processor --brokers k1:9092,k2:9092 --collector tcp://collector:4739 --group ctflow-processor \\
     --active-timeout 60 --idle-timeout 15
 
-Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure, 2 on invalid configuration.`,
+Signals: SIGTERM/SIGINT stop fetching, finish the batch in flight (export, changelog, commit) and leave
+the group, bounded by processor.shutdownTimeout (default 30 s, --set processor.shutdownTimeout=S).
+
+Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a runtime failure or when the stop exceeds
+processor.shutdownTimeout, 2 on invalid configuration or usage.`,
     );
   addCommonConfigOptions(cmd);
   addConfigOptions(cmd, FLAGS);

@@ -56,7 +56,10 @@ Examples:
   ctflow replay --brokers kafka:9092 --from 2026-01-31T12:00:00Z --to 2026-01-31T13:00:00Z \\
     --collector tcp://collector:4739
 
-Exit status: 0 when the range was replayed, 1 on a runtime failure, 2 on invalid configuration.`,
+Signals: SIGINT/SIGTERM interrupt the replay (incomplete: the exporter is closed, nothing more sent).
+
+Exit status: 0 when the range was replayed, 1 on a runtime failure, 2 on invalid configuration,
+130 when interrupted by SIGINT/SIGTERM.`,
     );
   addCommonConfigOptions(cmd);
   addConfigOptions(cmd, FLAGS);
