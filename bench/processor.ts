@@ -201,7 +201,12 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
   const engine = createFlowEngine();
   for (let i = 0; i < FLOWS; i++) engine.observe(observation(i % 10, Math.floor(i / 10), 0));
   const stateCodec = new FlowStateCodec();
-  const producer = await createProducer(client, { lingerMs: 5, maxBatchMessages: 1000 });
+  // Uncompressed, as processors write it (src/processor/processor.ts).
+  const producer = await createProducer(client, {
+    lingerMs: 5,
+    maxBatchMessages: 1000,
+    compression: 'none',
+  });
   const changes = engine.drain().changes;
   for (let i = 0; i < changes.length; i += 5000) {
     await producer.send(

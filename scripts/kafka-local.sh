@@ -5,6 +5,10 @@
 #   bash scripts/kafka-local.sh jars     resolve the broker classpath into the cache (once; later runs reuse it)
 #   bash scripts/kafka-local.sh start    start a broker, wait until it answers Metadata, print HOST:PORT on stdout
 #   bash scripts/kafka-local.sh stop     SIGTERM, wait for a clean shutdown (SIGKILL after a timeout), delete data
+#   bash scripts/kafka-local.sh stop --keep-data
+#                                        the same, but keep the data dir and the state file: the next `start`
+#                                        with that state dir restarts the same broker (same ports, same data,
+#                                        same cluster), e.g. a broker restart in a test
 #   bash scripts/kafka-local.sh status   print the state; exit 0 when running, 3 when not
 #
 # Options (each also as an environment variable):
@@ -208,6 +212,10 @@ cmd_start() {
     printf '%s\n' "$STATE_BOOTSTRAP"
     return 0
   fi
+  if read_state && [[ "${STATE_STOPPED:-}" == 1 ]]; then
+    restart_kept
+    return 0
+  fi
 
   local java
   java="$(check_java)"
@@ -315,9 +323,11 @@ cmd_start() {
 }
 
 cmd_stop() {
+  local keep=0
   while (($#)); do
     case "$1" in
       --state-dir) STATE_DIR="$2"; shift 2 ;;
+      --keep-data) keep=1; shift ;;
       *) die "unknown option for stop: $1" ;;
     esac
   done
@@ -357,9 +367,52 @@ cmd_stop() {
   elif [[ -n "$cds_tmp" ]]; then
     rm -f "$cds_tmp"
   fi
+  if ((keep)) && [[ -n "$data_dir" && -f "$data_dir/server.properties" ]]; then
+    # Kept for a restart: `start` sees STOPPED=1 and runs the same broker again on the same data.
+    grep -v -e '^PID=' -e '^WATCHDOG_PID=' -e '^CDS_TMP=' -e '^STOPPED=' "$(state_file)" >"$(state_file).tmp"
+    printf 'STOPPED=1\n' >>"$(state_file).tmp"
+    mv -f "$(state_file).tmp" "$(state_file)"
+    log "data kept in $data_dir; \`start --state-dir $STATE_DIR\` restarts this broker"
+    return 0
+  fi
   # Delete only a data dir this script made.
   if [[ -n "$data_dir" && -f "$data_dir/$MARKER" ]]; then rm -rf "$data_dir"; fi
   rm -f "$(state_file)"
+}
+
+# Restarts a broker stopped with `stop --keep-data`: same server.properties (ports, data), no formatting.
+restart_kept() {
+  local java started=$SECONDS
+  java="$(check_java)"
+  DATA_DIR="$STATE_DATA_DIR"
+  [[ -f "$DATA_DIR/server.properties" ]] || die "kept data dir $DATA_DIR is gone; \`stop\` cleans up"
+  local cds_use=() jdk_id archive
+  if [[ "${KAFKA_CDS:-1}" == 1 ]]; then
+    jdk_id="$({ "$java" -version 2>&1 | head -1; printf '%s\n' "$LIB_DIR"; } | cksum | cut -d' ' -f1)"
+    archive="$CACHE_DIR/$KAFKA_VERSION/cds/broker-$jdk_id.jsa"
+    [[ ! -f "$archive" ]] || cds_use=("-XX:SharedArchiveFile=$archive" "-Xlog:cds=off" "-Xlog:cds+dynamic=off")
+  fi
+  local heap="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
+  local jvm="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}"
+  # shellcheck disable=SC2086
+  setsid "$java" $heap $jvm "${cds_use[@]}" "-Dlog4j2.configurationFile=$POM_DIR/log4j2.properties" \
+    "-Dctflow.kafka.log=$DATA_DIR/broker.log" -cp "$LIB_DIR/*" \
+    kafka.Kafka "$DATA_DIR/server.properties" >>"$DATA_DIR/broker.out" 2>&1 </dev/null &
+  local pid=$!
+  { grep -v -e '^STOPPED=' -e '^PID=' "$(state_file)"; printf 'PID=%s\n' "$pid"; } >"$(state_file).tmp"
+  mv -f "$(state_file).tmp" "$(state_file)"
+  if ! node "$POM_DIR/helper.mjs" probe "$STATE_BOOTSTRAP" "$((START_TIMEOUT * 1000))" "$pid"; then
+    tail -n 30 "$DATA_DIR/broker.log" >&2 2>/dev/null || true
+    die "the kept broker did not restart at $STATE_BOOTSTRAP"
+  fi
+  if [[ -n "$WATCH_PID" ]]; then
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
+      kill -0 "$2" 2>/dev/null && exec bash "$3" stop --state-dir "$4"' _ \
+      "$WATCH_PID" "$pid" "$SELF" "$STATE_DIR" >/dev/null 2>&1 </dev/null &
+    printf 'WATCHDOG_PID=%s\n' "$!" >>"$(state_file)"
+  fi
+  log "Kafka $KAFKA_VERSION (pid $pid) restarted at $STATE_BOOTSTRAP in $((SECONDS - started)) s; data $DATA_DIR"
+  printf '%s\n' "$STATE_BOOTSTRAP"
 }
 
 cmd_status() {

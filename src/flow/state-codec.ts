@@ -58,7 +58,8 @@ export class FlowStateCodec {
         details: { where, offset: 0, expected: 'c301 + fingerprint' },
       });
     }
-    if (!this.#header.equals(buf.subarray(0, HEADER))) {
+    // Compared in place: a subarray per value was a measurable share of a changelog restore.
+    if (buf.compare(this.#header, 0, HEADER, 0, HEADER) !== 0) {
       const hex = buf.toString('hex', 2, HEADER);
       throw new CtflowError('CODEC_DECODE', `${where}: unknown flow state schema fingerprint ${hex}`, {
         details: { where, offset: 2, fingerprint: hex, expected: this.#hex },

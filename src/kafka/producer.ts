@@ -39,8 +39,10 @@ export interface ProducerOptions {
    */
   maxBatchMessages?: number;
   /**
-   * Retries of a failed request. Default: without limit when idempotent (kafkajs' default: a send then
-   * waits as long as the cluster is unreachable), else 5.
+   * Retries of a failed request. Default: without limit when idempotent (kafkajs' default), and then a
+   * request that still fails for a retriable cause (kafkajs gives up on the connection after the client's
+   * retries, ~10 s, shorter than a broker restart) is sent again after a pause, without limit: a send
+   * waits as long as the cluster is unreachable. Else 5.
    */
   retries?: number;
 }
@@ -75,6 +77,17 @@ interface Pending {
   /** The send this chunk belongs to; once one of its chunks failed, the others are not sent. */
   send: { failed: unknown };
 }
+
+/** True when the innermost cause of a kafkajs error is retriable (e.g. connection refused). */
+function retriableCause(err: unknown): boolean {
+  let e = err as { cause?: unknown; retriable?: boolean } | undefined;
+  while (e?.cause !== undefined && e.cause !== e) e = e.cause as typeof e;
+  return e?.retriable === true;
+}
+
+/** Pause before sending again a request that failed for a retriable cause (doubling up to the max). */
+const RESEND_MIN_MS = 250;
+const RESEND_MAX_MS = 5000;
 
 /** Settles one send() once all of its chunks are acknowledged, or rejects at the first failed one. */
 function chunkSettler(
@@ -128,6 +141,11 @@ export class BatchingProducer implements Producer {
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private closed = false;
+  /** Set by disconnect(): a failing request is then rejected, not sent again. */
+  private closing = false;
+  private resendDelayMs = 0;
+  /** Requests sent again after a retriable failure (see ProducerOptions.retries). */
+  resends = 0;
 
   constructor(
     private readonly client: KafkaClient,
@@ -135,6 +153,8 @@ export class BatchingProducer implements Producer {
     private readonly compression: number,
     private readonly lingerMs: number,
     private readonly maxBatchMessages: number,
+    /** Send again, without limit, a request that failed for a retriable cause (idempotent producers). */
+    private readonly resendForever = false,
   ) {}
 
   send(topic: string, messages: readonly OutgoingMessage[], options: SendOptions = {}): Promise<void> {
@@ -196,9 +216,19 @@ export class BatchingProducer implements Producer {
       .sendBatch({ topicMessages, acks: -1, compression: this.compression })
       .then(
         () => {
+          this.resendDelayMs = 0;
           for (const p of batch) p.resolve();
         },
         (err: unknown) => {
+          if (this.resendForever && !this.closing && retriableCause(err)) {
+            // Same messages, same order, ahead of the rest: the idempotent producer's sequence numbers
+            // let the broker drop what an earlier attempt did write.
+            this.queue.unshift(...batch);
+            this.queued += count;
+            this.resendDelayMs = Math.min(RESEND_MAX_MS, Math.max(RESEND_MIN_MS, this.resendDelayMs * 2));
+            this.resends++;
+            return new Promise<void>((r) => setTimeout(r, this.resendDelayMs));
+          }
           const error = new CtflowError(
             'KAFKA',
             `sending ${count} messages to ${[...byTopic.keys()].join(', ')} failed: ${(err as Error).message}`,
@@ -237,6 +267,7 @@ export class BatchingProducer implements Producer {
 
   async disconnect(): Promise<void> {
     this.closed = true;
+    this.closing = true;
     await this.flush();
     await this.producer.disconnect();
   }
@@ -287,5 +318,6 @@ export async function createProducer(client: KafkaClient, options: ProducerOptio
     compression,
     options.lingerMs ?? 5,
     options.maxBatchMessages ?? 1000,
+    idempotent && options.retries === undefined,
   );
 }

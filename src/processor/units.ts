@@ -11,8 +11,12 @@
  */
 import type { ConsumedMessage } from '../kafka/message.js';
 
-/** Default bound on the distinct keys of one unit (~2 M array-element copies for its changelog request). */
-export const UNIT_MAX_KEYS = 2000;
+/**
+ * Default bound on the distinct keys of one unit. Measured grouping cost per message of one request to
+ * one partition (kafkajs 2.2.4, this machine under load): ~4 µs at 1,000, ~10 µs at 3,300, ~60 µs at 5,000;
+ * fewer, larger units save a changelog write per flow seen again and two round trips per unit.
+ */
+export const UNIT_MAX_KEYS = 4000;
 
 /**
  * Splits `messages` (in order) into consecutive units, each touching at most `maxKeys` distinct message

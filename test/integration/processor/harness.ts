@@ -1,7 +1,7 @@
 /** Shared set-up of processor integration tests: unique topics, a collector, processors with exporters. */
 import { createExporter, type ExporterOptions, type IpfixExporter } from '../../../src/ipfix/exporter.js';
 import { deleteGroups, deleteTopics } from '../../../src/kafka/admin.js';
-import type { KafkaClient } from '../../../src/kafka/client.js';
+import { createKafka, type KafkaClient, parseBrokers } from '../../../src/kafka/client.js';
 import { createProducer, type Producer } from '../../../src/kafka/producer.js';
 import { ensureTopics, type TopicNames } from '../../../src/kafka/topics.js';
 import { engineOptions } from '../../../src/config/derive.js';
@@ -45,7 +45,7 @@ export interface RunningProcessor {
 
 /** One test's Kafka topics, group, producer and collector. */
 export class ProcessorHarness {
-  readonly client: KafkaClient = testKafka('ctflow-processor-test');
+  readonly client: KafkaClient;
   readonly topics: TopicNames;
   readonly groupId = uniqueName('ctflow-test-processors');
   readonly collector = new TestCollector();
@@ -53,13 +53,25 @@ export class ProcessorHarness {
   collectorUrl = '';
   producer!: Producer;
 
-  constructor(readonly partitions: number) {
+  /** `brokers`: a dedicated broker ("host:port"); default the integration run's shared one. */
+  constructor(
+    readonly partitions: number,
+    readonly brokers?: string,
+  ) {
+    this.client = this.newClient('ctflow-processor-test');
     const base = uniqueName('ctflow-test');
     this.topics = {
       observations: `${base}.observations`,
       flowState: `${base}.flowstate`,
       deadLetter: `${base}.deadletter`,
     };
+  }
+
+  /** A client of this test's broker. */
+  newClient(clientId: string): KafkaClient {
+    return this.brokers === undefined
+      ? testKafka(clientId)
+      : createKafka({ brokers: parseBrokers(this.brokers), clientId });
   }
 
   async start(): Promise<void> {
@@ -81,7 +93,7 @@ export class ProcessorHarness {
       ...exporterOptions,
     });
     const processor = await startProcessor({
-      client: testKafka('ctflow-processor'),
+      client: this.newClient('ctflow-processor'),
       groupId: this.groupId,
       topics: this.topics,
       engine: TEST_ENGINE,

@@ -129,4 +129,67 @@ describe('BatchingProducer', () => {
     expect(isCtflowError(err, 'KAFKA')).toBe(true);
     expect(f.requests).toHaveLength(0);
   });
+
+  it('splits a send larger than maxBatchMessages into requests, unless atomic', async () => {
+    const f = fake();
+    const p = new BatchingProducer(client, f.producer as never, 1, 0, 100);
+    const split = p.send(
+      't',
+      Array.from({ length: 250 }, (_, i) => ({ value: String(i) })),
+    );
+    for (let i = 0; i < 4; i++) {
+      await tick();
+      f.releaseAll();
+    }
+    await split;
+    expect(sizes(f.requests)).toEqual([100, 100, 50]);
+    // Order kept across the requests.
+    expect(f.requests.flatMap((r) => r.topicMessages[0]!.messages.map((m) => m.value))).toEqual(
+      Array.from({ length: 250 }, (_, i) => String(i)),
+    );
+    const atomic = p.send(
+      't',
+      Array.from({ length: 250 }, () => ({ value: 'a' })),
+      { atomic: true },
+    );
+    await tick();
+    f.releaseAll();
+    await atomic;
+    expect(sizes(f.requests).at(-1)).toBe(250);
+  });
+
+  it('after a failed chunk, sends no later chunk of the same send', async () => {
+    const f = fake((r) => (r.topicMessages[0]?.messages[0]?.value === '0' ? new Error('no') : undefined));
+    const p = new BatchingProducer(client, f.producer as never, 1, 0, 100);
+    const err = p
+      .send(
+        't',
+        Array.from({ length: 250 }, (_, i) => ({ value: String(i) })),
+      )
+      .catch((e) => e);
+    await tick();
+    f.releaseAll();
+    expect(isCtflowError(await err, 'KAFKA')).toBe(true);
+    await tick();
+    expect(f.requests).toHaveLength(1);
+  });
+
+  it('resends a request that failed for a retriable cause when told to, until it goes through', async () => {
+    let failures = 2;
+    const refused = Object.assign(new Error('gave up'), {
+      retriable: false,
+      cause: Object.assign(new Error('connect ECONNREFUSED'), { retriable: true }),
+    });
+    const f = fake(() => (failures-- > 0 ? refused : undefined));
+    const p = new BatchingProducer(client, f.producer as never, 1, 0, 100, true);
+    const sent = p.send('t', [{ value: 'v' }]);
+    for (let i = 0; i < 3; i++) {
+      await tick();
+      f.releaseAll();
+      await tick(600);
+    }
+    await expect(sent).resolves.toBeUndefined();
+    expect(f.requests).toHaveLength(3);
+    expect(p.resends).toBe(2);
+  });
 });
