@@ -22,7 +22,7 @@ Every long-running role (\`run\`, \`agent\`, \`processor\`, \`replay\`) serves, 
 |---|---|
 | \`/metrics\` | Prometheus text format: the metrics below plus Node.js process metrics (\`process_*\`, \`nodejs_*\`). |
 | \`/healthz\` | \`200 ok\` while the process runs (liveness). |
-| \`/readyz\` | \`200 ready\` when the role is ready, else \`503 not ready: <reason>\`. Agent: the source runs and Kafka is connected. Processor: connected and every assigned partition restored from the changelog. |
+| \`/readyz\` | \`200 ready\` when the role is ready, else \`503 not ready: <reason>\`. Run: conntrack (or the recording) is being read and no stop has begun. Agent: the source runs and Kafka is connected. Processor: connected and every assigned partition restored from the changelog. |
 
 Label values: \`reason\` of \`ctflow_records_exported_total\` is the flowEndReason (IE 136) name: \`idle_timeout\`,
 \`active_timeout\`, \`end_of_flow\`, \`forced_end\`, \`lack_of_resources\`. \`collector\` is the collector URL as

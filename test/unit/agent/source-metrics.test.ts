@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { setKernelPrerequisites, sourceMetricsSync } from '../../../src/agent/source-metrics.js';
+import type { SourceStats } from '../../../src/conntrack/source.js';
+import { createMetrics } from '../../../src/telemetry/metrics.js';
+
+function stats(over: Partial<SourceStats>): SourceStats {
+  return {
+    polls: 0,
+    failedPolls: 0,
+    observations: 0,
+    parseErrors: 0,
+    icmpUnresolved: 0,
+    lastPoll: null,
+    table: { syntheticDestroys: 0, idReuses: 0, staleDumpLines: 0, lateDestroys: 0 },
+    events: null,
+    ...over,
+  } as SourceStats;
+}
+
+async function read(m: ReturnType<typeof createMetrics>, name: string): Promise<number> {
+  const text = await m.registry.metrics();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ')[1] ?? Number.NaN);
+}
+
+describe('sourceMetricsSync (shared by the agent and ctflow run)', () => {
+  it('advances counters by what happened since the previous sync, one duration sample per new poll', async () => {
+    const m = createMetrics({ role: 'run', version: 't', processMetrics: false });
+    let s = stats({});
+    const sync = sourceMetricsSync(m, () => s);
+    sync();
+    expect(await read(m, 'ctflow_poll_duration_seconds_count')).toBe(0);
+    s = stats({
+      polls: 2,
+      failedPolls: 1,
+      parseErrors: 3,
+      lastPoll: { durationUs: 250_000, entries: 42 } as never,
+    });
+    sync();
+    s = stats({
+      polls: 2,
+      failedPolls: 1,
+      parseErrors: 3,
+      lastPoll: { durationUs: 250_000, entries: 42 } as never,
+    });
+    sync(); // nothing new: nothing added
+    expect(await read(m, 'ctflow_poll_duration_seconds_count')).toBe(1);
+    expect(await read(m, 'ctflow_poll_duration_seconds_sum')).toBe(0.25);
+    expect(await read(m, 'ctflow_conntrack_entries')).toBe(42);
+    expect(await read(m, 'ctflow_poll_failures_total')).toBe(1);
+    expect(await read(m, 'ctflow_conntrack_parse_errors_total')).toBe(3);
+  });
+
+  it('sets the kernel prerequisites from what the source found', async () => {
+    const m = createMetrics({ role: 'agent', version: 't', processMetrics: false });
+    setKernelPrerequisites(m, { acct: true, timestamp: false, warnings: [] });
+    const text = await m.registry.metrics();
+    expect(text).toContain('ctflow_kernel_prerequisite{name="nf_conntrack_acct"} 1');
+    expect(text).toContain('ctflow_kernel_prerequisite{name="nf_conntrack_timestamp"} 0');
+    expect(text).toContain('ctflow_kernel_prerequisite{name="conntrack_binary"} 1');
+  });
+});
