@@ -20,6 +20,7 @@ const BENCHES: Record<string, string[]> = {
     '100',
   ],
   'conntrack-poll': ['--expose-gc', '--import', 'tsx', 'bench/conntrack-poll.ts', '100000'],
+  'agent-publish': ['--import', 'tsx', 'bench/agent-publish.ts'],
   processor: ['--import', 'tsx', 'bench/processor.ts'],
 };
 
