@@ -7,7 +7,7 @@
  * 3. the pause of a partition holding 100,000 flows when it moves to another processor: from the new
  *    member's start to its first processed batch of that partition (join + restore; goal ≤ 2 s).
  *
- *   node --import tsx bench/processor.ts [--messages 200000] [--flows 100000]
+ *   node --import tsx bench/processor.ts [--messages 200000] [--flows 100000] [--flows-per-node 2000]
  */
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +35,8 @@ function arg(name: string, dflt: number): number {
 
 const MESSAGES = arg('messages', 200_000);
 const FLOWS = arg('flows', 100_000);
+/** Flows per node of the throughput workload (10 nodes): how many distinct keys a fetched batch holds. */
+const FLOWS_PER_NODE = arg('flows-per-node', 2000);
 const PARTITIONS = 6;
 const SEC = 1_000_000;
 const T0 = (Math.floor(Date.now() / 1000) - 86_400) * SEC;
@@ -136,7 +138,7 @@ async function throughput(client: KafkaClient, sink: string): Promise<Record<str
   await ensureTopics(client, { topics, partitions: PARTITIONS, replicationFactor: 1 });
   const producer = await createProducer(client, { lingerMs: 5, maxBatchMessages: 1000 });
   const t0 = performance.now();
-  const total = await writeWorkload(producer, topics.observations, 10, 2000, MESSAGES, PARTITIONS);
+  const total = await writeWorkload(producer, topics.observations, 10, FLOWS_PER_NODE, MESSAGES, PARTITIONS);
   const writeS = (performance.now() - t0) / 1000;
   await producer.disconnect();
 
