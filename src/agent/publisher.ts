@@ -28,6 +28,12 @@ export interface PublisherOptions {
   /** Back-off after a failed send, ms (doubles up to maxBackoffMs). Defaults 200 / 5000. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * A send still unanswered after this long counts as "not connected" (stats.connected, /readyz): the
+   * producer retries retriable failures itself, so an unreachable broker shows as a send that hangs,
+   * not as an error. Default 5000.
+   */
+  stalledAfterMs?: number;
   /** Told about failed sends (they are retried) and drops. */
   onError?: (err: unknown) => void;
   /** ms clock for watermark coalescing. Default Date.now. */
@@ -92,8 +98,11 @@ export class Publisher {
 
   /** Current counters. */
   get stats(): PublisherStats {
+    const stalled =
+      this.sendingSince !== null && Date.now() - this.sendingSince > (this.options.stalledAfterMs ?? 5000);
     return {
       ...this.stats_,
+      connected: this.stats_.connected && !stalled,
       dropped: { ...this.stats_.dropped },
       bufferedEntries: this.memory.length - this.head,
       bufferedBytes: this.memoryBytes,
@@ -190,6 +199,7 @@ export class Publisher {
         this.wake = null;
         continue;
       }
+      this.sendingSince = Date.now();
       try {
         await this.producer.send(
           this.options.topic,
@@ -200,6 +210,7 @@ export class Publisher {
           ),
         );
       } catch (err) {
+        this.sendingSince = null;
         // Kept in the buffer and sent again: nothing is lost while the bounds hold.
         this.stats_.failedSends++;
         this.stats_.connected = false;
@@ -209,6 +220,7 @@ export class Publisher {
         backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 5000);
         continue;
       }
+      this.sendingSince = null;
       backoff = this.options.minBackoffMs ?? 200;
       this.stats_.connected = true;
       for (const m of batch) {
@@ -225,6 +237,8 @@ export class Publisher {
   }
 
   private abandon = false;
+  /** When the send in flight started (Date.now()), or null. */
+  private sendingSince: number | null = null;
 
   /**
    * Publishes what is queued (the latest watermark included) and stops. After `timeoutMs` what is

@@ -69,7 +69,10 @@ async function until(what: string, base: string, pred: (s: Samples, ready: numbe
     const s = await scrape(base);
     const ready = (await httpGet(`${base}/readyz`)).status;
     if (pred(s, ready)) return { s, ready };
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) {
+      const shown = [...s].filter(([k]) => /ctflow_(kafka|ready|observations)/.test(k));
+      throw new Error(`timed out waiting for ${what}: readyz ${ready}, ${JSON.stringify(shown)}`);
+    }
     await sleep(300);
   }
 }
