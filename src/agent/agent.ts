@@ -14,6 +14,7 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { startTelemetryServer, type TelemetryServer } from '../telemetry/server.js';
 import { Publisher, type PublisherStats } from './publisher.js';
 import { countObservation, setKernelPrerequisites, sourceMetricsSync } from './source-metrics.js';
+import { sourceOptions } from './source-options.js';
 import { emptyTableWarning } from './untracked-hint.js';
 
 /** A running agent. */
@@ -66,24 +67,15 @@ export async function startAgent(
     onError: (err) => log.warn({ err }, 'publishing to Kafka failed; buffered and retried'),
   });
 
-  const source = new ConntrackSource(
-    {
-      node: config.node.name,
-      pollIntervalMs: Math.round(config.conntrack.pollInterval * 1000),
-      events: config.conntrack.events,
-      enableSysctls: config.conntrack.enableSysctls,
-      ...(options.commandPrefix ? { commandPrefix: options.commandPrefix } : {}),
+  const source = new ConntrackSource(sourceOptions(config, options.commandPrefix), {
+    onObservation: (obs) => {
+      countObservation(metrics, obs);
+      publisher.observation(obs);
     },
-    {
-      onObservation: (obs) => {
-        countObservation(metrics, obs);
-        publisher.observation(obs);
-      },
-      onWatermark: (wm) => publisher.watermark(wm),
-      onError: (err) => log.warn({ code: err.code, details: err.details }, err.message),
-      onWarning: (message) => log.warn({}, message),
-    },
-  );
+    onWatermark: (wm) => publisher.watermark(wm),
+    onError: (err) => log.warn({ code: err.code, details: err.details }, err.message),
+    onWarning: (message) => log.warn({}, message),
+  });
   const kernel = await source.start();
   const untracked = emptyTableWarning(source.stats.lastPoll?.entries);
   if (untracked !== null) log.warn({}, untracked);

@@ -15,8 +15,9 @@ import { advanceCounterTo, createMetrics, endReasonLabel, type Metrics } from '.
 import { startTelemetryServerFromConfig, type TelemetryServer } from '../telemetry/server.js';
 import { EnginePipeline, type PipelineStats } from './pipeline.js';
 import { type RecordingStats, RecordingWriter, readRecording } from './recording.js';
-import { emptyTableWarning } from './untracked-hint.js';
 import { countObservation, setKernelPrerequisites, sourceMetricsSync } from './source-metrics.js';
+import { sourceOptions } from './source-options.js';
+import { emptyTableWarning } from './untracked-hint.js';
 
 /** What the embedded mode logs through (pino's signature). */
 export interface Log {
@@ -158,16 +159,7 @@ export async function startEmbedded(
     return { done, stop, metrics, telemetry };
   }
 
-  const conntrack = new ConntrackSource(
-    {
-      node,
-      pollIntervalMs: Math.round(config.conntrack.pollInterval * 1000),
-      events: config.conntrack.events,
-      enableSysctls: config.conntrack.enableSysctls,
-      ...(hooks.commandPrefix ? { commandPrefix: hooks.commandPrefix } : {}),
-    },
-    handlers,
-  );
+  const conntrack = new ConntrackSource(sourceOptions(config, hooks.commandPrefix), handlers);
   let kernel: Awaited<ReturnType<ConntrackSource['start']>>;
   try {
     kernel = await conntrack.start();

@@ -29,6 +29,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { key: 'node.observationDomainId', flag: '--observation-domain-id', placeholder: 'id' },
   { key: 'conntrack.pollInterval', flag: '--poll-interval', placeholder: 'seconds' },
   { key: 'conntrack.enableSysctls', flag: '--enable-sysctls' },
+  { key: 'conntrack.reader', flag: '--reader', placeholder: 'conntrack-tools|ctnetlink' },
   { key: 'flow.activeTimeout', flag: '--active-timeout', placeholder: 'seconds' },
   { key: 'flow.idleTimeout', flag: '--idle-timeout', placeholder: 'seconds' },
   { key: 'flow.maxLife', flag: '--max-life', placeholder: 'seconds' },

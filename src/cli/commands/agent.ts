@@ -20,6 +20,7 @@ const FLAGS = [
   'node.name',
   'conntrack.pollInterval',
   'conntrack.enableSysctls',
+  'conntrack.reader',
   'agent.watermarkInterval',
   'agent.buffer.spoolDir',
   'kafka.clientId',

@@ -21,6 +21,7 @@ const FLAGS = [
   'run.record',
   'conntrack.pollInterval',
   'conntrack.enableSysctls',
+  'conntrack.reader',
   'flow.activeTimeout',
   'flow.idleTimeout',
   'flow.maxLife',
