@@ -243,7 +243,11 @@ cmd_start() {
   touch "$DATA_DIR/$MARKER"
   # A Kafka Uuid: 16 random bytes, base64url without padding (what `kafka-storage.sh random-uuid` prints).
   local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # Like Kafka's Uuid.randomUuid: never starting with '-', which StorageTool would take for an option.
+  cluster_id=-
+  while [ "${cluster_id#-}" != "$cluster_id" ]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   write_server_properties "$cluster_id"
 
   # Class-data sharing (see the top): use the archive, or have this broker write it when it stops.
