@@ -3,7 +3,6 @@
  * observations topic (Avro single-object encoding, keyed by flow key), with metrics and health.
  */
 import { AvroCodec } from '../codec/avro-codec.js';
-import { parseHostPort } from '../config/addresses.js';
 import type { Config } from '../config/schema.js';
 import { ConntrackSource } from '../conntrack/source.js';
 import { createKafka } from '../kafka/client.js';
@@ -11,7 +10,7 @@ import { kafkaClientOptions, topicNames } from '../kafka/from-config.js';
 import { createProducer } from '../kafka/producer.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { startTelemetryServer, type TelemetryServer } from '../telemetry/server.js';
+import { startTelemetryServerFromConfig, type TelemetryServer } from '../telemetry/server.js';
 import { Publisher, type PublisherStats } from './publisher.js';
 import { countObservation, setKernelPrerequisites, sourceMetricsSync } from './source-metrics.js';
 import { sourceOptions } from './source-options.js';
@@ -41,16 +40,10 @@ export async function startAgent(
   options: AgentOptions = {},
 ): Promise<AgentService> {
   const metrics = createMetrics({ role: 'agent', version: options.version ?? '0.0.0' });
-  let telemetry: TelemetryServer | undefined;
-  if (config.metrics.enabled) {
-    const at = parseHostPort(config.metrics.listen, true) ?? { host: '0.0.0.0', port: 9464 };
-    telemetry = await startTelemetryServer({
-      registry: metrics.registry,
-      host: at.host,
-      port: at.port,
-      onReadiness: (ready) => metrics.ready.set(ready ? 1 : 0),
-    });
-  }
+  const telemetry = await startTelemetryServerFromConfig(config.metrics, {
+    registry: metrics.registry,
+    onReadiness: (ready) => metrics.ready.set(ready ? 1 : 0),
+  });
   const client = createKafka(kafkaClientOptions(config, log));
   const topics = topicNames(config);
   const producer = await createProducer(client);

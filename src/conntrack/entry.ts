@@ -1,4 +1,4 @@
-import type { Observation, TcpState, Tuple } from '../flow/types.js';
+import { type Observation, TCP_STATE_NAMES, type TcpState, type Tuple } from '../flow/types.js';
 
 /**
  * One conntrack entry as printed by conntrack-tools, already in ctflow's vocabulary: what an
@@ -23,20 +23,7 @@ export interface ConntrackEvent {
  * parsed text up here also yields a shared constant instead of a substring of the input line.
  */
 export const TCP_STATES: ReadonlyMap<string, TcpState> = new Map<string, TcpState>(
-  (
-    [
-      'NONE',
-      'SYN_SENT',
-      'SYN_RECV',
-      'ESTABLISHED',
-      'FIN_WAIT',
-      'CLOSE_WAIT',
-      'LAST_ACK',
-      'TIME_WAIT',
-      'CLOSE',
-      'SYN_SENT2',
-    ] as const
-  ).map((s) => [s, s]),
+  TCP_STATE_NAMES.map((s) => [s, s]),
 );
 
 /** IP protocol numbers the parsers treat specially. */

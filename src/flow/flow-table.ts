@@ -5,7 +5,7 @@
  */
 import { CtflowError } from '../errors.js';
 import { flowHashOfKey, KeyIndex, keyMatches, MAX_SLOTS } from './key-index.js';
-import type { Observation, TcpState, Tuple } from './types.js';
+import { type Observation, TCP_STATE_NAMES, type TcpState, type Tuple } from './types.js';
 
 /** Float64 fields of a slot (µs of event time unless said otherwise; 0 = unset). */
 export const Fx = {
@@ -81,18 +81,7 @@ export const Flag = {
 } as const;
 
 /** TCP states by code (index); code 15 = null. */
-export const TCP_STATES: readonly TcpState[] = [
-  'NONE',
-  'SYN_SENT',
-  'SYN_RECV',
-  'ESTABLISHED',
-  'FIN_WAIT',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'TIME_WAIT',
-  'CLOSE',
-  'SYN_SENT2',
-];
+export const TCP_STATES: readonly TcpState[] = TCP_STATE_NAMES;
 const TCP_CODE = new Map<TcpState, number>(TCP_STATES.map((s, i) => [s, i]));
 /** Code of "no TCP state". */
 export const TCP_NULL = 15;

@@ -12,18 +12,22 @@ export type EventKind = 'NEW' | 'UPDATE' | 'DESTROY' | 'POLL';
 /** Address family of the tracked connection. */
 export type Family = 'IPV4' | 'IPV6';
 
-/** Conntrack's TCP states (nf_conntrack_proto_tcp.c), as printed by conntrack-tools. */
-export type TcpState =
-  | 'NONE'
-  | 'SYN_SENT'
-  | 'SYN_RECV'
-  | 'ESTABLISHED'
-  | 'FIN_WAIT'
-  | 'CLOSE_WAIT'
-  | 'LAST_ACK'
-  | 'TIME_WAIT'
-  | 'CLOSE'
-  | 'SYN_SENT2';
+/** Conntrack's TCP states (nf_conntrack_proto_tcp.c), as printed by conntrack-tools, in kernel order. */
+export const TCP_STATE_NAMES = [
+  'NONE',
+  'SYN_SENT',
+  'SYN_RECV',
+  'ESTABLISHED',
+  'FIN_WAIT',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'TIME_WAIT',
+  'CLOSE',
+  'SYN_SENT2',
+] as const;
+
+/** One of conntrack's TCP states. */
+export type TcpState = (typeof TCP_STATE_NAMES)[number];
 
 /**
  * One direction of a conntrack entry. Addresses are in canonical text form (IPv4 dotted quad,

@@ -2,7 +2,6 @@
  * The processor role wired from the configuration: Kafka client, IPFIX exporter, processor, metrics and the
  * /metrics /healthz /readyz server. `ctflow processor` only adds argv and signals.
  */
-import { parseHostPort } from '../config/addresses.js';
 import { engineOptions, exporterOptions } from '../config/derive.js';
 import type { Config } from '../config/schema.js';
 import { createExporter } from '../ipfix/exporter.js';
@@ -10,7 +9,7 @@ import { createKafka } from '../kafka/client.js';
 import { kafkaClientOptions, topicNames } from '../kafka/from-config.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
-import { startTelemetryServer, type TelemetryServer } from '../telemetry/server.js';
+import { startTelemetryServerFromConfig, type TelemetryServer } from '../telemetry/server.js';
 import { consumerLagSync } from './lag.js';
 import { syncExporterMetrics, syncProcessorMetrics } from './metrics.js';
 import { type Processor, type ProcessorGroupOptions, startProcessor } from './processor.js';
@@ -40,17 +39,11 @@ export async function startProcessorService(
   options: ProcessorServiceOptions = {},
 ): Promise<ProcessorService> {
   const metrics = createMetrics({ role: 'processor', version: options.version ?? '0.0.0' });
-  let telemetry: TelemetryServer | undefined;
-  if (config.metrics.enabled) {
-    const at = parseHostPort(config.metrics.listen, true) ?? { host: '0.0.0.0', port: 9464 };
-    telemetry = await startTelemetryServer({
-      registry: metrics.registry,
-      host: at.host,
-      port: at.port,
-      onReadiness: (ready) => metrics.ready.set(ready ? 1 : 0),
-    });
-    log.info({ url: telemetry.url }, 'metrics and health endpoints listening');
-  }
+  const telemetry = await startTelemetryServerFromConfig(config.metrics, {
+    registry: metrics.registry,
+    onReadiness: (ready) => metrics.ready.set(ready ? 1 : 0),
+  });
+  if (telemetry) log.info({ url: telemetry.url }, 'metrics and health endpoints listening');
   const exporter = createExporter({
     ...exporterOptions(config),
     onError: (err) => log.warn({ err }, 'IPFIX exporter'),
