@@ -204,10 +204,15 @@ for (const timestamp of [1, 0] as const) {
         const last = recordsOf(run.decoded.tshark, c).at(-1)!;
         expect(last.flowEndReason, `${c.kind} ${connKey(c)}`).toBe(3);
         const error = Number(last.flowEndMs) - ms(c.wire.lastUs);
-        expect(error, `${c.kind} ${connKey(c)}`).toBeLessThanOrEqual(c.kind === 'many' ? BURST_FIN_MS : 100);
+        // A burst connection whose TIME_WAIT event came late or was lost (netlink overrun) is timed
+        // by the next poll instead: still within the issue's flowEnd bound (one poll + 100 ms).
+        expect(error, `${c.kind} ${connKey(c)}`).toBeLessThanOrEqual(c.kind === 'many' ? POLL_MS + 100 : 100);
         if (c.kind === 'many') burstErrors.push(error);
       }
       expect(median(burstErrors)).toBeLessThanOrEqual(100);
+      // ... and almost all of them are timed by their event, near the FIN.
+      const nearFin = burstErrors.filter((e) => e <= BURST_FIN_MS).length;
+      expect(nearFin / burstErrors.length).toBeGreaterThanOrEqual(0.95);
       expect(run.conns.filter((c) => c.kind === 'many').length).toBe(MANY);
     });
 
