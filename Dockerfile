@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # ctflow image: one image for every role (agent, processor, topics, collect, run), chosen by the first
-# argument. TypeScript runs through tsx (a runtime dependency), as bin/ctflow.js does everywhere.
+# argument. The image runs the compiled JavaScript (dist/, `npm run build`); bin/ctflow.js picks it
+# (without sources next to it, the build is all there is), so no TypeScript compiler runs in production.
 #   docker build -t ghcr.io/ctflow/ctflow:0.1.0 .
 # The image runs as the unprivileged user 10001. Only the agent needs more: root with CAP_NET_ADMIN on the
 # host network (conntrack netlink); its manifests (deploy/base/agent-daemonset.yaml, docker-compose.yml)
@@ -14,6 +15,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund \
   && npm cache clean --force
+
+# The compiled CLI: the TypeScript compiler (a dev dependency) runs here only.
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+RUN npm ci --no-audit --no-fund
+COPY src ./src
+RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ARG VERSION=0.1.0
@@ -36,7 +45,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
 COPY bin ./bin
 COPY schemas ./schemas
-COPY src ./src
+COPY --from=build /app/dist ./dist
 # Metrics, /healthz and /readyz of every long-running role.
 EXPOSE 9464
 USER 10001:10001

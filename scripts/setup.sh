@@ -53,6 +53,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+say "npm run build (compiled CLI in dist/)"
+npm run --silent build
+
 if [ "$what" = test ]; then
   bash scripts/kafka-local.sh jars
   bash scripts/install-goflow2.sh

@@ -48,9 +48,16 @@ describe('Dockerfile', () => {
     expect(runs.some((r) => /npm install\b/.test(r))).toBe(false);
   });
 
-  it('has tsx among the runtime dependencies, since bin/ctflow.js runs the sources through it', () => {
+  it('runs the compiled CLI: built in a build stage, copied into the final image without sources', () => {
     const entry = readFileSync(join(repoRoot, 'bin/ctflow.js'), 'utf8');
-    expect(entry).toContain("from 'tsx/esm/api'");
+    expect(entry).toContain("join(root, 'dist', 'cli', 'main.js')");
+    const runs = dockerfile.instructions.filter((i) => i.keyword === 'RUN' && i.stage < finalStage);
+    expect(runs.some((r) => r.args.includes('npm run build'))).toBe(true);
+    const copies = inFinal('COPY').map((i) => i.args);
+    expect(copies).toContain('--from=build /app/dist ./dist');
+    expect(copies.some((c) => /(^| )src( |$)/.test(c))).toBe(false);
+    // The development fallback (tsx) stays a runtime dependency: bin/ctflow.js imports it without a build.
+    expect(entry).toContain("import('tsx/esm/api')");
     expect(pkg.dependencies).toHaveProperty('tsx');
   });
 
@@ -103,7 +110,7 @@ describe('Dockerfile', () => {
         .filter((p) => !p.startsWith('--'))
         .slice(0, -1),
     );
-    for (const needed of ['package.json', 'package-lock.json', 'bin', 'schemas', 'src']) {
+    for (const needed of ['package.json', 'package-lock.json', 'bin', 'schemas', 'src', 'tsconfig.build.json']) {
       expect(copied).toContain(needed);
     }
   });
