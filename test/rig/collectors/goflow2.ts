@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addressField, canonicalIp, freePort, isListening, RIG_HOST } from './net.js';
-import { pollUntil } from './poll.js';
-import { CollectorProcess, cacheBinDir, makeTempDir, removeDir, requireBinary } from './process.js';
-import type { CollectorHandle, DecodedFlow, RecordsQuery, StartCollectorOptions } from './types.js';
+import { addressField, canonicalIp, freePort, RIG_HOST } from './net.js';
+import { CollectorProcess, cacheBinDir, makeTempDir, requireBinary } from './process.js';
+import type { CollectorHandle, DecodedFlow, StartCollectorOptions } from './types.js';
+import { superviseUdpCollector } from './udp-collector.js';
 
 /**
  * goflow2 mapping file (docs/mapping.md of goflow2): adds flowEndReason (136), the RFC 5103 reverse
@@ -128,29 +128,6 @@ export async function startGoflow2(options: StartCollectorOptions = {}): Promise
     ],
     { cwd: dir },
   );
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await proc.stop();
-    await removeDir(dir);
-  };
-  try {
-    await pollUntil(
-      async () => {
-        if (proc.exit !== undefined) throw new Error(`goflow2 exited: ${proc.describe()}`);
-        return (await isListening('udp', port)) ? true : undefined;
-      },
-      {
-        timeoutMs: options.startTimeoutMs ?? 20_000,
-        intervalMs: 50,
-        describe: () => `goflow2 did not bind ${port}: ${proc.describe()}`,
-      },
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
   const decoded = async (): Promise<DecodedFlow[]> => {
     const text = await readFile(out, 'utf8').catch(() => '');
     return text
@@ -159,24 +136,13 @@ export async function startGoflow2(options: StartCollectorOptions = {}): Promise
       .filter((l) => l.trim() !== '')
       .map((l) => normaliseGoflow2Record(parseLine(l)));
   };
-  return {
+  return superviseUdpCollector({
     name: 'goflow2',
-    transport,
-    host: RIG_HOST,
+    proc,
+    dir,
     port,
-    records: (query: RecordsQuery) =>
-      pollUntil(
-        async () => {
-          const flows = await decoded();
-          return flows.length >= query.count ? flows : undefined;
-        },
-        {
-          timeoutMs: query.timeoutMs ?? 15_000,
-          describe: async () =>
-            `goflow2 decoded ${(await decoded()).length} of ${query.count} records on udp/${port}: ${proc.describe()}`,
-        },
-      ),
-    diagnostics: async () => proc.describe(),
-    stop,
-  };
+    startTimeoutMs: options.startTimeoutMs ?? 20_000,
+    decoded,
+    pollIntervalMs: 200,
+  });
 }

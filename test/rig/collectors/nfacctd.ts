@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addressField, canonicalIp, freePort, isListening, RIG_HOST } from './net.js';
-import { pollUntil } from './poll.js';
-import { CollectorProcess, makeTempDir, removeDir, requireBinary } from './process.js';
-import type { CollectorHandle, DecodedFlow, RecordsQuery, StartCollectorOptions } from './types.js';
+import { addressField, canonicalIp, freePort, RIG_HOST } from './net.js';
+import { CollectorProcess, makeTempDir, requireBinary } from './process.js';
+import type { CollectorHandle, DecodedFlow, StartCollectorOptions } from './types.js';
+import { superviseUdpCollector } from './udp-collector.js';
 
 /**
  * Custom primitives (aggregate_primitives): nfacctd has no built-in primitive for flowEndReason (136),
@@ -129,32 +129,6 @@ export async function startNfacctd(options: StartCollectorOptions = {}): Promise
   const proc = new CollectorProcess([bin, '-f', join(dir, 'nfacctd.conf')], { cwd: dir });
   const log = async (): Promise<string> => readFile(join(dir, 'nfacctd.log'), 'utf8').catch(() => '');
   const describe = async (): Promise<string> => `${proc.describe()}\n--- nfacctd.log ---\n${await log()}`;
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await proc.stop();
-    await removeDir(dir);
-  };
-  try {
-    await pollUntil(
-      async () => {
-        if (proc.exit !== undefined) throw new Error(`nfacctd exited: ${await describe()}`);
-        // Bound is not enough: records that arrive before the print plugin runs are lost. The plugin's
-        // first (empty) purge, one refresh interval after start, says it is up.
-        if (!(await isListening('udp', port))) return undefined;
-        return (await log()).includes('Purging cache - END') ? true : undefined;
-      },
-      {
-        timeoutMs: options.startTimeoutMs ?? 20_000,
-        intervalMs: 50,
-        describe: async () => `nfacctd did not bind ${port}: ${await describe()}`,
-      },
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
   const decoded = async (): Promise<DecodedFlow[]> => {
     const text = await readFile(join(dir, 'flows.json'), 'utf8').catch(() => '');
     const complete = text.slice(0, text.lastIndexOf('\n') + 1);
@@ -165,25 +139,17 @@ export async function startNfacctd(options: StartCollectorOptions = {}): Promise
       .filter((r) => r.event_type === 'purge')
       .map((r) => normaliseNfacctdRecord(r));
   };
-  return {
+  return superviseUdpCollector({
     name: 'nfacctd',
-    transport,
-    host: RIG_HOST,
+    proc,
+    dir,
     port,
-    records: (query: RecordsQuery) =>
-      pollUntil(
-        async () => {
-          const flows = await decoded();
-          return flows.length >= query.count ? flows : undefined;
-        },
-        {
-          timeoutMs: query.timeoutMs ?? 15_000,
-          intervalMs: 250,
-          describe: async () =>
-            `nfacctd decoded ${(await decoded()).length} of ${query.count} records on udp/${port}: ${await describe()}`,
-        },
-      ),
-    diagnostics: describe,
-    stop,
-  };
+    startTimeoutMs: options.startTimeoutMs ?? 20_000,
+    // Bound is not enough: records that arrive before the print plugin runs are lost. The plugin's
+    // first (empty) purge, one refresh interval after start, says it is up.
+    ready: async () => (await log()).includes('Purging cache - END'),
+    decoded,
+    pollIntervalMs: 250,
+    describe,
+  });
 }

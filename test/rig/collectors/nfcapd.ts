@@ -1,10 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../exec.js';
-import { addressField, canonicalIp, freePort, isListening, RIG_HOST } from './net.js';
-import { pollUntil } from './poll.js';
-import { CollectorProcess, makeTempDir, removeDir, requireBinary } from './process.js';
-import type { CollectorHandle, DecodedFlow, RecordsQuery, StartCollectorOptions } from './types.js';
+import { addressField, canonicalIp, freePort, RIG_HOST } from './net.js';
+import { CollectorProcess, makeTempDir, requireBinary } from './process.js';
+import type { CollectorHandle, DecodedFlow, StartCollectorOptions } from './types.js';
+import { superviseUdpCollector } from './udp-collector.js';
 
 const DEBIAN = 'install the Debian package: apt-get install -y nfdump';
 
@@ -91,30 +91,6 @@ export async function startNfcapd(options: StartCollectorOptions = {}): Promise<
     [nfcapd, '-w', dir, '-p', String(port), '-b', RIG_HOST, '-t', String(ROTATE_SECONDS), '-I', 'rig'],
     { cwd: dir },
   );
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await proc.stop();
-    await removeDir(dir);
-  };
-  try {
-    await pollUntil(
-      async () => {
-        if (proc.exit !== undefined) throw new Error(`nfcapd exited: ${proc.describe()}`);
-        return (await isListening('udp', port)) ? true : undefined;
-      },
-      {
-        timeoutMs: options.startTimeoutMs ?? 20_000,
-        intervalMs: 50,
-        describe: () => `nfcapd did not bind ${port}: ${proc.describe()}`,
-      },
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-
   // Rotated files never change again: decode each once.
   const perFile = new Map<string, DecodedFlow[]>();
   const rotatedFiles = async (): Promise<string[]> =>
@@ -131,24 +107,18 @@ export async function startNfcapd(options: StartCollectorOptions = {}): Promise<
     }
     return [...perFile.values()].flat();
   };
-  return {
+  const handle = await superviseUdpCollector({
     name: 'nfcapd',
-    transport,
-    host: RIG_HOST,
+    proc,
+    dir,
     port,
-    records: (query: RecordsQuery) =>
-      pollUntil(
-        async () => {
-          const flows = await decoded();
-          return flows.length >= query.count ? flows : undefined;
-        },
-        {
-          timeoutMs: query.timeoutMs ?? 15_000,
-          intervalMs: 300,
-          describe: async () =>
-            `nfcapd/nfdump decoded ${(await decoded()).length} of ${query.count} records on udp/${port}: ${proc.describe()}`,
-        },
-      ),
+    startTimeoutMs: options.startTimeoutMs ?? 20_000,
+    decoded,
+    pollIntervalMs: 300,
+    decoderLabel: 'nfcapd/nfdump',
+  });
+  return {
+    ...handle,
     sequenceFailures: async () => {
       let total = 0;
       for (const file of await rotatedFiles()) {
@@ -159,7 +129,5 @@ export async function startNfcapd(options: StartCollectorOptions = {}): Promise<
       }
       return total;
     },
-    diagnostics: async () => proc.describe(),
-    stop,
   };
 }
