@@ -17,10 +17,9 @@ export interface ProcessorChild {
   readonly exited: Promise<number | string>;
 }
 
-/** Starts `ctflow processor` in the harness' group, exporting to the harness' collector. */
-export function spawnProcessor(h: ProcessorHarness): ProcessorChild {
-  const args = [
-    'bin/ctflow.js',
+/** The `ctflow processor` arguments for the harness' group, topics and collector (test timeouts). */
+export function processorCliArgs(h: ProcessorHarness): string[] {
+  return [
     'processor',
     '--brokers',
     inject('kafkaBrokers'),
@@ -44,9 +43,12 @@ export function spawnProcessor(h: ProcessorHarness): ProcessorChild {
     '300',
     '--metrics-listen',
     '127.0.0.1:0',
-    '--log-level',
-    'debug',
   ];
+}
+
+/** Starts `ctflow processor` in the harness' group, exporting to the harness' collector. */
+export function spawnProcessor(h: ProcessorHarness): ProcessorChild {
+  const args = ['bin/ctflow.js', ...processorCliArgs(h), '--log-level', 'debug'];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
