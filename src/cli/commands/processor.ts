@@ -4,8 +4,6 @@
  * group, exit 0. Open flows are not ended: the processor that gets the partition continues them.
  */
 import { type Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import {
   addCommonConfigOptions,
   addConfigOptions,
@@ -14,6 +12,7 @@ import {
 } from '../../config/index.js';
 import { type ProcessorService, startProcessorService } from '../../processor/service.js';
 import { createLogger } from '../../telemetry/logger.js';
+import { ctflowVersion } from '../version.js';
 
 const FLAGS = [
   'kafka.brokers',
@@ -33,11 +32,6 @@ const FLAGS = [
   'metrics.listen',
   'log.level',
 ] as const;
-
-function version(): string {
-  const path = fileURLToPath(new URL('../../../package.json', import.meta.url));
-  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
-}
 
 function positiveMs(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -92,7 +86,7 @@ processor.shutdownTimeout, 2 on invalid configuration or usage.`,
     let service: ProcessorService;
     try {
       service = await startProcessorService(config, log, {
-        version: version(),
+        version: ctflowVersion(),
         group: {
           ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }),
           ...(heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs }),
