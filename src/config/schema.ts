@@ -314,6 +314,17 @@ const processorSchema = z
       .min(1)
       .default('ctflow-processor')
       .describe('Kafka consumer group of the processors.'),
+    commitInterval: seconds(
+      "Write cache: a partition's output (records, newest state per flow, offsets) is committed at most this long after the input it comes from was applied; a partition that caught up with its end offset commits at once. Input not committed when a partition moves or a processor stops is read again by the next owner",
+    ).default(1),
+    commitMaxStates: z
+      .number()
+      .int()
+      .min(1)
+      .default(4000)
+      .describe(
+        'Write cache: commit a partition once this many distinct flows changed since its last commit (bounds the one atomic changelog request of a commit).',
+      ),
     shutdownTimeout: seconds('Bound on a graceful shutdown: end flows, flush, commit, exit').default(30),
   })
   .prefault({})

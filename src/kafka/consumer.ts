@@ -72,6 +72,11 @@ export interface GroupConsumer {
   onAssignment(listener: (assignment: TopicPartitions[]) => void): () => void;
   /** Called when a rebalance starts (all partitions are about to be revoked). */
   onRebalance(listener: () => void): () => void;
+  /**
+   * Called when a fetch request starts (kafkajs FETCH_START): the point from which a consumer's work on the
+   * data is timed (the fetch response is decoded before the first batch is handed out).
+   */
+  onFetchStart(listener: () => void): () => void;
   /** Called when the consumer crashed; `restarting` says whether kafkajs rejoins by itself. */
   onCrash(listener: (error: Error, restarting: boolean) => void): () => void;
   /** Leaves the group and closes connections. */
@@ -158,6 +163,10 @@ class KafkajsGroupConsumer implements GroupConsumer {
 
   onRebalance(listener: () => void): () => void {
     return this.consumer.on(this.consumer.events.REBALANCING, () => listener());
+  }
+
+  onFetchStart(listener: () => void): () => void {
+    return this.consumer.on(this.consumer.events.FETCH_START, () => listener());
   }
 
   onCrash(listener: (error: Error, restarting: boolean) => void): () => void {

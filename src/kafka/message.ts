@@ -53,10 +53,21 @@ function headerBuffer(v: Buffer | string | Array<Buffer | string> | undefined): 
   return typeof last === 'string' ? Buffer.from(last) : last;
 }
 
+/** The headers of every message without any (shared, frozen: no object per message). */
+const NO_HEADERS: Record<string, Buffer | undefined> = Object.freeze({});
+
+function convertHeaders(raw: RawMessage['headers']): Record<string, Buffer | undefined> {
+  let headers: Record<string, Buffer | undefined> | undefined;
+  for (const k in raw) {
+    headers ??= {};
+    headers[k] = headerBuffer(raw[k]);
+  }
+  return headers ?? NO_HEADERS;
+}
+
 /** For src/kafka: converts a kafkajs message. */
 export function fromKafkajs(topic: string, partition: number, m: RawMessage): ConsumedMessage {
-  const headers: Record<string, Buffer | undefined> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = headerBuffer(v);
+  const headers = convertHeaders(m.headers);
   return {
     topic,
     partition,

@@ -31,7 +31,7 @@ function where(m: ConsumedMessage): string {
 }
 
 /**
- * Decodes each message and hands it to `engine`, in order. Undecodable values (CODEC_DECODE) and values the
+ * Decodes each message (of `messages[start, end)`) and hands it to `engine`, in order. Undecodable values (CODEC_DECODE) and values the
  * engine refuses (OBSERVATION_INVALID) are returned in `refused`; the others are applied. Any other error is
  * a fault of ctflow, not of the message: it is thrown, so the partition stops rather than dead-letter
  * everything.
@@ -40,9 +40,12 @@ export function applyMessages(
   engine: FlowEngineApi,
   codec: AvroCodec,
   messages: readonly ConsumedMessage[],
+  start = 0,
+  end = messages.length,
 ): ApplyResult {
   const result: ApplyResult = { observations: 0, watermarks: 0, refused: [] };
-  for (const m of messages) {
+  for (let i = start; i < end; i++) {
+    const m = messages[i]!;
     if (m.value === null || m.value.length === 0) {
       result.refused.push({
         message: m,
@@ -58,7 +61,8 @@ export function applyMessages(
       continue;
     }
     try {
-      const decoded = codec.decode(m.value, where(m));
+      // No "where" string per message: a message that fails is decoded again below to name itself.
+      const decoded = codec.decode(m.value);
       if (decoded.type === 'observation') {
         engine.observe(decoded.value);
         result.observations++;
@@ -68,8 +72,21 @@ export function applyMessages(
       }
     } catch (err) {
       if (!isInputError(err)) throw err;
-      result.refused.push({ message: m, error: err });
+      result.refused.push({
+        message: m,
+        error: isCtflowError(err, 'CODEC_DECODE') ? named(codec, m, err) : err,
+      });
     }
   }
   return result;
+}
+
+/** The decode error of `m` with the message named in it (decoding is deterministic: it fails the same way). */
+function named(codec: AvroCodec, m: ConsumedMessage, err: CtflowError): CtflowError {
+  try {
+    codec.decode(m.value!, where(m));
+  } catch (again) {
+    if (isCtflowError(again, 'CODEC_DECODE')) return again;
+  }
+  return err;
 }

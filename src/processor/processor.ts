@@ -5,12 +5,15 @@
  * Per partition p (docs/processor.md has the full design and the failure cases):
  * - before its first batch, p's state is restored from changelog partition p, read up to the end offset
  *   taken then (heartbeating meanwhile); the newest export marker says which input the state covers;
- * - each batch: decode → engine → "exporting" marker (acked) → records to the exporter (flushed) →
- *   state changes, tombstones and an "exported" marker to changelog partition p, undecodable messages to
- *   the dead-letter topic (all acked) → commit the input offset;
+ * - each batch: decode → engine → p's write cache (write-cache.ts: records, newest state per key, dead
+ *   letters); at a commit of the cache (every commit.intervalMs, at commit.maxStates states, or when p caught
+ *   up with its end offset): "exporting" marker (acked) → records to the exporter (flushed) → state changes,
+ *   tombstones and an "exported" marker to changelog partition p, undecodable messages to the dead-letter
+ *   topic (all acked) → commit the input offset. A cache that is dropped (rebalance, stop, error) never
+ *   left the process: its input is read again by p's next owner;
  * - a partition taken away drops its state; one that comes straight back keeps it when the changelog end
  *   offset shows that nobody else wrote since our last write;
- * - stop(): no new batches, the one in flight completes (export, changelog, commit), leave the group.
+ * - stop(): no new batches, the one in flight completes and commits its cache, leave the group.
  *   Flows are never ended as forced end here: another processor continues them.
  * Nothing is kept on local disk.
  */
@@ -31,8 +34,8 @@ import { deadLetterMessage, deadLetterReason } from './dead-letter.js';
 import { type RoleLog, SILENT_LOG } from './log.js';
 import { type ExportMarker, encodeMarker, MARKER_KEY, resumePoint } from './marker.js';
 import { restorePartition } from './restore.js';
-import { splitUnits } from './units.js';
 import { emptyProcessorStats, type ProcessorStats } from './stats.js';
+import { APPLY_CHUNK, type CommitPolicy, DEFAULT_COMMIT_POLICY, WriteCache } from './write-cache.js';
 
 /** Most messages per produce request (see start()). */
 const PRODUCE_BATCH = 1000;
@@ -65,6 +68,14 @@ export interface ProcessorOptions {
   group?: ProcessorGroupOptions;
   /** Told after each partition restore (e.g. for a duration histogram). */
   onRestored?: (info: { partition: number; entries: number; durationMs: number }) => void;
+  /** Instrumentation: called when the group consumer starts a fetch (benchmarks time from the first one). */
+  onFetchStart?: () => void;
+  /**
+   * When a partition's write cache is committed (records exported, newest states written, offsets
+   * committed): every `intervalMs`, at `maxStates` pending states, and whenever the partition caught up
+   * with its end offset. Defaults DEFAULT_COMMIT_POLICY (1000 ms, 4000 states).
+   */
+  commit?: Partial<CommitPolicy>;
   /** Restore: fail (and retry the batch) after this long without a changelog record. Default 60000 ms. */
   restoreIdleTimeoutMs?: number;
   log?: RoleLog;
@@ -85,8 +96,12 @@ export interface Processor {
 
 interface PartitionState {
   engine: FlowEngineApi;
-  /** Input below this offset is reflected in the state (and in the changelog). */
+  /** Input below this offset is reflected in the changelog (and committed or about to be). */
   coveredTo: number;
+  /** Input below this offset is applied to the engine; [coveredTo, appliedTo) is in the write cache. */
+  appliedTo: number;
+  /** Output of the input not committed yet. */
+  cache: WriteCache;
   /** Records derived from input below this offset are possible duplicates. */
   duplicatesBelow: number;
   /** The changelog partition's end offset if nobody but us wrote since the restore. */
@@ -105,6 +120,7 @@ class KafkaProcessor implements Processor {
   readonly #stateCodec = new FlowStateCodec();
   readonly #states = new Map<number, PartitionState>();
   readonly #stats = emptyProcessorStats();
+  readonly #policy: CommitPolicy;
   #consumer!: GroupConsumer;
   #producer!: Producer;
   #reader: Promise<PartitionRangeReader> | undefined;
@@ -125,6 +141,7 @@ class KafkaProcessor implements Processor {
     this.groupId = options.groupId ?? 'ctflow-processor';
     this.#t = { ...DEFAULT_TOPIC_NAMES, ...options.topics };
     this.#log = options.log ?? SILENT_LOG;
+    this.#policy = { ...DEFAULT_COMMIT_POLICY, ...options.commit };
     this.done = new Promise<void>((resolve, reject) => {
       this.#resolveDone = resolve;
       this.#rejectDone = reject;
@@ -158,6 +175,8 @@ class KafkaProcessor implements Processor {
     this.#reader = createPartitionRangeReader(this.#o.client, { topic: this.#t.flowState, concurrency: 1 });
     this.#reader.catch(() => {});
     this.#consumer.onAssignment((assignment) => this.#onAssignment(assignment));
+    const onFetchStart = this.#o.onFetchStart;
+    if (onFetchStart) this.#consumer.onFetchStart(onFetchStart);
     this.#consumer.onCrash((error, restarting) => {
       this.#log.error({ err: error, restarting }, 'processor consumer crashed');
       if (!restarting && !this.#stopping) this.#rejectDone(error);
@@ -197,6 +216,13 @@ class KafkaProcessor implements Processor {
       await (await this.#reader)?.close();
       await this.#producer.disconnect();
     } finally {
+      // Never committed from here (kafkajs may be rejoining without us): the next owner reads that input again.
+      for (const [p, state] of this.#states)
+        if (!state.cache.empty)
+          this.#log.info(
+            { partition: p, messages: state.cache.messages },
+            'uncommitted input left to the next owner',
+          );
       this.#states.clear();
       this.#resolveDone();
       this.#log.info({ groupId: this.groupId, ...this.#stats }, 'processor stopped');
@@ -209,15 +235,19 @@ class KafkaProcessor implements Processor {
     this.#stats.rebalances++;
     this.#endOffsets = undefined;
     for (const [p, state] of this.#states) {
-      if (mine.includes(p)) state.verify = true;
-      else this.#drop(p, 'partition taken away');
+      if (!mine.includes(p)) this.#drop(p, 'partition taken away');
+      // Its engine is ahead of the changelog by the cache's input: whoever owns p reads that input again.
+      else if (!state.cache.empty) this.#drop(p, 'uncommitted input at a rebalance');
+      else state.verify = true;
     }
     this.#log.info({ partitions: mine }, 'partitions assigned');
   }
 
   #drop(p: number, why: string): void {
-    if (this.#states.delete(p)) {
+    const state = this.#states.get(p);
+    if (state !== undefined && this.#states.delete(p)) {
       this.#stats.dropped++;
+      this.#stats.uncommittedDropped += state.cache.messages;
       this.#log.info({ partition: p, why }, 'partition state dropped');
     }
   }
@@ -231,27 +261,38 @@ class KafkaProcessor implements Processor {
   async #handleBatch(batch: MessageBatch, ctx: BatchContext): Promise<void> {
     if (this.#stopping || ctx.isStale() || batch.messages.length === 0) return;
     const p = batch.partition;
+    const messages = batch.messages;
+    const last = messages.at(-1)!.offset;
     this.#stats.batches++;
-    this.#stats.messages += batch.messages.length;
+    this.#stats.messages += messages.length;
     let state = await this.#usableState(p, ctx);
     if (state === undefined) state = await this.#restore(p, ctx);
     try {
-      const fresh = batch.messages.filter((m) => m.offset >= state.coveredTo);
-      const skipped = batch.messages.length - fresh.length;
-      if (skipped > 0) {
-        this.#stats.skippedCovered += skipped;
+      let start = 0;
+      while (start < messages.length && messages[start]!.offset < state.appliedTo) start++;
+      if (start > 0) {
+        this.#stats.skippedCovered += start;
+        this.#stats.completed += start;
         // The previous owner's state covers these but its commit may not have happened (stop, crash).
-        if (fresh.length === 0)
-          this.#commitLater(p, Math.min(state.coveredTo, batch.messages.at(-1)!.offset + 1));
+        if (start === messages.length) this.#commitLater(p, Math.min(state.coveredTo, last + 1));
       }
-      const cut = fresh.findIndex((m) => m.offset >= state.duplicatesBelow);
-      const replayed = cut < 0 ? fresh : fresh.slice(0, cut);
-      const rest = cut < 0 ? [] : fresh.slice(cut);
-      // Units bound each atomic changelog request (see units.ts).
-      for (const unit of splitUnits(replayed)) await this.#process(p, state, unit, true);
-      for (const unit of splitUnits(rest)) await this.#process(p, state, unit, false);
+      let dupEnd = start;
+      while (dupEnd < messages.length && messages[dupEnd]!.offset < state.duplicatesBelow) dupEnd++;
+      // Chunks: the cache's size is checked between them, and none straddles the possible-duplicates bound.
+      for (let i = start; i < messages.length; ) {
+        const end = Math.min(i + APPLY_CHUNK, messages.length, i < dupEnd ? dupEnd : messages.length);
+        this.#apply(state, messages, i, end, i < dupEnd);
+        i = end;
+        if (state.cache.states >= this.#policy.maxStates) await this.#commitCache(p, state);
+      }
+      // Caught up with the partition's end offset: no input waiting to coalesce with, commit now.
+      if (state.cache.due(this.#policy, Date.now(), last + 1 >= batch.highWatermark || this.#stopping))
+        await this.#commitCache(p, state);
     } catch (err) {
-      // The engine may hold input whose outputs were not all written: a retry must start from the changelog.
+      // The engine may hold input whose outputs were not all written: a retry must start from the changelog,
+      // and from the input it covers (kafkajs already went past the batches whose output is in the cache).
+      if (this.#states.get(p) === state && state.appliedTo > state.coveredTo && !this.#stopping)
+        this.#consumer.seek({ topic: this.#t.observations, partition: p, offset: state.coveredTo });
       this.#drop(p, `error: ${(err as Error).message}`);
       throw err;
     }
@@ -305,6 +346,8 @@ class KafkaProcessor implements Processor {
     const state: PartitionState = {
       engine: restored.engine,
       coveredTo: resume.coveredTo,
+      appliedTo: resume.coveredTo,
+      cache: new WriteCache(),
       duplicatesBelow: resume.duplicatesBelow,
       changelogEnd: range.high,
       verify: false,
@@ -329,17 +372,32 @@ class KafkaProcessor implements Processor {
     return state;
   }
 
-  async #process(
-    p: number,
+  /** Applies messages[start, end) to p's engine; its output stays there (coalesced) until the commit. */
+  #apply(
     state: PartitionState,
     messages: ConsumedMessage[],
+    start: number,
+    end: number,
     replayed: boolean,
-  ): Promise<void> {
-    const to = messages.at(-1)!.offset + 1;
-    const applied = applyMessages(state.engine, this.#codec, messages);
+  ): void {
+    const applied = applyMessages(state.engine, this.#codec, messages, start, end);
     this.#stats.observations += applied.observations;
     this.#stats.watermarks += applied.watermarks;
-    const out = state.engine.drain();
+    state.appliedTo = messages[end - 1]!.offset + 1;
+    state.cache.applied(messages, start, end, state.appliedTo, applied.refused, Date.now());
+    // Records of replayed input are counted apart: drain them now (once per restore).
+    if (replayed) state.cache.absorb(state.engine.drain(), true);
+  }
+
+  /**
+   * The commit of p's write cache (steps 1-5 of docs/processor.md): "exporting" marker (acked), records to the
+   * exporter (flushed), newest state per key + "exported" marker in one atomic changelog request and dead
+   * letters (acked), then the input offset is committed behind.
+   */
+  async #commitCache(p: number, state: PartitionState): Promise<void> {
+    state.cache.absorb(state.engine.drain(), false);
+    const out = state.cache.take();
+    const to = out.to;
     if (out.records.length > 0) {
       await this.#writeChangelog(state, [
         this.#marker(p, { phase: 'exporting', coveredTo: state.coveredTo, to }),
@@ -349,17 +407,16 @@ class KafkaProcessor implements Processor {
       this.#stats.records += out.records.length;
       for (const r of out.records)
         this.#stats.recordsByReason[r.endReason] = (this.#stats.recordsByReason[r.endReason] ?? 0) + 1;
-      if (replayed) this.#stats.possibleDuplicates += out.records.length;
+      this.#stats.possibleDuplicates += out.possibleDuplicates;
     }
-    for (const c of out.changes) if (c.state === null) this.#stats.tombstones++;
-    const changes: OutgoingMessage[] = out.changes.map((c) => ({
-      key: c.key,
-      value: this.#stateCodec.encode(c.state),
-      partition: p,
-    }));
+    const changes: OutgoingMessage[] = [];
+    for (const [key, value] of out.changes) {
+      if (value === null) this.#stats.tombstones++;
+      changes.push({ key, value: this.#stateCodec.encode(value), partition: p });
+    }
     changes.push(this.#marker(p, { phase: 'exported', coveredTo: to, to }));
-    const deadLetters = applied.refused.map((r) => deadLetterMessage(r.message, r.error));
-    for (const r of applied.refused) {
+    const deadLetters = out.refused.map((r) => deadLetterMessage(r.message, r.error));
+    for (const r of out.refused) {
       const reason = deadLetterReason(r.error);
       this.#stats.deadLetteredByReason[reason] = (this.#stats.deadLetteredByReason[reason] ?? 0) + 1;
       this.#log.warn(
@@ -372,18 +429,20 @@ class KafkaProcessor implements Processor {
       deadLetters.length > 0 ? this.#producer.send(this.#t.deadLetter, deadLetters) : undefined,
     ]);
     this.#stats.deadLettered += deadLetters.length;
+    this.#stats.cacheCommits++;
     this.#log.debug(
       {
         partition: p,
-        from: messages[0]!.offset,
+        from: state.coveredTo,
         to,
+        messages: out.messages,
         records: out.records.length,
-        changes: out.changes.length,
-        replayed,
+        changes: out.changes.size,
       },
-      'batch processed',
+      'write cache committed',
     );
     state.coveredTo = to;
+    this.#stats.completed += out.messages;
     this.#commitLater(p, to);
   }
 

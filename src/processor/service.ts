@@ -54,6 +54,10 @@ export async function startProcessorService(
     processor = await startProcessor({
       client,
       groupId: config.processor.groupId,
+      commit: {
+        intervalMs: config.processor.commitInterval * 1000,
+        maxStates: config.processor.commitMaxStates,
+      },
       topics: topicNames(config),
       engine: engineOptions(config),
       sink: exporter,

@@ -6,6 +6,11 @@ export interface ProcessorStats {
   batches: number;
   /** Input messages taken from Kafka (including skipped and dead-lettered ones). */
   messages: number;
+  /**
+   * Input messages done with: their records exported, their state changes and dead letters acknowledged by
+   * Kafka (or skipped as covered). Their offsets are committed after this.
+   */
+  completed: number;
   observations: number;
   watermarks: number;
   /** Input messages skipped because the restored state already covered them (export marker). */
@@ -41,6 +46,10 @@ export interface ProcessorStats {
   keptAfterRebalance: number;
   /** Partition states dropped (taken away, changed by another processor, or after an error). */
   dropped: number;
+  /** Input messages applied but not committed when their partition's state was dropped: read again. */
+  uncommittedDropped: number;
+  /** Write-cache commits (each: records exported, newest states and markers written, offset committed). */
+  cacheCommits: number;
   /** Flows tracked right now over all owned partitions. */
   flows: number;
   /** Partitions owned (state in memory) right now. */
@@ -54,6 +63,7 @@ export function emptyProcessorStats(): ProcessorStats {
   return {
     batches: 0,
     messages: 0,
+    completed: 0,
     observations: 0,
     watermarks: 0,
     skippedCovered: 0,
@@ -73,6 +83,8 @@ export function emptyProcessorStats(): ProcessorStats {
     restoreMs: 0,
     keptAfterRebalance: 0,
     dropped: 0,
+    uncommittedDropped: 0,
+    cacheCommits: 0,
     flows: 0,
     partitions: 0,
     restoring: 0,

@@ -46,3 +46,17 @@ test('a fault that is not about the message is thrown, never dead-lettered', () 
   const messages = [message(0, Buffer.from(codec.encodeObservation(obs({ timeUs: T0 }))))];
   expect(() => applyMessages(broken, codec, messages)).toThrow(TypeError);
 });
+
+test('only messages[start, end) are applied, and a refused message is named in its error', () => {
+  const engine = createFlowEngine();
+  const messages = [
+    message(7, Buffer.from('garbage')),
+    message(8, Buffer.from(codec.encodeObservation(obs({ timeUs: T0 })))),
+    message(9, Buffer.from('more garbage')),
+  ];
+  const result = applyMessages(engine, codec, messages, 1, 3);
+  expect(result.observations).toBe(1);
+  expect(result.refused.map((r) => r.message.offset)).toEqual([9]);
+  expect(result.refused[0]!.error.message).toMatch(/^obs\[0\]@9: not Avro single-object encoded/);
+  expect(result.refused[0]!.error.details).toMatchObject({ where: 'obs[0]@9', reason: 'not_avro' });
+});
