@@ -1,6 +1,7 @@
 import type { CtflowError } from '../errors.js';
 import type { Observation } from '../flow/types.js';
 import type { ClockUs } from './clock.js';
+import type { DiffSession } from './diff-session.js';
 import { type ConntrackEntry, IPPROTO } from './entry.js';
 import { LineFormatError, parseError } from './parse-error.js';
 import { parseExtendedLine } from './parse-extended-line.js';
@@ -20,6 +21,8 @@ export interface DumpResult {
   /** When the dump output ended, µs: the observation time of the dump as a whole. */
   endUs: number;
   durationUs: number;
+  /** Diffed dumps (reader ctnetlink): entries printed (new or changed) and ids gone. */
+  diff?: { printed: number; gone: number; full: boolean };
 }
 
 /** Inputs of one dump. */
@@ -31,6 +34,8 @@ export interface DumpOptions {
   table: ConntrackTable;
   emit(obs: Observation): void;
   onError(err: CtflowError): void;
+  /** Reader process that diffs its dumps itself (reader.diffArgv); when set, dumps go through it. */
+  session?: DiffSession;
 }
 
 type Deferred = { entry: ConntrackEntry; seenUs: number; fingerprint: number | null };
@@ -43,6 +48,7 @@ type Deferred = { entry: ConntrackEntry; seenUs: number; fingerprint: number | n
  * Does not end the dump: the caller calls table.endDump() once late events had time to arrive.
  */
 export async function readDump(options: DumpOptions): Promise<DumpResult> {
+  if (options.session !== undefined) return readDiffDump(options, options.session);
   const { table, clock, emit } = options;
   const startUs = clock();
   let entries = 0;
@@ -83,6 +89,57 @@ export async function readDump(options: DumpOptions): Promise<DumpResult> {
   });
   const icmpUnresolved = deferred.length === 0 ? 0 : await completeFromListing(options, deferred, report);
   return { entries, reported, parseErrors, icmpUnresolved, endUs, durationUs: clock() - startUs };
+}
+
+/**
+ * readDump() through a reader that diffs the table itself: only new and changed entries arrive
+ * (parsed and handed to the table as usual); the table then keeps every entry the reader held
+ * unchanged through the dump (neither printed nor gone).
+ */
+async function readDiffDump(options: DumpOptions, session: DiffSession): Promise<DumpResult> {
+  const { table, clock, reader } = options;
+  const startUs = clock();
+  let reported = 0;
+  let parseErrors = 0;
+  const deferred: Deferred[] = [];
+  const report = (list: Observation[]): void => {
+    for (const o of list) options.emit(o);
+    reported += list.length;
+  };
+  table.beginDump();
+  const result = await session.dump((bytes, lineNo, seenUs) => {
+    const line = bytes.toString('latin1');
+    let entry: ConntrackEntry | null;
+    try {
+      entry = reader.parseDumpLine(line);
+    } catch (err) {
+      if (!(err instanceof LineFormatError)) throw err;
+      parseErrors++;
+      options.onError(parseError('dump', lineNo, line, err.message));
+      // The reader now holds this line as told: have it printed again rather than trust the table.
+      const id = reader.conntrackId(bytes);
+      if (id === null) session.forgetAll();
+      else session.forget(id);
+      return;
+    }
+    if (entry === null) return;
+    const complete = table.completeIcmp(entry);
+    if (complete === null) deferred.push({ entry, seenUs, fingerprint: null });
+    else report(table.dumpEntry(complete, seenUs));
+  });
+  if (!result.full) table.keepUnchanged((id) => session.holds(id));
+  // Incomplete ICMP lines may stay unresolved: have them printed again next time.
+  for (const d of deferred) session.forget(d.entry.conntrackId);
+  const icmpUnresolved = deferred.length === 0 ? 0 : await completeFromListing(options, deferred, report);
+  return {
+    entries: result.entries,
+    reported,
+    parseErrors,
+    icmpUnresolved,
+    endUs: result.endUs,
+    durationUs: clock() - startUs,
+    diff: { printed: result.printed, gone: result.gone.length, full: result.full },
+  };
 }
 
 /** Lists ICMP/ICMPv6 entries in the line format (which prints type/code/id) and completes `deferred`. */

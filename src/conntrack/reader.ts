@@ -18,6 +18,11 @@ export interface Reader {
   kind: ReaderKind;
   /** Command that prints the whole table and exits. */
   dumpArgv: readonly string[];
+  /**
+   * Command that dumps on request and diffs each dump against the previous one itself
+   * (diff-session.ts); when set, polls use it instead of dumpArgv.
+   */
+  diffArgv?: readonly string[];
   /** Command that prints events until killed. */
   eventsArgv: readonly string[];
   /** Text on the events command's stderr that means it is subscribed. */
@@ -67,6 +72,7 @@ export function ctnetlinkReader(ctnetlink: readonly string[]): Reader {
   return {
     kind: 'ctnetlink',
     dumpArgv: [...ctnetlink, 'dump'],
+    diffArgv: [...ctnetlink, 'serve'],
     eventsArgv: [...ctnetlink, 'events'],
     readyMarker: 'listening',
     parseDumpLine: (line) => {

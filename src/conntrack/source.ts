@@ -1,6 +1,7 @@
 import { CtflowError } from '../errors.js';
 import type { Observation, Watermark } from '../flow/types.js';
 import { type ClockUs, wallClockUs } from './clock.js';
+import { DiffSession } from './diff-session.js';
 import { type DumpResult, readDump } from './dump.js';
 import { EventStream, type EventStreamStats } from './events.js';
 import { checkKernelSupport, type KernelSupport, readBootId } from './kernel.js';
@@ -39,6 +40,11 @@ export interface SourceOptions {
   reader?: ReaderKind;
   /** Path of the ctnetlink reader binary (reader 'ctnetlink'). */
   ctnetlinkBin?: string;
+  /**
+   * Reader 'ctnetlink': keep one reader process that diffs each dump against the previous one itself
+   * and prints only new and changed entries (default true); false runs a full `ctnetlink dump` per poll.
+   */
+  diffDumps?: boolean;
   /** Follow the event stream (default true). Without it, times come from polls only. */
   events?: boolean;
   /** Set nf_conntrack_acct/timestamp to 1 when they are 0 (needs root). Default false: warn. */
@@ -92,6 +98,8 @@ export class ConntrackSource {
   private readonly pollIntervalMs: number;
   private table: ConntrackTable | null = null;
   private events: EventStream | null = null;
+  /** The reader process that diffs dumps itself (reader ctnetlink), kept between polls. */
+  private readonly session: DiffSession | null;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -142,6 +150,13 @@ export class ConntrackSource {
     } else {
       this.reader = conntrackToolsReader(this.conntrack, options.eventBufferBytes ?? 8 * 1024 * 1024);
     }
+    const diffArgv = options.diffDumps === false ? undefined : this.reader.diffArgv;
+    this.session = diffArgv === undefined ? null : new DiffSession(diffArgv, this.clock);
+  }
+
+  /** Process id of the reader that serves diffed dumps (reader ctnetlink), while it runs. */
+  get readerPid(): number | undefined {
+    return this.session?.pid;
   }
 
   /** Counters for metrics. */
@@ -184,6 +199,8 @@ export class ConntrackSource {
         reader: this.reader,
         clock: this.clock,
         onEvent: (ev) => {
+          // The table now holds what the event said: the next diffed dump confirms it in full.
+          this.session?.forget(ev.entry.conntrackId);
           for (const o of table.event(ev)) this.emit(o);
         },
         onError: this.onError,
@@ -197,6 +214,7 @@ export class ConntrackSource {
       // E.g. no permission to read the table: polling again will not help; say so at once.
       this.running = false;
       await this.events?.stop();
+      await this.session?.close();
       throw failure;
     }
     this.loop = this.runLoop();
@@ -266,6 +284,7 @@ export class ConntrackSource {
         table,
         emit: this.emit,
         onError: this.onError,
+        ...(this.session === null ? {} : { session: this.session }),
       });
     } catch (err) {
       this.statsBase.failedPolls++;
@@ -296,5 +315,6 @@ export class ConntrackSource {
     await this.loop;
     this.loop = null;
     await this.events?.stop();
+    await this.session?.close();
   }
 }

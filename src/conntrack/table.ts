@@ -242,6 +242,18 @@ export class ConntrackTable {
   }
 
   /**
+   * End of a dump diffed by the reader itself (diff-session.ts), which printed only new and changed
+   * entries (handed to dumpEntry) and holds the rest: every entry this dump has not shown yet whose
+   * id the reader `held` unchanged through the dump is marked seen. Call before endDump().
+   */
+  keepUnchanged(held: (id: number) => boolean): void {
+    // forEach: no [key, value] array per entry (100,000 entries per poll).
+    this.known.forEach((k, id) => {
+      if (k.generation < this.generation && held(id)) k.generation = this.generation;
+    });
+  }
+
+  /**
    * Handles one dump entry seen at `seenUs`; returns what to report (often nothing). `fingerprint`
    * (of its line) lets the next dump skip the line if it has not changed.
    */

@@ -3,6 +3,7 @@
 //
 //	ctnetlink dump     every entry of the table, then exits
 //	ctnetlink events   NEW / UPDATE / DESTROY events until killed, stamped with their receive time
+//	ctnetlink serve    dumps on request and prints only what changed since the last dump (serve.go)
 //
 // Why: conntrack-tools prints the kernel start stamp to the ns only in its XML form, which omits ICMP
 // fields and status bits and is ~750 bytes per entry; this prints everything the kernel sends, exactly,
@@ -21,9 +22,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
 )
@@ -80,140 +79,6 @@ const (
 
 var tcpStates = []string{"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"}
 
-type attr struct {
-	typ  uint16
-	data []byte
-}
-
-func attrs(b []byte) []attr {
-	var out []attr
-	for len(b) >= 4 {
-		l := int(binary.LittleEndian.Uint16(b[0:2]))
-		t := binary.LittleEndian.Uint16(b[2:4]) & nlaTypeMask
-		if l < 4 || l > len(b) {
-			break
-		}
-		out = append(out, attr{t, b[4:l]})
-		a := (l + 3) &^ 3
-		if a > len(b) {
-			break
-		}
-		b = b[a:]
-	}
-	return out
-}
-
-type tuple struct {
-	src, dst               string
-	sport, dport           string
-	icmpType, icmpCode, id string
-	proto                  string
-}
-
-func parseTuple(b []byte) tuple {
-	t := tuple{src: "-", dst: "-", sport: "-", dport: "-", icmpType: "-", icmpCode: "-", id: "-", proto: "-"}
-	for _, a := range attrs(b) {
-		switch a.typ {
-		case ctaTupleIP:
-			for _, ip := range attrs(a.data) {
-				switch ip.typ {
-				case ctaIPv4Src, ctaIPv6Src:
-					t.src = net.IP(ip.data).String()
-				case ctaIPv4Dst, ctaIPv6Dst:
-					t.dst = net.IP(ip.data).String()
-				}
-			}
-		case ctaTupleProto:
-			for _, p := range attrs(a.data) {
-				switch p.typ {
-				case ctaProtoNum:
-					t.proto = strconv.Itoa(int(p.data[0]))
-				case ctaProtoSrc:
-					t.sport = strconv.Itoa(int(binary.BigEndian.Uint16(p.data)))
-				case ctaProtoDst:
-					t.dport = strconv.Itoa(int(binary.BigEndian.Uint16(p.data)))
-				case ctaIcmpID, ctaIcmp6ID:
-					t.id = strconv.Itoa(int(binary.BigEndian.Uint16(p.data)))
-				case ctaIcmpType, ctaIcmp6Type:
-					t.icmpType = strconv.Itoa(int(p.data[0]))
-				case ctaIcmpCode, ctaIcmp6Code:
-					t.icmpCode = strconv.Itoa(int(p.data[0]))
-				}
-			}
-		}
-	}
-	return t
-}
-
-func counters(b []byte) (string, string) {
-	pk, by := "-", "-"
-	for _, a := range attrs(b) {
-		switch a.typ {
-		case ctaCountersPackets:
-			pk = strconv.FormatUint(binary.BigEndian.Uint64(a.data), 10)
-		case ctaCountersBytes:
-			by = strconv.FormatUint(binary.BigEndian.Uint64(a.data), 10)
-		}
-	}
-	return pk, by
-}
-
-// writeEntry prints one conntrack message (nfgenmsg + attributes) as a line.
-func writeEntry(w *bufio.Writer, kind string, timeUs int64, family byte, body []byte) {
-	var o, r tuple
-	id, zone, status, mark, state := "-", "0", "-", "0", "-"
-	opk, oby, rpk, rby, start, stop := "-", "-", "-", "-", "-", "-"
-	for _, a := range attrs(body) {
-		switch a.typ {
-		case ctaTupleOrig:
-			o = parseTuple(a.data)
-		case ctaTupleReply:
-			r = parseTuple(a.data)
-		case ctaStatus:
-			status = strconv.FormatUint(uint64(binary.BigEndian.Uint32(a.data)), 10)
-		case ctaMark:
-			mark = strconv.FormatUint(uint64(binary.BigEndian.Uint32(a.data)), 10)
-		case ctaID:
-			id = strconv.FormatUint(uint64(binary.BigEndian.Uint32(a.data)), 10)
-		case ctaZone:
-			zone = strconv.Itoa(int(binary.BigEndian.Uint16(a.data)))
-		case ctaCountersOrig:
-			opk, oby = counters(a.data)
-		case ctaCountersReply:
-			rpk, rby = counters(a.data)
-		case ctaProtoinfo:
-			for _, p := range attrs(a.data) {
-				if p.typ != ctaProtoinfoTCP {
-					continue
-				}
-				for _, s := range attrs(p.data) {
-					if s.typ == ctaProtoinfoTCPState && int(s.data[0]) < len(tcpStates) {
-						state = tcpStates[s.data[0]]
-					}
-				}
-			}
-		case ctaTimestamp:
-			for _, s := range attrs(a.data) {
-				switch s.typ {
-				case ctaTimestampStart:
-					start = strconv.FormatUint(binary.BigEndian.Uint64(s.data), 10)
-				case ctaTimestampStop:
-					stop = strconv.FormatUint(binary.BigEndian.Uint64(s.data), 10)
-				}
-			}
-		}
-	}
-	fam := "ipv4"
-	if family == syscall.AF_INET6 {
-		fam = "ipv6"
-	}
-	fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-		kind, timeUs, id, zone, fam, o.proto,
-		o.src, o.dst, o.sport, o.dport, o.icmpType, o.icmpCode, o.id,
-		r.src, r.dst, r.sport, r.dport, r.icmpType, r.icmpCode, r.id,
-		state, status, mark, opk, oby, rpk, rby, start, stop)
-}
-
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "ctnetlink: "+format+"\n", args...)
 	os.Exit(1)
@@ -221,43 +86,56 @@ func fail(format string, args ...any) {
 
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == "--version" {
-		fmt.Println("ctnetlink 1 (ctflow)")
+		fmt.Println("ctnetlink 2 (ctflow)")
 		return
 	}
-	if len(os.Args) != 2 || (os.Args[1] != "dump" && os.Args[1] != "events") {
-		fail("usage: ctnetlink dump|events")
+	if len(os.Args) != 2 {
+		fail("usage: ctnetlink dump|events|serve")
 	}
-	events := os.Args[1] == "events"
-	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_RAW|syscall.SOCK_CLOEXEC, netlinkNetfilter)
+	switch os.Args[1] {
+	case "dump":
+		dumpOnce()
+	case "events":
+		events()
+	case "serve":
+		serve()
+	default:
+		fail("usage: ctnetlink dump|events|serve")
+	}
+}
+
+// dumpOnce prints every entry of the table (kind P) and exits.
+func dumpOnce() {
+	fd, err := openSocket(0)
 	if err != nil {
-		fail("socket: %v", err)
+		fail("%v", err)
 	}
-	sa := &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}
-	if events {
-		sa.Groups = 1 | 2 | 4 // NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY
-	}
-	if err := syscall.Bind(fd, sa); err != nil {
-		fail("bind: %v (needs CAP_NET_ADMIN for events)", err)
-	}
-	// A large receive buffer: event bursts and 100,000-entry dumps. FORCE needs CAP_NET_ADMIN.
-	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, 8<<20); err != nil {
-		_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 8<<20)
-	}
-	if !events {
-		req := make([]byte, 20)
-		binary.LittleEndian.PutUint32(req[0:4], 20)
-		binary.LittleEndian.PutUint16(req[4:6], subsysCtnetlink<<8|msgCtGet)
-		binary.LittleEndian.PutUint16(req[6:8], nlmFRequest|nlmFDump)
-		binary.LittleEndian.PutUint32(req[8:12], 1)
-		req[16] = syscall.AF_UNSPEC // both families
-		if err := syscall.Sendto(fd, req, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}); err != nil {
-			fail("send dump request: %v", err)
-		}
-	} else {
-		fmt.Fprintln(os.Stderr, "ctnetlink: listening")
+	if err := requestDump(fd, 1); err != nil {
+		fail("%v", err)
 	}
 	w := bufio.NewWriterSize(os.Stdout, 1<<16)
+	line := make([]byte, 0, 512)
+	err = readDump(fd, make([]byte, 1<<18), 1, func(family byte, body []byte) {
+		e := decodeEntry(family, body)
+		line = appendLine(line[:0], 'P', 0, &e)
+		_, _ = w.Write(line)
+	}, func() {})
+	w.Flush()
+	if err != nil {
+		fail("%v", err)
+	}
+}
+
+// events prints NEW / UPDATE / DESTROY events until killed, each stamped with its receive time.
+func events() {
+	fd, err := openSocket(1 | 2 | 4) // NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY
+	if err != nil {
+		fail("%v", err)
+	}
+	fmt.Fprintln(os.Stderr, "ctnetlink: listening")
+	w := bufio.NewWriterSize(os.Stdout, 1<<16)
 	buf := make([]byte, 1<<20)
+	line := make([]byte, 0, 512)
 	for {
 		n, _, err := syscall.Recvfrom(fd, buf, 0)
 		if err == syscall.ENOBUFS {
@@ -281,39 +159,27 @@ func main() {
 				break
 			}
 			msg := b[16:l]
-			switch {
-			case typ == nlmsgDone:
-				w.Flush()
-				return
-			case typ == nlmsgError:
-				code := int32(binary.LittleEndian.Uint32(msg[0:4]))
-				if code != 0 {
-					w.Flush()
-					fail("kernel error: %v", syscall.Errno(-code))
-				}
-			case typ>>8 == subsysCtnetlink && len(msg) >= 4:
-				kind := "P"
-				if events {
-					switch typ & 0xff {
-					case msgCtNew:
-						kind = "U"
-						if flags&nlmFCreate != 0 {
-							kind = "N"
-						}
-					case msgCtDelete:
-						kind = "D"
+			if typ>>8 == subsysCtnetlink && len(msg) >= 4 {
+				kind := byte('P')
+				switch typ & 0xff {
+				case msgCtNew:
+					kind = 'U'
+					if flags&nlmFCreate != 0 {
+						kind = 'N'
 					}
+				case msgCtDelete:
+					kind = 'D'
 				}
-				t := int64(0)
-				if events {
-					t = now
-				}
-				writeEntry(w, kind, t, msg[0], msg[4:])
+				e := decodeEntry(msg[0], msg[4:])
+				line = appendLine(line[:0], kind, now, &e)
+				_, _ = w.Write(line)
 			}
-			b = b[(l+3)&^3:]
+			a := (l + 3) &^ 3
+			if a > len(b) {
+				a = len(b)
+			}
+			b = b[a:]
 		}
-		if events {
-			w.Flush()
-		}
+		w.Flush()
 	}
 }
