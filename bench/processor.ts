@@ -280,6 +280,8 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
   const end = (await fetchEndOffsets(client, topics.flowState))[0]!.high;
 
   const reader = await createPartitionRangeReader(client, { topic: topics.flowState, concurrency: 1 });
+  const restoreClock = new PhaseClock();
+  restoreClock.start();
   const restored = await restorePartition({
     reader,
     codec: stateCodec,
@@ -289,6 +291,7 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
     toOffset: end,
     createEngine: () => createFlowEngine(),
   });
+  restoreClock.stop();
   await reader.close();
   const restoreFlowsPerS = Math.round(restored.engine.size / (restored.durationMs / 1000));
 
@@ -318,6 +321,10 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
   return {
     flows: restored.engine.size,
     restoreMs: restored.durationMs,
+    restoreReadMs: restored.readMs,
+    restoreDecodeMs: restored.decodeMs,
+    restoreLoadMs: restored.loadMs,
+    restoreCpuMs: Math.round(restoreClock.cpuSeconds * 1000),
     restoreFlowsPerS,
     pauseMs,
     pauseRestoreMs: stats.restoreMs,

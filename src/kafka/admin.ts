@@ -2,7 +2,7 @@
  * Cluster administration that several parts need: topic partition counts and configs, deleting topics and
  * groups (tests clean up with these). Each call opens and closes its own admin connection.
  */
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs.js';
 import type { Admin } from 'kafkajs';
 import { CtflowError } from '../errors.js';
 import { type KafkaClient, kafkajsOf } from './client.js';

@@ -3,7 +3,7 @@
  * callback. The returned handle is opaque; producer.ts, consumer.ts and topics.ts take it. Only src/kafka
  * imports kafkajs, and no exported type mentions it, so the client library can be swapped.
  */
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs.js';
 import type { Kafka, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { CtflowError } from '../errors.js';

@@ -3,7 +3,7 @@
  * batching across calls (messages sent while a request is in flight, or within `lingerMs`, go out together
  * in one request, like the Java client's linger.ms/batch.size).
  */
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs.js';
 import type { Message, Producer as KafkajsProducer, TopicMessages } from 'kafkajs';
 import { CtflowError } from '../errors.js';
 import { topicPartitionCounts } from './admin.js';

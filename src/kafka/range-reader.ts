@@ -135,8 +135,8 @@ export async function createPartitionRangeReader(
         const { fromOffset, toOffset: end } = read.range;
         const messages = [];
         for (const m of batch.messages) {
-          const offset = toOffset(m.offset, 'offset');
-          if (offset >= fromOffset && offset < end) messages.push(fromKafkajs(topic, batch.partition, m));
+          const converted = fromKafkajs(topic, batch.partition, m);
+          if (converted.offset >= fromOffset && converted.offset < end) messages.push(converted);
         }
         if (messages.length > 0) {
           await read.range.onBatch({
