@@ -47,6 +47,11 @@ export interface ExporterOptions {
   readonly statsIntervalS?: number;
   /** TCP: bounded buffer while the collector is unreachable or slow, octets. Default 8 MiB. */
   readonly tcpBufferBytes?: number;
+  /**
+   * TCP/TLS: a written message is written again on the next connection when its connection fails within
+   * this long after the write (the collector may not have read it). Default 250 ms.
+   */
+  readonly tcpResendWindowMs?: number;
   /** TCP reconnect backoff, ms. Defaults 100 .. 30000. */
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
@@ -71,18 +76,33 @@ export interface ExporterOptions {
 export interface CollectorStats {
   readonly url: string;
   readonly connected: boolean;
-  /** Messages and octets handed to the socket. */
+  /** Messages and octets handed to the socket (each message counted once, when first written). */
   readonly messages: number;
   readonly bytes: number;
-  /** Flow data records sent. */
+  /** Flow data records sent (each counted once, when its message was first written). */
   readonly records: number;
   /** Template and options template records sent. */
   readonly templates: number;
   /** Statistics (options data) records sent. */
   readonly statsRecords: number;
-  /** Flow data records dropped (buffer full, send error, closed) and the messages that carried them. */
+  /**
+   * Flow data records dropped (buffer full, send error, closed before they could be written) and the
+   * messages that carried them: never sent, not in `records`.
+   */
   readonly droppedRecords: number;
   readonly droppedMessages: number;
+  /**
+   * TCP/TLS: sent records (and their messages) written again on a new connection because the connection
+   * they were written on failed within the resend window: the collector may get them twice (same
+   * observation domain and sequence numbers as the first time).
+   */
+  readonly resentRecords: number;
+  readonly resentMessages: number;
+  /**
+   * TCP/TLS: sent records whose connection failed within the resend window and that could not be written
+   * again before close(): possibly lost (counted in `records` too).
+   */
+  readonly lostRecords: number;
   /** Socket errors seen (none stops the exporter). */
   readonly errors: number;
   /** TCP connections after the first. */
@@ -115,6 +135,9 @@ interface Counters {
   droppedMessages: number;
   droppedPackets: number;
   droppedOctets: number;
+  resentRecords: number;
+  resentMessages: number;
+  lostRecords: number;
   errors: number;
   connects: number;
 }
@@ -182,6 +205,7 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
   const refreshMessages = positive('templateRefreshMessages', opts.templateRefreshMessages, 0);
   const flushMs = positive('flushIntervalMs', opts.flushIntervalMs, 100, 1);
   const statsMs = positive('statsIntervalS', opts.statsIntervalS, 60) * 1000;
+  const resendWindowMs = positive('tcpResendWindowMs', opts.tcpResendWindowMs, 250);
   const flowTemplates = new FlowTemplates(opts.templates ?? {});
   const stats = statsTemplate(flowTemplates.registry, flowTemplates.firstTemplateId + FLOW_VARIANTS);
   const startedMs = clock();
@@ -214,6 +238,9 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
       droppedMessages: 0,
       droppedPackets: 0,
       droppedOctets: 0,
+      resentRecords: 0,
+      resentMessages: 0,
+      lostRecords: 0,
       errors: 0,
       connects: 0,
     };
@@ -236,6 +263,22 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
               details: { collector: address.url, records: m.flowRecords, reason },
               cause: err,
             }),
+          );
+        }
+      },
+      resent(m: OutMessage) {
+        c.resentMessages++;
+        c.resentRecords += m.flowRecords;
+      },
+      lost(m: OutMessage, reason: string, err?: unknown) {
+        c.lostRecords += m.flowRecords;
+        if (m.flowRecords > 0) {
+          onError(
+            new CtflowError(
+              'TRANSPORT',
+              `${address.url}: ${m.flowRecords} records possibly lost (${reason}; written once, not again)`,
+              { details: { collector: address.url, records: m.flowRecords, reason }, cause: err },
+            ),
           );
         }
       },
@@ -267,6 +310,7 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
         return session.templateMessages(firstQueuedSeq);
       },
       ...(opts.tcpBufferBytes === undefined ? {} : { bufferBytes: opts.tcpBufferBytes }),
+      resendWindowMs,
       ...(opts.reconnectMinMs === undefined ? {} : { reconnectMinMs: opts.reconnectMinMs }),
       ...(opts.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: opts.reconnectMaxMs }),
     };
@@ -364,6 +408,9 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
           statsRecords: c.statsRecords,
           droppedRecords: c.droppedRecords,
           droppedMessages: c.droppedMessages,
+          resentRecords: c.resentRecords,
+          resentMessages: c.resentMessages,
+          lostRecords: c.lostRecords,
           errors: c.errors,
           reconnects: Math.max(0, c.connects - 1),
         })),

@@ -4,12 +4,25 @@
  */
 import type { OutMessage } from '../session.js';
 
-/** Outcome callbacks: every message is reported exactly once, as sent or as dropped. */
+/**
+ * Outcome callbacks: every message is reported once as sent or as dropped; a sent message may then be
+ * reported as resent (each time it is written again after a connection loss) and, at most once, as lost.
+ */
 export interface TransportEvents {
-  /** The message reached the socket (kernel send buffer). */
+  /** The message reached the socket (kernel send buffer) for the first time. */
   sent(msg: OutMessage): void;
-  /** The message was dropped (socket error, buffer full, closed); `reason` says why. */
+  /** The message never reached a socket and never will (buffer full, send error, closed); `reason` says why. */
   dropped(msg: OutMessage, reason: string, err?: unknown): void;
+  /**
+   * Stream transports: a sent message was written again on a new connection because the one it was written
+   * on failed within its resend window; the collector may have read it before (a possible duplicate).
+   */
+  resent(msg: OutMessage): void;
+  /**
+   * Stream transports: a sent message whose connection failed within its resend window could not be written
+   * again (the transport was closed first): the collector may or may not have it.
+   */
+  lost(msg: OutMessage, reason: string, err?: unknown): void;
   /** A socket error that did not stop the transport (counted, logged by the caller). */
   error(err: unknown): void;
 }
