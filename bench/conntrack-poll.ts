@@ -10,7 +10,9 @@
  * - ctnetlink, diffed: one `ctnetlink serve` kept between polls, which diffs each dump itself and
  *   prints only new and changed entries (the default for reader ctnetlink).
  *
- * Run as root: node --expose-gc --import tsx bench/conntrack-poll.ts [entries]
+ * Run as root: node --expose-gc --import tsx bench/conntrack-poll.ts [entries] [--before-bin PATH]
+ * --before-bin adds a column: the one-shot path with another ctnetlink binary, e.g. one built from an
+ * earlier commit (git show REV:tools/ctnetlink/main.go ...), to compare before/after in the same run.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -31,6 +33,7 @@ const SMALL_YOUNG_GEN = '--max-semi-space-size=2';
 /** What a worker measured for one variant. */
 interface WorkerResult {
   variant: Variant;
+  label: string;
   nodeFlags: string[];
   firstPollUs: number;
   firstObservations: number;
@@ -147,6 +150,7 @@ async function worker(variant: Variant, ns: string, ctnetlinkBin: string): Promi
   await source.stop();
   return {
     variant,
+    label: variant,
     nodeFlags: process.execArgv.filter((a) => a.startsWith('--max-semi')),
     firstPollUs,
     firstObservations,
@@ -185,7 +189,7 @@ async function inFreshProcess(
 function report(count: number, bare: number[], bareNetlink: number[], results: WorkerResult[]): string {
   const col = (f: (r: WorkerResult) => string): string => results.map(f).join(' | ');
   const rows = [
-    `| measure | ${results.map((r) => [r.variant, ...r.nodeFlags].join(', ')).join(' | ')} |`,
+    `| measure | ${results.map((r) => [r.label, ...r.nodeFlags].join(', ')).join(' | ')} |`,
     `|---|${results.map(() => '---').join('|')}|`,
     `| first poll (all entries new, reported) | ${col((r) => `${ms(r.firstPollUs)} ms (${r.firstObservations})`)} |`,
     `| steady poll (read, parse, diff; nothing changed), median of ${ROUNDS} | ${col((r) => `${ms(median(r.steadyPollUs))} ms`)} |`,
@@ -208,7 +212,10 @@ function report(count: number, bare: number[], bareNetlink: number[], results: W
 }
 
 async function main(): Promise<void> {
-  const entries = Number(process.argv[2] ?? 100_000);
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--before-bin');
+  const beforeBin = at >= 0 ? args.splice(at, 2)[1] : undefined;
+  const entries = Number(args[0] ?? 100_000);
   const pair = await createNetnsPair({ acct: 1, timestamp: 1 });
   try {
     // Unreplied UDP entries live 30 s by default: long enough to fill, not to measure.
@@ -223,6 +230,10 @@ async function main(): Promise<void> {
       bareNetlink.push(await timeCommand(inNetns(pair.node, [ctnetlinkBin, 'dump'])));
     }
     const results: WorkerResult[] = [];
+    if (beforeBin !== undefined) {
+      const before = await inFreshProcess('ctnetlink-oneshot', pair.node, beforeBin);
+      results.push({ ...before, label: 'ctnetlink-oneshot, --before-bin' });
+    }
     for (const variant of VARIANTS) results.push(await inFreshProcess(variant, pair.node, ctnetlinkBin));
     results.push(await inFreshProcess('ctnetlink-diff', pair.node, ctnetlinkBin, [SMALL_YOUNG_GEN]));
     console.log(report(count, bare, bareNetlink, results));
