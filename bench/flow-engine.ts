@@ -193,22 +193,96 @@ for (let round = ROUNDS + 1; round <= 2 * ROUNDS; round++) {
     drain();
   }
 }
+
+// ---- 2c. observeBatch(): the same rounds, each node's poll handed over as one batch ----
+// Fresh observation objects per round as a decoder makes them (with drain), then pooled ones.
+let batchCpuMs = 0;
+let batchDrainCpuMs = 0;
+let batchObserved = 0;
+for (let round = 2 * ROUNDS + 1; round <= 3 * ROUNDS; round++) {
+  const time = T0 + round * ROUND_US;
+  for (let node = 0; node < NODES; node++) {
+    const batch: Observation[] = new Array(perNode);
+    for (let i = 0; i < perNode; i++) batch[i] = observation(node, i, time + node, round, 'POLL');
+    const c1 = cpuMs();
+    engine.observeBatch(batch);
+    engine.watermark({
+      node: nodeNames[node] as string,
+      bootId: bootIds[node] as string,
+      timeUs: time + node + 1,
+    });
+    const c2 = cpuMs();
+    batchCpuMs += c2 - c1;
+    drain();
+    batchDrainCpuMs += cpuMs() - c2;
+    batchObserved += perNode;
+  }
+}
+let batchEngineOnlyCpuMs = 0;
+let batchEngineOnlyObserved = 0;
+for (let round = 3 * ROUNDS + 1; round <= 4 * ROUNDS; round++) {
+  const time = T0 + round * ROUND_US;
+  for (let node = 0; node < NODES; node++) {
+    const pool = pools[node] as Observation[];
+    for (let i = 0; i < perNode; i++) {
+      const o = pool[i] as Observation;
+      const c = o.counters as NonNullable<Observation['counters']>;
+      const grown = Math.floor((round + (i % 3)) / 3);
+      o.timeUs = time + node;
+      c.origPackets = 10 + grown * 3;
+      c.origBytes = 1000 + grown * 900;
+      c.replyPackets = 8 + grown * 2;
+      c.replyBytes = 5000 + grown * 7000;
+    }
+    const c1 = cpuMs();
+    engine.observeBatch(pool);
+    engine.watermark({
+      node: nodeNames[node] as string,
+      bootId: bootIds[node] as string,
+      timeUs: time + node + 1,
+    });
+    batchEngineOnlyCpuMs += cpuMs() - c1;
+    batchEngineOnlyObserved += perNode;
+    drain();
+  }
+}
 pools.length = 0;
 
 // ---- 3. restore speed (a processor taking over a partition) ----
-const snapshot = engine.snapshot();
-const restored = new FlowEngine({});
+let snapshot = engine.snapshot();
+let restored: FlowEngine | undefined = new FlowEngine({});
 let c0 = cpuMs();
 restored.restore(snapshot);
 const restoreCpuMs = cpuMs() - c0;
 if (restored.size !== engine.size) throw new Error('restore lost flows');
+restored = undefined;
 // Avro decode of changelog values (the other half of restoring), on a sample.
 const codec = new FlowStateCodec();
-const sample = snapshot.slice(0, 200_000).map((e) => codec.encode(e.state) as Buffer);
+// The changelog as a processor folds it: newest value bytes per key.
+const changelog = new Map<string, Buffer | null>();
+for (const e of snapshot) changelog.set(e.key, codec.encode(e.state));
+const sample = [...changelog.values()].slice(0, 200_000) as Buffer[];
+snapshot = [];
 c0 = cpuMs();
 for (const b of sample) codec.decode(b);
 const decodeCpuMs = cpuMs() - c0;
 const stateBytes = sample.reduce((n, b) => n + b.length, 0) / sample.length;
+// The old path from bytes: decodeEntry() per value, then restore().
+heapBytes();
+restored = new FlowEngine({});
+c0 = cpuMs();
+restored.restore([...changelog].map(([key, value]) => codec.decodeEntry(key, value)));
+const decodeRestoreCpuMs = cpuMs() - c0;
+restored = undefined;
+heapBytes();
+// The fast path: restoreEncoded() of the same bytes (decode included).
+restored = new FlowEngine({});
+c0 = cpuMs();
+restored.restoreEncoded(changelog, codec);
+const restoreEncodedCpuMs = cpuMs() - c0;
+if (restored.size !== engine.size) throw new Error('restoreEncoded lost flows');
+restored = undefined;
+changelog.clear();
 
 // ---- 4. calibration: the cost of one random Map<string, number>.get over N keys here ----
 // Machine-independent reading of the figures above: observe() cost in units of this lookup.
@@ -235,16 +309,24 @@ const result = {
   observePerCpuSec: Math.round(observed / (observeCpuMs / 1000)),
   observePlusDrainPerCpuSec: Math.round(observed / ((observeCpuMs + drainCpuMs) / 1000)),
   engineOnlyObservePerCpuSec: Math.round(engineOnlyObserved / (engineOnlyCpuMs / 1000)),
+  observeBatchPerCpuSec: Math.round(batchObserved / (batchCpuMs / 1000)),
+  observeBatchPlusDrainPerCpuSec: Math.round(batchObserved / ((batchCpuMs + batchDrainCpuMs) / 1000)),
+  engineOnlyObserveBatchPerCpuSec: Math.round(batchEngineOnlyObserved / (batchEngineOnlyCpuMs / 1000)),
   observeMs: Math.round(observeMs),
   drainMs: Math.round(drainMs),
   observeCpuMs: Math.round(observeCpuMs),
   drainCpuMs: Math.round(drainCpuMs),
   buildObservationObjectsMs: Math.round(buildMs),
-  restoreFlowsPerCpuSec: Math.round(snapshot.length / (restoreCpuMs / 1000)),
+  restoreFlowsPerCpuSec: Math.round(engine.size / (restoreCpuMs / 1000)),
+  decodeEntryPlusRestoreFlowsPerCpuSec: Math.round(engine.size / (decodeRestoreCpuMs / 1000)),
+  restoreEncodedFlowsPerCpuSec: Math.round(engine.size / (restoreEncodedCpuMs / 1000)),
   decodeStatesPerCpuSec: Math.round(sample.length / (decodeCpuMs / 1000)),
   avgStateValueBytes: Math.round(stateBytes),
   calibrationMapGetNs: Math.round(mapGetNs),
   observeCostInMapGets: Number((1e9 / (engineOnlyObserved / (engineOnlyCpuMs / 1000)) / mapGetNs).toFixed(2)),
+  observeBatchCostInMapGets: Number(
+    (1e9 / (batchEngineOnlyObserved / (batchEngineOnlyCpuMs / 1000)) / mapGetNs).toFixed(2),
+  ),
   calibrationSink: sink > 0,
   loadAverage: (await import('node:os'))
     .loadavg()

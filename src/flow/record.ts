@@ -1,6 +1,7 @@
 /** Builds an exported FlowRecord from a slot. */
 import { F_STRIDE, Flag, type FlowTable, Fx, tcpStateOf, U_STRIDE, Ux } from './flow-table.js';
 import { parseFlowKey } from './key.js';
+import { protocolOfWords, tupleOfWords, zoneOfWords } from './tuple-key.js';
 import type { Counters, FlowEndReason, FlowRecord, Tuple } from './types.js';
 
 /** The reply tuple conntrack shows when nothing rewrites the connection. */
@@ -59,13 +60,28 @@ export function buildRecord(
   startUs: number,
   endUs: number,
   firstSeenMidLife: boolean,
-  observationDomainId: number,
+  node: { readonly name: string; readonly domainId: number },
 ): FlowRecord {
-  const key = t.keys[slot] as string;
-  const k = parseFlowKey(key);
+  const key = t.keyOf(slot);
   const f = t.f;
   const b = slot * F_STRIDE;
   const ub = slot * U_STRIDE;
+  let zone: number;
+  let protocol: number;
+  let orig: Tuple;
+  let family: FlowRecord['family'];
+  if (t.isWide(slot)) {
+    const k = parseFlowKey(key);
+    zone = k.zone;
+    protocol = k.protocol;
+    orig = k.orig;
+    family = k.family;
+  } else {
+    zone = zoneOfWords(t.u, ub + Ux.key);
+    protocol = protocolOfWords(t.u, ub + Ux.key);
+    orig = tupleOfWords(t.u, ub + Ux.key);
+    family = 'IPV4';
+  }
   const word = t.u[ub + Ux.flags] as number;
   let delta: Counters | null = null;
   let total: Counters | null = null;
@@ -83,14 +99,14 @@ export function buildRecord(
   }
   return {
     key,
-    node: k.node,
-    observationDomainId,
+    node: node.name,
+    observationDomainId: node.domainId,
     conntrackId: t.u[ub + Ux.conntrackId] as number,
-    zone: k.zone,
-    family: k.family,
-    protocol: k.protocol,
-    orig: k.orig,
-    reply: t.replies.get(slot) ?? invertedTuple(k.orig),
+    zone,
+    family,
+    protocol,
+    orig,
+    reply: t.replies.get(slot) ?? invertedTuple(orig),
     nat: (word & Flag.nat) !== 0,
     startUs,
     endUs,
@@ -99,7 +115,7 @@ export function buildRecord(
     endReason: reason,
     firstSeenMidLife,
     recordIndex: t.u[ub + Ux.recordIndex] as number,
-    tcpState: tcpStateOf(word >>> 16),
+    tcpState: tcpStateOf((word >>> 16) & 15),
     mark: t.u[ub + Ux.mark] as number,
   };
 }

@@ -10,7 +10,13 @@ import { schemaFingerprint } from '../codec/canonical.js';
 import { fingerprintBytesLE, fingerprintHex } from '../codec/rabin.js';
 import { loadSchemaFile, schemasDir } from '../codec/schema-files.js';
 import { CtflowError } from '../errors.js';
-import type { FlowStateEntry, StateValue } from './types.js';
+import {
+  type FlowStateEntry,
+  type NodeState,
+  type StateValue,
+  TCP_STATE_NAMES,
+  type Tuple,
+} from './types.js';
 
 /** File name of the current changelog value schema in schemas/. */
 export const FLOWSTATE_SCHEMA_FILE = 'flowstate.v1.avsc';
@@ -53,18 +59,7 @@ export class FlowStateCodec {
   /** Decodes a changelog value (null = tombstone). `where` names the message in errors. */
   decode(buf: Buffer | null, where = 'changelog message'): StateValue | null {
     if (buf === null) return null;
-    if (buf.length < HEADER || buf[0] !== 0xc3 || buf[1] !== 0x01) {
-      throw new CtflowError('CODEC_DECODE', `${where}: not an Avro single-object flow state`, {
-        details: { where, offset: 0, expected: 'c301 + fingerprint' },
-      });
-    }
-    // Compared in place: a subarray per value was a measurable share of a changelog restore.
-    if (buf.compare(this.#header, 0, HEADER, 0, HEADER) !== 0) {
-      const hex = buf.toString('hex', 2, HEADER);
-      throw new CtflowError('CODEC_DECODE', `${where}: unknown flow state schema fingerprint ${hex}`, {
-        details: { where, offset: 2, fingerprint: hex, expected: this.#hex },
-      });
-    }
+    this.checkHeader(buf, where);
     let res: { value: unknown; offset: number };
     try {
       res = this.type.decode(buf, HEADER);
@@ -86,8 +81,212 @@ export class FlowStateCodec {
     return res.value as StateValue;
   }
 
+  /** True when `buf` starts with the single-object marker and this schema's fingerprint. */
+  hasHeader(buf: Buffer): boolean {
+    return buf.length >= HEADER && buf.compare(this.#header, 0, HEADER, 0, HEADER) === 0;
+  }
+
+  /**
+   * Throws the clear CODEC_DECODE error unless `buf` starts with the single-object marker and this
+   * schema's fingerprint.
+   */
+  checkHeader(buf: Buffer, where: string): void {
+    if (buf.length < HEADER || buf[0] !== 0xc3 || buf[1] !== 0x01) {
+      throw new CtflowError('CODEC_DECODE', `${where}: not an Avro single-object flow state`, {
+        details: { where, offset: 0, expected: 'c301 + fingerprint' },
+      });
+    }
+    // Compared in place: a subarray per value was a measurable share of a changelog restore.
+    if (buf.compare(this.#header, 0, HEADER, 0, HEADER) !== 0) {
+      const hex = buf.toString('hex', 2, HEADER);
+      throw new CtflowError('CODEC_DECODE', `${where}: unknown flow state schema fingerprint ${hex}`, {
+        details: { where, offset: 2, fingerprint: hex, expected: this.#hex },
+      });
+    }
+  }
+
   /** A changelog message (key, value bytes) as an engine restore entry. */
   decodeEntry(key: string, value: Buffer | null, where?: string): FlowStateEntry {
     return { key, state: this.decode(value, where) };
   }
+}
+
+/** Indexes of the numbers a flow value decodes to (DecodedState.n), in schema field order. */
+export const SN = {
+  conntrackId: 0,
+  seq: 1,
+  flags: 2,
+  mark: 3,
+  recordIndex: 4,
+  connStartUs: 5,
+  originUs: 6,
+  intervalStartUs: 7,
+  lastChangeUs: 8,
+  lastSeenUs: 9,
+  endMarkUs: 10,
+  nextActiveUs: 11,
+  /** current counters (4), then exported (4), when hasCounters. */
+  cur: 12,
+  exp: 16,
+} as const;
+
+/**
+ * One changelog value decoded without building objects (restore fast path): reused from value to
+ * value. `kind` 1 = flow (numbers in `n`, SN order), 2 = node (`node`).
+ */
+export class DecodedState {
+  kind = 0;
+  readonly n = new Float64Array(20);
+  /** Index in TCP_STATE_NAMES, or -1 for null. */
+  tcp = -1;
+  hasCounters = false;
+  reply: Tuple | null = null;
+  node: NodeState | null = null;
+}
+
+class Corrupt extends Error {}
+
+/**
+ * Reader of the Avro binary encoding (spec 1.11, "Binary Encoding": int and long are zig-zag
+ * varints, strings a long length then UTF-8 bytes, a union the long index of its branch, then the
+ * branch) of exactly schemas/flowstate.v1.avsc, hand-specialised: no object per value.
+ */
+class Reader {
+  buf: Buffer = Buffer.alloc(0);
+  pos = 0;
+
+  /** A long (≤ 2^53 in magnitude, as avsc accepts). */
+  long(): number {
+    const buf = this.buf;
+    let b = buf[this.pos++];
+    if (b === undefined) throw new Corrupt('truncated');
+    if (b < 0x80) return (b >>> 1) ^ -(b & 1);
+    let n = b & 0x7f;
+    let f = 128;
+    do {
+      b = buf[this.pos++];
+      if (b === undefined) throw new Corrupt('truncated');
+      n += (b & 0x7f) * f;
+      f *= 128;
+    } while (b >= 0x80 && f < 2 ** 63);
+    if (b >= 0x80) throw new Corrupt('varint too long');
+    const v = n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+    if (!Number.isSafeInteger(v)) throw new Corrupt('long out of range');
+    return v;
+  }
+
+  /** An int (32-bit zig-zag varint). */
+  int(): number {
+    const v = this.long();
+    if (v < -0x80000000 || v > 0x7fffffff) throw new Corrupt('int out of range');
+    return v;
+  }
+
+  string(): string {
+    const len = this.long();
+    const end = this.pos + len;
+    if (len < 0 || end > this.buf.length) throw new Corrupt('truncated string');
+    const s = this.buf.toString('utf8', this.pos, end);
+    this.pos = end;
+    return s;
+  }
+
+  union(branches: number): number {
+    const i = this.long();
+    if (i < 0 || i >= branches) throw new Corrupt('bad union branch');
+    return i;
+  }
+
+  nullableInt(): number | null {
+    return this.union(2) === 0 ? null : this.int();
+  }
+}
+
+const reader = new Reader();
+
+/**
+ * Decodes a changelog value into `out` (no objects except rare NAT replies and node clocks), with
+ * the same header check and errors as FlowStateCodec.decode(). `codec` supplies the header.
+ */
+export function decodeStateInto(
+  codec: FlowStateCodec,
+  buf: Buffer,
+  out: DecodedState,
+  where: string,
+  key?: string,
+): void {
+  // The message named only on error: no string built per value.
+  const at = (): string => (key === undefined ? where : `${where} key ${key}`);
+  if (!codec.hasHeader(buf)) codec.checkHeader(buf, at());
+  const r = reader;
+  r.buf = buf;
+  r.pos = HEADER;
+  try {
+    out.kind = 0;
+    out.reply = null;
+    out.node = null;
+    if (r.union(2) === 1) {
+      out.kind = 1;
+      const n = out.n;
+      n[SN.conntrackId] = r.long();
+      n[SN.seq] = r.long();
+      n[SN.flags] = r.int();
+      if (r.union(2) === 1) {
+        const sym = r.int();
+        if (sym < 0 || sym >= TCP_STATE_NAMES.length) throw new Corrupt('bad enum symbol');
+        out.tcp = sym;
+      } else out.tcp = -1;
+      for (let i = SN.mark; i <= SN.nextActiveUs; i++) n[i] = r.long();
+      out.hasCounters = r.union(2) === 1;
+      if (out.hasCounters) for (let i = SN.cur; i < SN.cur + 8; i++) n[i] = r.long();
+      if (r.union(2) === 1) {
+        out.reply = {
+          src: r.string(),
+          dst: r.string(),
+          srcPort: r.int(),
+          dstPort: r.int(),
+          icmpType: r.nullableInt(),
+          icmpCode: r.nullableInt(),
+          icmpId: r.nullableInt(),
+        };
+      }
+    }
+    if (r.union(2) === 1) {
+      out.kind = out.kind === 0 ? 2 : 3;
+      out.node = {
+        node: r.string(),
+        bootId: r.string(),
+        eventTimeUs: r.long(),
+        nextSeq: r.long(),
+        gone: readBoolean(r),
+        horizonUs: r.long(),
+      };
+    }
+  } catch (cause) {
+    if (!(cause instanceof Corrupt)) throw cause;
+    throw new CtflowError('CODEC_DECODE', `${at()}: corrupt flow state body`, {
+      details: { where: at(), offset: HEADER },
+      cause,
+    });
+  } finally {
+    r.buf = EMPTY;
+  }
+  if (r.pos !== buf.length) {
+    throw new CtflowError(
+      'CODEC_DECODE',
+      `${at()}: flow state body of ${buf.length} bytes ends at ${r.pos}`,
+      {
+        details: { where: at(), offset: r.pos, expected: buf.length },
+      },
+    );
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function readBoolean(r: Reader): boolean {
+  const b = r.buf[r.pos++];
+  if (b === undefined) throw new Corrupt('truncated');
+  // avsc reads any non-zero byte as true.
+  return b !== 0;
 }

@@ -4,15 +4,15 @@
  * due at the same instant fire does not depend on how the heap was built: a restored engine fires
  * them in the same order as the one that never stopped.
  *
- * Entries are never removed from the middle (lazy deletion): each push carries the flow slot's
- * new generation, and the engine ignores popped entries whose generation is not the slot's. A deadline that
- * moves later is not re-pushed at all: the early entry pops, and the engine re-pushes the real one.
+ * Entries are never removed from the middle (lazy deletion): the engine ignores a popped entry
+ * unless its slot still holds the flow of that seq with that deadline as its one valid entry. A
+ * deadline that moves later is not re-pushed at all: the early entry pops, and the engine re-pushes
+ * the real one. 16 bytes per entry.
  */
 export class TimerHeap {
   #deadline = new Float64Array(16);
-  #seq = new Float64Array(16);
-  #slot = new Int32Array(16);
-  #gen = new Uint32Array(16);
+  #seq = new Uint32Array(16);
+  #slot = new Uint32Array(16);
   #n = 0;
 
   /** Number of entries, valid or stale. */
@@ -33,24 +33,19 @@ export class TimerHeap {
     return this.#slot[0] as number;
   }
 
-  topGen(): number {
-    return this.#gen[0] as number;
-  }
-
   /** Adds an entry in O(log n). */
-  push(deadline: number, seq: number, slot: number, gen: number): void {
-    this.append(deadline, seq, slot, gen);
+  push(deadline: number, seq: number, slot: number): void {
+    this.append(deadline, seq, slot);
     this.#up(this.#n - 1);
   }
 
   /** Adds an entry without ordering it; call heapify() after a batch (restore). */
-  append(deadline: number, seq: number, slot: number, gen: number): void {
+  append(deadline: number, seq: number, slot: number): void {
     if (this.#n === this.#deadline.length) this.#grow();
     const i = this.#n++;
     this.#deadline[i] = deadline;
     this.#seq[i] = seq;
     this.#slot[i] = slot;
-    this.#gen[i] = gen;
   }
 
   /** Restores heap order in O(n) after append(). */
@@ -68,8 +63,9 @@ export class TimerHeap {
   }
 
   /** Every entry, in storage order (not sorted). */
-  forEach(fn: (slot: number, gen: number) => void): void {
-    for (let i = 0; i < this.#n; i++) fn(this.#slot[i] as number, this.#gen[i] as number);
+  forEach(fn: (slot: number, seq: number, deadline: number) => void): void {
+    for (let i = 0; i < this.#n; i++)
+      fn(this.#slot[i] as number, this.#seq[i] as number, this.#deadline[i] as number);
   }
 
   clear(): void {
@@ -86,19 +82,16 @@ export class TimerHeap {
     this.#deadline[to] = this.#deadline[from] as number;
     this.#seq[to] = this.#seq[from] as number;
     this.#slot[to] = this.#slot[from] as number;
-    this.#gen[to] = this.#gen[from] as number;
   }
 
   #swap(i: number, j: number): void {
     const d = this.#deadline[i] as number;
     const s = this.#seq[i] as number;
     const l = this.#slot[i] as number;
-    const g = this.#gen[i] as number;
     this.#move(j, i);
     this.#deadline[j] = d;
     this.#seq[j] = s;
     this.#slot[j] = l;
-    this.#gen[j] = g;
   }
 
   #up(i: number): void {
@@ -129,14 +122,11 @@ export class TimerHeap {
     const d = new Float64Array(cap);
     d.set(this.#deadline);
     this.#deadline = d;
-    const s = new Float64Array(cap);
+    const s = new Uint32Array(cap);
     s.set(this.#seq);
     this.#seq = s;
-    const l = new Int32Array(cap);
+    const l = new Uint32Array(cap);
     l.set(this.#slot);
     this.#slot = l;
-    const g = new Uint32Array(cap);
-    g.set(this.#gen);
-    this.#gen = g;
   }
 }

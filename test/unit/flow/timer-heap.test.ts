@@ -11,8 +11,8 @@ describe('TimerHeap', () => {
         const pushed = new TimerHeap();
         const appended = new TimerHeap();
         for (const e of entries) {
-          pushed.push(e.d, e.s, e.slot, 1);
-          appended.append(e.d, e.s, e.slot, 1);
+          pushed.push(e.d, e.s, e.slot);
+          appended.append(e.d, e.s, e.slot);
         }
         appended.heapify();
         for (const h of [pushed, appended]) {

@@ -1,0 +1,218 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FlowEngine } from '../../../src/flow/engine.js';
+import { FlowStateCodec } from '../../../src/flow/state-codec.js';
+import type { EngineOptions, FlowRecord, Observation } from '../../../src/flow/types.js';
+import { obs, SEC, T0, tuple, wm } from './helpers.js';
+import { type Input, planArb, simulate } from './stream-gen.js';
+
+const BUSY: Partial<EngineOptions> = {
+  activeTimeoutUs: 20 * SEC,
+  idleTimeoutUs: 5 * SEC,
+  endGraceUs: 2 * SEC,
+  forgetAfterUs: 200 * SEC,
+  nodeTimeoutUs: 90 * SEC,
+  maxLifeUs: 150 * SEC,
+};
+const EXACT: Partial<EngineOptions> = {
+  activeTimeoutUs: 20 * SEC,
+  idleTimeoutUs: 5 * SEC,
+  endGraceUs: 2 * SEC,
+  forgetAfterUs: 10 * 86_400 * SEC,
+  nodeTimeoutUs: 0,
+  maxLifeUs: 0,
+};
+
+/** Everything observable about an engine after a run. */
+function outcome(engine: FlowEngine, records: FlowRecord[]): unknown {
+  engine.shutdown();
+  const last = engine.drain();
+  return { records: [...records, ...last.records], snapshot: engine.snapshot(), stats: { ...engine.stats } };
+}
+
+/** Feeds inputs one by one (observe()), draining after each. */
+function runOneByOne(options: Partial<EngineOptions>, inputs: readonly Input[]): unknown {
+  const engine = new FlowEngine(options);
+  const records: FlowRecord[] = [];
+  const changes: unknown[] = [];
+  for (const input of inputs) {
+    if (input.type === 'obs') engine.observe(input.value);
+    else engine.watermark(input.value);
+  }
+  const out = engine.drain();
+  records.push(...out.records);
+  changes.push(...out.changes);
+  return { ...(outcome(engine, records) as object), changes };
+}
+
+/** Feeds runs of consecutive observations through observeBatch(), cut where `cuts` says. */
+function runBatched(
+  options: Partial<EngineOptions>,
+  inputs: readonly Input[],
+  cuts: ReadonlySet<number>,
+): unknown {
+  const engine = new FlowEngine(options);
+  const records: FlowRecord[] = [];
+  const changes: unknown[] = [];
+  let batch: Observation[] = [];
+  const flush = (): void => {
+    if (batch.length > 0) engine.observeBatch(batch);
+    batch = [];
+  };
+  inputs.forEach((input, i) => {
+    if (input.type === 'obs') {
+      batch.push(input.value);
+      if (cuts.has(i)) flush();
+    } else {
+      flush();
+      engine.watermark(input.value);
+    }
+  });
+  flush();
+  const out = engine.drain();
+  records.push(...out.records);
+  changes.push(...out.changes);
+  return { ...(outcome(engine, records) as object), changes };
+}
+
+describe('observeBatch() equals observe() one by one', () => {
+  it('on generated streams (duplicates, reboots, id reuse, IPv6, NAT, all nodes interleaved)', () => {
+    fc.assert(
+      fc.property(
+        planArb(),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.constantFrom(BUSY, EXACT),
+        (plan, cutList, options) => {
+          const { inputs } = simulate(plan);
+          // Watermarks left out too: one batch then spans many time steps of every node.
+          const obsOnly = inputs.filter((x) => x.type === 'obs');
+          const cuts = new Set(cutList.map((c) => (inputs.length === 0 ? 0 : c % inputs.length)));
+          expect(runBatched(options, inputs, cuts)).toEqual(runOneByOne(options, inputs));
+          expect(runBatched(options, obsOnly, new Set())).toEqual(runOneByOne(options, obsOnly));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  }, 120_000);
+
+  it('across chunk boundaries, with a flow repeated inside one batch and new flows and nodes mid-batch', () => {
+    const inputs: Input[] = [];
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 700; i++) {
+        const node = `n${i % 3}`;
+        // Flow i % 450: every flow of the first 250 appears twice per round.
+        const f = i % 450;
+        const value = obs({
+          node,
+          timeUs: T0 + round * 7 * SEC + Math.floor(i / 3),
+          conntrackId: f + 1 + (round === 3 && f % 50 === 0 ? 10_000 : 0),
+          orig: tuple(`10.1.${f >> 8}.${f & 255}`, 1000 + f, '10.2.0.1', 443),
+          counters: { origPackets: round * 10 + i, origBytes: 0, replyPackets: 0, replyBytes: 0 },
+          kind: round === 0 && i < 450 ? 'NEW' : 'POLL',
+        });
+        inputs.push({ type: 'obs', value });
+      }
+    }
+    expect(runBatched(EXACT, inputs, new Set())).toEqual(runOneByOne(EXACT, inputs));
+    expect(runBatched(BUSY, inputs, new Set([100, 1000]))).toEqual(runOneByOne(BUSY, inputs));
+  });
+
+  it('applies the observations before a bad one, then throws the same error', () => {
+    const good = [obs({ timeUs: T0 }), obs({ timeUs: T0 + SEC, orig: tuple('10.0.0.5', 1, '10.0.0.6', 2) })];
+    const bad = obs({ timeUs: -5 });
+    const a = new FlowEngine();
+    for (const o of good) a.observe(o);
+    expect(() => a.observe(bad)).toThrow(/time of n1 = -5/);
+    const b = new FlowEngine();
+    expect(() => b.observeBatch([...good, bad, obs({ timeUs: T0 + 2 * SEC })])).toThrow(/time of n1 = -5/);
+    expect(b.snapshot()).toEqual(a.snapshot());
+  });
+});
+
+describe('restoreEncoded() equals restore()', () => {
+  const codec = new FlowStateCodec();
+
+  it('snapshot → changelog bytes → restoreEncoded → continue equals restore() of the decoded entries', () => {
+    fc.assert(
+      fc.property(planArb(), fc.nat(), fc.constantFrom(BUSY, EXACT), (plan, cut, options) => {
+        const { inputs } = simulate(plan);
+        const at = inputs.length === 0 ? 0 : cut % inputs.length;
+        const engine = new FlowEngine(options);
+        // The changelog as a processor folds it: newest value per key, tombstones included.
+        const changelog = new Map<string, Buffer | null>();
+        inputs.slice(0, at).forEach((input) => {
+          if (input.type === 'obs') engine.observe(input.value);
+          else engine.watermark(input.value);
+          for (const c of engine.drain().changes) changelog.set(c.key, codec.encode(c.state));
+        });
+        const viaObjects = new FlowEngine(options);
+        viaObjects.restore([...changelog].map(([key, v]) => codec.decodeEntry(key, v)));
+        const viaBytes = new FlowEngine(options);
+        viaBytes.restoreEncoded(changelog, codec);
+        expect(viaBytes.snapshot()).toEqual(viaObjects.snapshot());
+        expect(viaBytes.size).toBe(viaObjects.size);
+        const rest = inputs.slice(at);
+        const cont = (e: FlowEngine): unknown => {
+          const records: FlowRecord[] = [];
+          for (const input of rest) {
+            if (input.type === 'obs') e.observe(input.value);
+            else e.watermark(input.value);
+            records.push(...e.drain().records);
+          }
+          return outcome(e, records);
+        };
+        expect(cont(viaBytes)).toEqual(cont(viaObjects));
+      }),
+      { numRuns: 100 },
+    );
+  }, 120_000);
+
+  it('keeps the last value of a key (older values, tombstones, node clocks in any order)', () => {
+    const e = new FlowEngine();
+    e.observe(obs({ kind: 'NEW', timeUs: T0, kernelStartUs: T0 - 5 }));
+    e.observe(obs({ timeUs: T0, conntrackId: 9, orig: tuple('fd00::1', 1, 'fd00::2', 2) }));
+    e.watermark(wm(T0 + 1));
+    const first = e.drain().changes;
+    e.observe(
+      obs({
+        timeUs: T0 + 2 * SEC,
+        counters: { origPackets: 5, origBytes: 5, replyPackets: 1, replyBytes: 1 },
+      }),
+    );
+    const second = e.drain().changes;
+    const messages: [string, Buffer | null][] = [
+      ...first.map((c): [string, Buffer | null] => [c.key, codec.encode(c.state)]),
+      ['n1|0|6|10.9.9.9|1|10.9.9.8|2|||', null],
+      ...second.map((c): [string, Buffer | null] => [c.key, codec.encode(c.state)]),
+      ['n1|0|6|fd00::1|1|fd00::2|2|||', null],
+    ];
+    const viaObjects = new FlowEngine();
+    viaObjects.restore(messages.map(([k, v]) => codec.decodeEntry(k, v)));
+    const viaBytes = new FlowEngine();
+    viaBytes.restoreEncoded(messages, codec);
+    expect(viaBytes.snapshot()).toEqual(viaObjects.snapshot());
+    expect(viaBytes.size).toBe(1);
+  });
+
+  it('refuses foreign bytes, an unknown fingerprint and a truncated body with the codec errors', () => {
+    const e = new FlowEngine();
+    e.observe(obs({ kind: 'NEW', timeUs: T0 }));
+    const change = e.drain().changes.find((c) => c.key.includes('|'));
+    const good = codec.encode(change?.state ?? null) as Buffer;
+    const key = change?.key as string;
+    expect(() =>
+      new FlowEngine().restoreEncoded([[key, Buffer.from('{"json":1}')]], codec, 'flowstate p3'),
+    ).toThrow(/flowstate p3 key n1\|.*: not an Avro/);
+    const foreign = Buffer.from(good);
+    foreign[5] = (foreign[5] as number) ^ 0xff;
+    expect(() => new FlowEngine().restoreEncoded([[key, foreign]], codec)).toThrow(
+      /unknown flow state schema fingerprint/,
+    );
+    expect(() => new FlowEngine().restoreEncoded([[key, good.subarray(0, good.length - 3)]], codec)).toThrow(
+      /corrupt flow state body/,
+    );
+    expect(() =>
+      new FlowEngine().restoreEncoded([[key, Buffer.concat([good, Buffer.from([0])])]], codec),
+    ).toThrow(/ends at/);
+  });
+});
