@@ -5,7 +5,7 @@
  */
 import { engineOptions, exporterOptions } from '../config/derive.js';
 import type { Config } from '../config/schema.js';
-import { ConntrackSource } from '../conntrack/source.js';
+import { ConntrackSource, type SourceStats } from '../conntrack/source.js';
 import type { CtflowError } from '../errors.js';
 import { createFlowEngine } from '../flow/engine.js';
 import type { FlowEndReason, FlowRecord, Observation, RecordSink, Watermark } from '../flow/types.js';
@@ -56,6 +56,14 @@ export interface EmbeddedSummary {
   recording: RecordingStats | null;
   /** Errors reported by the source (bad lines, failed polls), which were skipped. */
   sourceErrors: number;
+  /**
+   * Observations the engine ignored as older than their node's event time. From the kernel this
+   * stays 0 (the conntrack table never reports a time before one it reported); from a recording,
+   * it counts duplicates.
+   */
+  lateObservations: number;
+  /** The conntrack source's counters at the end (null when replaying a recording). */
+  source: SourceStats | null;
 }
 
 /** Starts the embedded mode from `config` (role `run`). */
@@ -127,6 +135,7 @@ export async function startEmbedded(
   };
 
   let finished: Promise<EmbeddedSummary> | null = null;
+  let sourceStats: () => SourceStats | null = () => null;
   const finish = (recording: RecordingStats | null, stopSource: () => Promise<void>) => {
     finished ??= (async () => {
       state = 'stopping';
@@ -140,7 +149,13 @@ export async function startEmbedded(
         clearInterval(timer);
         await telemetry?.close().catch(() => {});
       }
-      return { pipeline: pipeline.stats, recording, sourceErrors };
+      return {
+        pipeline: pipeline.stats,
+        recording,
+        sourceErrors,
+        lateObservations: engine.stats.lateObservations,
+        source: sourceStats(),
+      };
     })();
     return finished;
   };
@@ -172,6 +187,7 @@ export async function startEmbedded(
   }
   setKernelPrerequisites(metrics, kernel);
   syncSource = sourceMetricsSync(metrics, () => conntrack.stats);
+  sourceStats = () => conntrack.stats;
   state = 'running';
   log.info({ node, kernel: { acct: kernel.acct, timestamp: kernel.timestamp } }, 'reading conntrack');
   const untracked = emptyTableWarning(conntrack.stats.lastPoll?.entries);

@@ -6,7 +6,7 @@ import { type DumpResult, readDump } from './dump.js';
 import { EventStream, type EventStreamStats } from './events.js';
 import { checkKernelSupport, type KernelSupport, readBootId } from './kernel.js';
 import { commandError, runLines } from './run-lines.js';
-import { ConntrackTable, type TableStats } from './table.js';
+import { ConntrackTable, emptyTableStats, type TableStats } from './table.js';
 import { conntrackToolsReader, ctnetlinkReader, type Reader, type ReaderKind } from './reader.js';
 
 /** Where observations and watermarks go. Called synchronously, in the order things were observed. */
@@ -167,7 +167,7 @@ export class ConntrackSource {
     return {
       ...this.statsBase,
       lastPoll: this.lastPoll,
-      table: this.table?.stats ?? { syntheticDestroys: 0, idReuses: 0, staleDumpLines: 0, lateDestroys: 0 },
+      table: this.table?.stats ?? emptyTableStats(),
       events: this.events?.stats ?? null,
     };
   }

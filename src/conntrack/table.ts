@@ -21,6 +21,26 @@ export interface TableStats {
   staleDumpLines: number;
   /** DESTROY events that came after the table had already synthesised one for the entry. */
   lateDestroys: number;
+  /**
+   * Observations reported later than their own time because a newer one had been reported already
+   * (an event printed before a dump chunk that was handled first, or the agent clock behind
+   * conntrack's): without it the flow engine would drop them as late.
+   */
+  retimed: number;
+  /** Largest such shift, µs. */
+  retimedMaxUs: number;
+}
+
+/** TableStats of a table that has not seen anything yet. */
+export function emptyTableStats(): TableStats {
+  return {
+    syntheticDestroys: 0,
+    idReuses: 0,
+    staleDumpLines: 0,
+    lateDestroys: 0,
+    retimed: 0,
+    retimedMaxUs: 0,
+  };
 }
 
 interface Known {
@@ -29,8 +49,6 @@ interface Known {
   generation: number;
   /** Fingerprint of the dump line last parsed for it (fingerprint.ts); null after an event. */
   fingerprint: number | null;
-  /** Time of the last observation reported for it. */
-  lastUs: number;
 }
 
 const ZERO: Counters = Object.freeze({ origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 });
@@ -105,8 +123,13 @@ function withIcmpFrom(entry: ConntrackEntry, from: ConntrackEntry): ConntrackEnt
  *   a lower bound, since events carry none), DESTROY (final counters from the event).
  * - Conntrack ids are reused by the kernel: an id that comes back with another tuple first ends
  *   the old connection (synthetic DESTROY), then starts the new one.
- * - Observation times of one connection never go back: an event printed before a dump chunk that
- *   was handled first (the two come through different pipes) is reported at that chunk's time.
+ * - Observation times never go back, across all connections: the flow engine drops an observation
+ *   older than its node's event time as late (that is how it stays idempotent under replay), and a
+ *   dropped POLL is never repeated since the table takes it as reported. Two clocks and two pipes
+ *   race here: event times are conntrack's print times, dump times the agent's clock when a chunk
+ *   arrived (that clock can lag realtime by up to 1 ms), and an event can be handled after a dump
+ *   chunk stamped later. Such an observation is reported at the newest time already reported (or
+ *   the end of the last dump, which the source's watermark carries); counted in stats.retimed.
  */
 export class ConntrackTable {
   private readonly known = new Map<number, Known>();
@@ -115,7 +138,9 @@ export class ConntrackTable {
   /** Synthesised DESTROYs of the last dump: a late real DESTROY for them is dropped. */
   private synthesised = new Map<number, ConntrackEntry>();
   private generation = 0;
-  readonly stats: TableStats = { syntheticDestroys: 0, idReuses: 0, staleDumpLines: 0, lateDestroys: 0 };
+  /** Newest time reported (observations, and the end of the last dump: the watermark's time). */
+  private highUs = 0;
+  readonly stats: TableStats = emptyTableStats();
 
   constructor(private readonly ctx: TableContext) {}
 
@@ -124,12 +149,17 @@ export class ConntrackTable {
     return this.known.size;
   }
 
+  /** The observation of `e` at `timeUs`, or at the newest time already reported if that is later. */
   private observation(kind: EventKind, timeUs: number, e: ConntrackEntry): Observation {
+    if (timeUs < this.highUs) {
+      this.stats.retimed++;
+      this.stats.retimedMaxUs = Math.max(this.stats.retimedMaxUs, this.highUs - timeUs);
+    } else this.highUs = timeUs;
     return {
       node: this.ctx.node,
       bootId: this.ctx.bootId,
       kind,
-      timeUs,
+      timeUs: this.highUs,
       conntrackId: e.conntrackId,
       zone: e.zone,
       family: e.family,
@@ -148,7 +178,7 @@ export class ConntrackTable {
   private synthDestroy(k: Known, timeUs: number): Observation {
     this.stats.syntheticDestroys++;
     this.synthesised.set(k.entry.conntrackId, k.entry);
-    return this.observation('DESTROY', Math.max(timeUs, k.lastUs), {
+    return this.observation('DESTROY', timeUs, {
       ...k.entry,
       status: k.entry.status | IPS.DYING,
     });
@@ -173,7 +203,7 @@ export class ConntrackTable {
         // A dump may have reported the entry before its NEW event arrived: nothing new then.
         if (same !== undefined) return out;
         const entry = { ...e, counters: e.counters ?? (this.ctx.acct ? ZERO : null) };
-        this.known.set(id, { entry, generation: this.generation, fingerprint: null, lastUs: ev.timeUs });
+        this.known.set(id, { entry, generation: this.generation, fingerprint: null });
         out.push(this.observation('NEW', ev.timeUs, entry));
         return out;
       }
@@ -183,14 +213,8 @@ export class ConntrackTable {
           counters: e.counters ?? same?.entry.counters ?? (this.ctx.acct ? ZERO : null),
           kernelStartUs: e.kernelStartUs ?? same?.entry.kernelStartUs ?? null,
         };
-        const timeUs = Math.max(ev.timeUs, same?.lastUs ?? 0);
-        this.known.set(id, {
-          entry,
-          generation: same?.generation ?? this.generation,
-          fingerprint: null,
-          lastUs: timeUs,
-        });
-        out.push(this.observation('UPDATE', timeUs, entry));
+        this.known.set(id, { entry, generation: same?.generation ?? this.generation, fingerprint: null });
+        out.push(this.observation('UPDATE', ev.timeUs, entry));
         return out;
       }
       case 'DESTROY': {
@@ -207,7 +231,7 @@ export class ConntrackTable {
           counters: e.counters ?? same?.entry.counters ?? null,
           kernelStartUs: e.kernelStartUs ?? same?.entry.kernelStartUs ?? null,
         };
-        out.push(this.observation('DESTROY', Math.max(ev.timeUs, same?.lastUs ?? 0), entry));
+        out.push(this.observation('DESTROY', ev.timeUs, entry));
         return out;
       }
     }
@@ -270,15 +294,14 @@ export class ConntrackTable {
       prev.fingerprint = fingerprint;
       if (!changed(prev.entry, entry)) return [];
       prev.entry = entry;
-      prev.lastUs = Math.max(seenUs, prev.lastUs);
-      return [this.observation('POLL', prev.lastUs, entry)];
+      return [this.observation('POLL', seenUs, entry)];
     }
     const out: Observation[] = [];
     if (prev !== undefined) {
       this.stats.idReuses++;
       out.push(this.synthDestroy(prev, seenUs));
     }
-    this.known.set(id, { entry, generation: this.generation, fingerprint, lastUs: seenUs });
+    this.known.set(id, { entry, generation: this.generation, fingerprint });
     out.push(this.observation('POLL', seenUs, entry));
     return out;
   }
@@ -297,6 +320,8 @@ export class ConntrackTable {
     }
     // Dumps that start from now on cannot show entries destroyed before.
     this.destroyed = new Map();
+    // The source's watermark says everything up to endUs was observed: nothing may come before it.
+    if (endUs > this.highUs) this.highUs = endUs;
     return out;
   }
 }

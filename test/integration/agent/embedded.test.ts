@@ -85,17 +85,29 @@ for (const timestamp of [1, 0] as const) {
 
     it('reads the kernel without errors and warns about timestamps exactly when they are off', () => {
       expect(run.sourceErrors, run.warnings.join('\n')).toBe(0);
+      expect(run.eventOverruns).toBe(0);
       const tsWarnings = run.warnings.filter((w) => w.includes('nf_conntrack_timestamp'));
       expect(tsWarnings.length).toBe(timestamp === 1 ? 0 : 1);
+    });
+
+    it('the engine gets every observation in time order: none is dropped as late', () => {
+      // Dumps (agent clock) and events (conntrack's clock) race; the table re-times the loser instead
+      // of letting the engine drop it (a dropped POLL once cost a connection all its counters).
+      console.log(
+        `ts=${timestamp}: ${run.retimed.count} observations re-timed, by at most ${run.retimed.maxUs} µs`,
+      );
+      expect(run.lateObservations).toBe(0);
     });
 
     for (const collector of COLLECTORS) {
       it(`${collector}: every connection's first record starts within ${startBoundMs} ms of its first packet (burst: ${BURST_START_MS} ms, median ${startBoundMs} ms)`, () => {
         const burstErrors: number[] = [];
         for (const c of run.conns) {
-          // A burst connection whose NEW event was lost (netlink overrun) and that has no kernel stamp
-          // (timestamp=0) can only be timed by the poll that first saw it: later by up to one poll.
           const bound = c.kind === 'many' ? BURST_START_MS : startBoundMs;
+          // No event is lost or dropped (see the overrun and late checks), but under heavy load
+          // (measured: load average 12 on 2 cores) conntrack -E printed a NEW event 164 ms after its
+          // packet, and without a kernel stamp (timestamp=0) that print time is the start: a burst
+          // connection may start up to one poll late, 95 % of them within BURST_START_MS (below).
           const lateBound = c.kind === 'many' && timestamp === 0 ? POLL_MS + 100 : bound;
           const first = recordsOf(run.decoded[collector], c)[0];
           expect(first, `${c.kind} ${connKey(c)} has no record`).toBeDefined();
@@ -116,7 +128,6 @@ for (const timestamp of [1, 0] as const) {
         }
         expect(burstErrors.length).toBe(MANY);
         expect(median(burstErrors)).toBeLessThanOrEqual(startBoundMs);
-        // ... and almost all of the burst is timed by its NEW event or kernel stamp.
         expect(burstErrors.filter((e) => e <= BURST_START_MS).length / MANY).toBeGreaterThanOrEqual(0.95);
       });
 
@@ -148,7 +159,6 @@ for (const timestamp of [1, 0] as const) {
       });
 
       it(`${collector}: per connection the deltas add up to the kernel's counters`, () => {
-        const burstMismatches: string[] = [];
         for (const c of run.conns) {
           const k = kernelEntry(run.kernel, c);
           expect(k, `${c.kind} ${connKey(c)} not in the kernel table`).toBeDefined();
@@ -166,19 +176,10 @@ for (const timestamp of [1, 0] as const) {
             replyPackets: k!.replyPackets,
             replyBytes: k!.replyBytes,
           };
-          // KNOWN DEFECT (2026-11-26, open in issue #5): with nf_conntrack_timestamp=0, a few burst
-          // connections are now and then exported without counters (sums 0) — seen when conntrack -E
-          // loses or delays events. Pinned here so it cannot grow: at most 5 % of the burst, listed.
-          if (c.kind === 'many' && JSON.stringify(got) !== JSON.stringify(want)) {
-            burstMismatches.push(`${connKey(c)} got ${JSON.stringify(got)} want ${JSON.stringify(want)}`);
-            continue;
-          }
+          // Every connection, burst included, at both timestamp settings: no connection without its
+          // counters (issue 5 closed that hole; see table.ts, time order).
           expect(got, `${c.kind} ${connKey(c)}`).toEqual(want);
         }
-        if (burstMismatches.length > 0)
-          console.warn(`burst counter mismatches:\n${burstMismatches.join('\n')}`);
-        expect(burstMismatches.length / MANY, burstMismatches.join('\n')).toBeLessThanOrEqual(0.05);
-        if (timestamp === 1) expect(burstMismatches).toEqual([]);
       });
     }
 
@@ -220,13 +221,14 @@ for (const timestamp of [1, 0] as const) {
         const last = recordsOf(run.decoded.tshark, c).at(-1)!;
         expect(last.flowEndReason, `${c.kind} ${connKey(c)}`).toBe(3);
         const error = Number(last.flowEndMs) - ms(c.wire.lastUs);
-        // A burst connection whose TIME_WAIT event came late or was lost (netlink overrun) is timed
-        // by the next poll instead: still within the issue's flowEnd bound (one poll + 100 ms).
+        // Timed by its TIME_WAIT event (none is lost or dropped: see the overrun and late checks; one
+        // read after a later dump chunk is re-timed by the table). Its print time can lag the FIN on a
+        // loaded machine: still within the issue's flowEnd bound (one poll + 100 ms) ...
         expect(error, `${c.kind} ${connKey(c)}`).toBeLessThanOrEqual(c.kind === 'many' ? POLL_MS + 100 : 100);
         if (c.kind === 'many') burstErrors.push(error);
       }
       expect(median(burstErrors)).toBeLessThanOrEqual(100);
-      // ... and almost all of them are timed by their event, near the FIN.
+      // ... and almost always near the FIN.
       const nearFin = burstErrors.filter((e) => e <= BURST_FIN_MS).length;
       expect(nearFin / burstErrors.length).toBeGreaterThanOrEqual(0.95);
       expect(run.conns.filter((c) => c.kind === 'many').length).toBe(MANY);

@@ -1,9 +1,12 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConntrackEntry, ConntrackEvent } from '../../../src/conntrack/entry.js';
 import { parseEventLine } from '../../../src/conntrack/parse-extended-line.js';
 import { parseXmlDumpLine } from '../../../src/conntrack/parse-xml-dump.js';
 import { IPS } from '../../../src/conntrack/status.js';
 import { ConntrackTable } from '../../../src/conntrack/table.js';
+import { createFlowEngine } from '../../../src/flow/engine.js';
+import type { Observation } from '../../../src/flow/types.js';
 import { fixtureLines } from './fixtures.js';
 
 const ctx = { node: 'n1', bootId: 'b1', acct: true };
@@ -18,6 +21,18 @@ const TCP_ID = 1656340530;
 const tcpEntry = dump.find((e) => e.conntrackId === TCP_ID)!;
 const tcpEvents = events.filter((e) => e.entry.conntrackId === TCP_ID);
 const nonIcmp = dump.filter((e) => e.protocol !== 1 && e.protocol !== 58);
+/** Connection `n` of the same kind as tcpEntry: its own id and client port. */
+function connection(n: number): ConntrackEntry {
+  const port = 41000 + n;
+  return {
+    ...tcpEntry,
+    conntrackId: 7000 + n,
+    orig: { ...tcpEntry.orig, srcPort: port },
+    reply: { ...tcpEntry.reply, dstPort: port },
+  };
+}
+/** Another TCP connection than tcpEntry. */
+const other = connection(0);
 
 function runDump(table: ConntrackTable, entries: ConntrackEntry[], t: number) {
   table.beginDump();
@@ -199,10 +214,109 @@ describe('ConntrackTable: events between dumps', () => {
 describe('ConntrackTable: time order', () => {
   it('never reports a connection at an earlier time than before (events and dumps race)', () => {
     const table = new ConntrackTable(ctx);
-    runDump(table, [tcpEntry], 5000);
+    table.beginDump();
+    table.dumpEntry(tcpEntry, 5000);
     const late = table.event({ kind: 'UPDATE', timeUs: 4990, entry: { ...tcpEntry, tcpState: 'CLOSE' } });
     expect(late[0]!.timeUs).toBe(5000);
     const destroy = table.event({ kind: 'DESTROY', timeUs: 4995, entry: tcpEntry });
     expect(destroy[0]!.timeUs).toBe(5000);
+    expect(table.stats).toMatchObject({ retimed: 2, retimedMaxUs: 10 });
+  });
+
+  it('reports a dump chunk stamped before an event of another connection at that event time', () => {
+    // Measured (issue 5): the agent clock lags conntrack's by up to 1 ms, so a chunk handled right
+    // after an event can carry an earlier time; the engine would drop that POLL, its counters with it.
+    const table = new ConntrackTable(ctx);
+    table.event({ kind: 'NEW', timeUs: 1000, entry: other });
+    table.beginDump();
+    const polled = table.dumpEntry(tcpEntry, 700);
+    expect(polled.map((o) => [o.kind, o.timeUs, o.counters])).toEqual([['POLL', 1000, tcpEntry.counters]]);
+    expect(table.stats).toMatchObject({ retimed: 1, retimedMaxUs: 300 });
+  });
+
+  it('reports an event handled after a later-stamped dump chunk at the chunk time', () => {
+    // Events and dumps come through different pipes: an event printed at 900 can be read after a
+    // dump chunk that arrived at 1000.
+    const table = new ConntrackTable(ctx);
+    table.beginDump();
+    table.dumpEntry(tcpEntry, 1000);
+    expect(table.event({ kind: 'NEW', timeUs: 900, entry: other }).map((o) => o.timeUs)).toEqual([1000]);
+  });
+
+  it('reports nothing before the end of the last dump, the time of the watermark that follows it', () => {
+    const table = new ConntrackTable(ctx);
+    runDump(table, [tcpEntry], 1000);
+    expect(table.event({ kind: 'NEW', timeUs: 1005, entry: other })[0]!.timeUs).toBe(1010);
+    expect(table.event({ kind: 'UPDATE', timeUs: 1020, entry: other })[0]!.timeUs).toBe(1020);
+  });
+
+  it('whatever the interleaving, reports no time before one reported or watermarked, nor before its input', () => {
+    const step = fc.record({
+      what: fc.constantFrom('event', 'dump', 'endDump'),
+      conn: fc.nat(3),
+      kind: fc.constantFrom('NEW', 'UPDATE', 'DESTROY'),
+      timeUs: fc.integer({ min: 1, max: 10_000 }),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const table = new ConntrackTable(ctx);
+        // Newest observation time, or watermark (the source sends one at each endDump time).
+        let floor = 0;
+        table.beginDump();
+        for (const s of steps) {
+          const entry = connection(s.conn);
+          const out =
+            s.what === 'event'
+              ? table.event({ kind: s.kind as ConntrackEvent['kind'], timeUs: s.timeUs, entry })
+              : s.what === 'dump'
+                ? table.dumpEntry(entry, s.timeUs)
+                : table.endDump(s.timeUs);
+          for (const o of out) {
+            expect(o.timeUs).toBeGreaterThanOrEqual(Math.max(floor, s.timeUs));
+            floor = o.timeUs;
+          }
+          if (s.what === 'endDump') {
+            floor = Math.max(floor, s.timeUs);
+            table.beginDump();
+          }
+        }
+      }),
+    );
+  });
+
+  it('keeps the counters of a burst connection whose POLL came right after a later-stamped event', () => {
+    // The sequence recorded in the failing embedded run (nf_conntrack_timestamp=0, 200 connections
+    // 10 ms apart): the connection's events, another one's events, then the one dump that ever shows
+    // its counters, stamped 93 µs before the last event read. Through the flow engine, its deltas
+    // must add up to those counters.
+    const table = new ConntrackTable(ctx);
+    const engine = createFlowEngine({ activeTimeoutUs: 3_000_000, idleTimeoutUs: 2_000_000 });
+    const feed = (list: Observation[]) => {
+      for (const o of list) engine.observe(o);
+    };
+    const t0 = 1_795_692_787_954_171;
+    const states = ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT'];
+    const lifecycle = (entry: ConntrackEntry, t: number) =>
+      states.map((tcpState, i) => ({
+        kind: i === 0 ? ('NEW' as const) : ('UPDATE' as const),
+        timeUs: t + i * 300,
+        entry: { ...entry, tcpState: tcpState as ConntrackEntry['tcpState'], counters: null },
+      }));
+    for (const ev of lifecycle(tcpEntry, t0)) feed(table.event(ev));
+    for (const ev of lifecycle(other, t0 + 18_500)) feed(table.event(ev));
+    const final = { ...tcpEntry, tcpState: 'TIME_WAIT' as const, kernelStartUs: null };
+    for (let poll = 0; poll < 3; poll++) {
+      table.beginDump();
+      // The first chunk carries a time 93 µs before the other connection's TIME_WAIT event.
+      feed(table.dumpEntry(final, poll === 0 ? t0 + 18_500 + 1800 - 93 : t0 + poll * 1_000_000));
+      feed(table.dumpEntry({ ...other, tcpState: 'TIME_WAIT' }, t0 + poll * 1_000_000 + 10));
+      feed(table.endDump(t0 + poll * 1_000_000 + 20));
+      engine.watermark({ node: ctx.node, bootId: ctx.bootId, timeUs: t0 + poll * 1_000_000 + 20 });
+    }
+    engine.watermark({ node: ctx.node, bootId: ctx.bootId, timeUs: t0 + 10_000_000 });
+    const records = engine.drainRecords().filter((r) => r.conntrackId === TCP_ID);
+    expect(records.map((r) => r.endReason)).toEqual([3]);
+    expect(records[0]!.delta).toEqual(tcpEntry.counters);
+    expect(engine.stats.lateObservations).toBe(0);
   });
 });
