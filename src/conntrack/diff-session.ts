@@ -25,12 +25,15 @@ interface Pending {
   onLine: DiffLineHandler;
   gone: number[];
   full: boolean;
+  timer: NodeJS.Timeout;
   /** A printed line had no readable id: the mirror of the reader's state is incomplete. */
   broken: boolean;
   resolve(result: DiffDumpResult): void;
   reject(err: unknown): void;
 }
 
+/** Longest wait for a dump's end before the reader is taken as hung (a 100,000-entry dump takes ~1 s). */
+const DUMP_TIMEOUT_MS = 60_000;
 /** Longest stderr kept for error messages. */
 const MAX_STDERR = 4096;
 /** Ids per `forget` command line. */
@@ -64,8 +67,6 @@ function lineId(line: Buffer): number | null {
  */
 export class DiffSession {
   private child: ChildProcess | null = null;
-  private splitter = new LineSplitter();
-  private stderr = '';
   private pending: Pending | null = null;
   private forgotten = new Set<number>();
   /** The reader's diff state and ours may disagree (new process, failure, forgetAll()). */
@@ -80,6 +81,7 @@ export class DiffSession {
   constructor(
     private readonly argv: readonly string[],
     private readonly clock: ClockUs,
+    private readonly dumpTimeoutMs: number = DUMP_TIMEOUT_MS,
   ) {}
 
   /** Process id of the running reader, if any (for RSS figures). */
@@ -132,7 +134,12 @@ export class DiffSession {
     this.forgotten = new Set();
     commands.push(full ? 'dump full\n' : 'dump\n');
     return new Promise<DiffDumpResult>((resolve, reject) => {
-      this.pending = { onLine, gone: [], full, broken: false, resolve, reject };
+      // A hung reader must not stop the polls for good: end it, the next dump starts a new one.
+      const timer = setTimeout(() => {
+        this.abandon();
+        this.fail(commandError(this.argv, `no end of dump within ${this.dumpTimeoutMs} ms`));
+      }, this.dumpTimeoutMs);
+      this.pending = { onLine, gone: [], full, timer, broken: false, resolve, reject };
       child.stdin?.write(commands.join(''));
     });
   }
@@ -154,23 +161,25 @@ export class DiffSession {
     const child = spawn(file as string, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.starts++;
-    this.splitter = new LineSplitter();
-    this.stderr = '';
+    const splitter = new LineSplitter();
+    let stderr = '';
     this.needFull = true;
     this.held.clear();
     child.stdout?.on('data', (chunk: Buffer) => {
       const seenUs = this.clock();
-      this.splitter.push(chunk, (line, lineNo) => this.onLine(line, lineNo, seenUs));
+      // Output of a reader already abandoned (timeout, handler failure) belongs to no dump.
+      if (this.child !== child) return;
+      splitter.push(chunk, (line, lineNo) => this.onLine(line, lineNo, seenUs));
     });
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      if (this.stderr.length < MAX_STDERR) this.stderr += d;
+      if (stderr.length < MAX_STDERR) stderr += d;
     });
     // A write after the reader died: the exit handler reports it.
     child.stdin?.on('error', () => {});
     child.on('error', (err) => this.lost(child, commandError(this.argv, err.message, err)));
     // 'close' (after the pipes are drained), so stderr is complete and no line is left unread.
     child.on('close', (code, signal) =>
-      this.lost(child, commandError(this.argv, `exited with ${code ?? signal}: ${this.stderr}`)),
+      this.lost(child, commandError(this.argv, `exited with ${code ?? signal}: ${stderr}`)),
     );
     return child;
   }
@@ -187,7 +196,17 @@ export class DiffSession {
   private fail(err: unknown): void {
     const p = this.pending;
     this.pending = null;
-    p?.reject(err);
+    if (p === null) return;
+    clearTimeout(p.timer);
+    p.reject(err);
+  }
+
+  /** Ends the reader at once; the next dump starts a new one (and is full). */
+  private abandon(): void {
+    const child = this.child;
+    this.child = null;
+    this.needFull = true;
+    child?.kill('SIGKILL');
   }
 
   private onLine(line: Buffer, lineNo: number, seenUs: number): void {
@@ -203,10 +222,7 @@ export class DiffSession {
       } catch (err) {
         // The handler must not throw; if it does, the rest of this dump's output would be read as
         // the next one's: end this reader, the next dump starts a new one.
-        const child = this.child;
-        this.child = null;
-        this.needFull = true;
-        child?.kill('SIGKILL');
+        this.abandon();
         this.fail(err);
       }
     } else if (kind === 71 /* G */) {
@@ -221,6 +237,7 @@ export class DiffSession {
     } else if (kind === 69 /* E */) {
       const [entries = 0, printed = 0] = line.toString('latin1').split('\t').slice(1).map(Number);
       for (const id of p.gone) this.held.delete(id);
+      clearTimeout(p.timer);
       this.pending = null;
       this.needFull = p.broken;
       p.resolve({ entries, printed, gone: p.gone, full: p.full, endUs: seenUs });

@@ -29,10 +29,10 @@ afterEach(async () => {
 });
 
 /** A session on the fake reader, serving `script` (one item per dump; see fake-ctnetlink-serve.mjs). */
-function session(script: unknown[]): DiffSession {
+function session(script: unknown[], dumpTimeoutMs?: number): DiffSession {
   const file = join(mkdtempSync(join(tmpdir(), 'ctflow-diff-')), 'script.json');
   writeFileSync(file, JSON.stringify(script));
-  const s = new DiffSession([process.execPath, FAKE, file], clock);
+  const s = new DiffSession([process.execPath, FAKE, file], clock, dumpTimeoutMs);
   sessions.push(s);
   return s;
 }
@@ -94,6 +94,18 @@ describe('DiffSession (ctnetlink serve)', () => {
     expect(await dump(s)).toMatchObject({ full: true, printed: [a, b] });
     expect(s.starts).toBe(2);
     expect(s.pid).not.toBe(firstPid);
+  });
+
+  it('a reader that does not answer is ended after the dump timeout; the next dump starts a new one', async () => {
+    const [a, b] = lines as [string, string];
+    const s = session([[a, b], 'HANG', [a, b]], 1000);
+    await dump(s);
+    await expect(dump(s)).rejects.toMatchObject({
+      code: 'CONNTRACK_SOURCE',
+      message: /no end of dump within 1000 ms/,
+    });
+    expect(await dump(s)).toMatchObject({ full: true, printed: [a, b] });
+    expect(s.starts).toBe(2);
   });
 
   it('close() ends the reader', async () => {
