@@ -65,6 +65,8 @@ interface Written {
   readonly msg: OutMessage;
   /** Date.now() when the write completed; -1 while it is pending or when it failed. */
   doneAt: number;
+  /** Its connection closed before the write completed: the message is back in the queue already. */
+  detached: boolean;
 }
 
 /** One connection and the messages written on it that may still be lost with it. */
@@ -99,8 +101,11 @@ export function createStreamTransport(o: TcpTransportOptions, scheme: string, di
   let delay = minMs;
   let timer: NodeJS.Timeout | undefined;
   let idleWaiters: (() => void)[] = [];
-  /** Messages whose write completed once (counted as sent): written again they are resent, dropped lost. */
-  const written = new WeakSet<OutMessage>();
+  /**
+   * Queued messages that were written whole before, on a connection that then failed (counted as sent
+   * then): written again they are resent, given up they are lost. Only filled at a connection loss.
+   */
+  const again = new Set<OutMessage>();
 
   const isIdle = (): boolean => pending === 0 && (queue.length === 0 || !up);
   const settle = (): void => {
@@ -112,7 +117,7 @@ export function createStreamTransport(o: TcpTransportOptions, scheme: string, di
 
   /** Gives a message up: lost when it may have reached the collector before, dropped when it never did. */
   const giveUp = (msg: OutMessage, reason: string, err?: unknown): void => {
-    if (written.has(msg)) o.events.lost(msg, reason, err);
+    if (again.delete(msg)) o.events.lost(msg, reason, err);
     else o.events.dropped(msg, reason, err);
   };
 
@@ -160,7 +165,7 @@ export function createStreamTransport(o: TcpTransportOptions, scheme: string, di
   };
 
   const write = (c: Connection, msg: OutMessage): void => {
-    const e: Written = { msg, doneAt: -1 };
+    const e: Written = { msg, doneAt: -1, detached: false };
     c.window.push(e);
     c.windowBytes += msg.buf.length;
     pending++;
@@ -168,10 +173,13 @@ export function createStreamTransport(o: TcpTransportOptions, scheme: string, di
       pending--;
       if (!err) {
         e.doneAt = Date.now();
-        if (written.has(msg)) o.events.resent(msg);
-        else {
-          written.add(msg);
-          o.events.sent(msg);
+        if (again.delete(msg)) o.events.resent(msg);
+        else o.events.sent(msg);
+        if (e.detached) {
+          // Completed after its connection closed (it is queued again): the next write is a resend.
+          again.add(msg);
+          settle();
+          return;
         }
         // The window is bounded like the buffer: past it, the oldest completed writes leave unconfirmed.
         if (c.windowBytes > limit) confirm(c, Number.NEGATIVE_INFINITY, limit);
@@ -210,11 +218,14 @@ export function createStreamTransport(o: TcpTransportOptions, scheme: string, di
   const requeue = (c: Connection): void => {
     const back: OutMessage[] = [];
     for (let k = c.head; k < c.window.length; k++) {
-      const m = c.window[k]!.msg;
+      const e = c.window[k]!;
+      const m = e.msg;
+      if (e.doneAt >= 0) again.add(m);
+      else e.detached = true;
       if (m.dataRecords > 0) {
         back.push(m);
         queuedBytes += m.buf.length;
-      }
+      } else again.delete(m);
     }
     c.window = [];
     c.head = 0;
@@ -265,8 +276,10 @@ export function createStreamTransport(o: TcpTransportOptions, scheme: string, di
         // the window.
         if (failed) {
           for (let k = c.head; k < c.window.length; k++) {
-            const m = c.window[k]!.msg;
-            if (m.dataRecords > 0) giveUp(m, 'connection lost at close');
+            const e = c.window[k]!;
+            if (e.doneAt >= 0) again.add(e.msg);
+            if (e.msg.dataRecords > 0) giveUp(e.msg, 'connection lost at close');
+            else again.delete(e.msg);
           }
         }
         c.window = [];
