@@ -293,6 +293,16 @@ export const ROWS: RowSpec[] = [
         queries: [q(rate('ctflow_ipfix_records_dropped_total', 'collector'), '{{collector}}')],
       },
       {
+        title: 'IPFIX records re-sent / possibly lost',
+        description:
+          'TCP/TLS: records written again after a reconnect (possible duplicates, same sequence numbers), and records whose connection failed within the resend window with no chance to write them again (possibly lost).',
+        unit: 'ops',
+        queries: [
+          q(rate('ctflow_ipfix_records_resent_total', 'collector'), 'resent {{collector}}'),
+          q(rate('ctflow_ipfix_records_lost_total', 'collector'), 'lost {{collector}}'),
+        ],
+      },
+      {
         title: 'Buffered for collectors',
         description: 'Bytes of IPFIX messages waiting for a TCP/TLS collector.',
         unit: 'bytes',

@@ -55,6 +55,7 @@ export function exporterOptions(config: Config): ExporterOptions {
     templateRefreshS: config.ipfix.templateRefresh,
     mtu: config.ipfix.mtu,
     tcpBufferBytes: config.ipfix.tcpBufferBytes,
+    tcpResendWindowMs: config.ipfix.tcpResendWindow * 1000,
     templates: { timestamps: p === 'both' ? ['milliseconds', 'seconds'] : [p] },
     ...(tls === undefined ? {} : { tls }),
   };

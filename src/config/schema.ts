@@ -159,6 +159,14 @@ const ipfixSchema = z
       .describe(
         'Bytes of IPFIX messages buffered per TCP/TLS collector while it is unreachable; past it, records are dropped and counted.',
       ),
+    tcpResendWindow: z
+      .number()
+      .positive()
+      .max(60)
+      .default(0.25)
+      .describe(
+        'TCP/TLS: messages stay re-sendable this long after the kernel accepted them (seconds). A connection that fails within it gets them written again after the reconnect, with their sequence numbers (possible duplicates, counted in ctflow_ipfix_records_resent_total); bytes a kernel accepted are not bytes a collector read.',
+      ),
     observationDomains: z
       .record(z.string().min(1), z.number().int().min(1).max(0xffffffff))
       .default({})

@@ -239,6 +239,20 @@ export const METRIC_DEFINITIONS = {
     labels: ['collector'],
     roles: EXPORT,
   },
+  ipfixRecordsResent: {
+    type: 'counter',
+    name: 'ctflow_ipfix_records_resent_total',
+    help: 'Flow records written again after a TCP/TLS reconnect because the connection failed within the resend window after they were written (possible duplicates at the collector, same sequence numbers).',
+    labels: ['collector'],
+    roles: EXPORT,
+  },
+  ipfixRecordsLost: {
+    type: 'counter',
+    name: 'ctflow_ipfix_records_lost_total',
+    help: 'Flow records written once into a TCP/TLS connection that failed within the resend window and not written again (exporter closed first): possibly lost.',
+    labels: ['collector'],
+    roles: EXPORT,
+  },
   ipfixBufferedBytes: {
     type: 'gauge',
     name: 'ctflow_ipfix_buffered_bytes',
