@@ -8,7 +8,7 @@
  *    member's start to its first processed batch of that partition (join + restore; goal ≤ 2 s).
  *
  *   node --import tsx bench/processor.ts [--messages 200000] [--flows 100000] [--flows-per-node 2000]
- *        [--part throughput|restore]
+ *        [--part throughput|restore] [--fetch-kib 1024]
  */
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -39,6 +39,11 @@ const FLOWS = arg('flows', 100_000);
 /** Flows per node of the throughput workload (10 nodes): how many distinct keys a fetched batch holds. */
 const FLOWS_PER_NODE = arg('flows-per-node', 2000);
 const PARTITIONS = 6;
+/**
+ * --fetch-kib N: both consumers fetch at most N KiB per partition (default 1 MiB): smaller batches, e.g. the
+ * catch-up of an uncompressed input topic, where coalescing across batches (the write cache) matters.
+ */
+const FETCH_BYTES = process.argv.includes('--fetch-kib') ? arg('fetch-kib', 1024) * 1024 : undefined;
 /** --part throughput|restore: run one part only (e.g. under --cpu-prof). Default both. */
 const PART = process.argv.includes('--part') ? process.argv[process.argv.indexOf('--part') + 1] : 'all';
 const SEC = 1_000_000;
@@ -193,6 +198,7 @@ async function throughput(client: KafkaClient, sink: string): Promise<Record<str
     topics: [topics.observations],
     fromBeginning: true,
     maxWaitTimeMs: 100,
+    ...(FETCH_BYTES === undefined ? {} : { maxBytesPerPartition: FETCH_BYTES }),
   });
   const bareClock = new PhaseClock();
   bare.onFetchStart(() => bareClock.start());
@@ -221,7 +227,10 @@ async function throughput(client: KafkaClient, sink: string): Promise<Record<str
     groupId: group,
     topics,
     sink: exporter,
-    group: { maxWaitTimeMs: 100 },
+    group: {
+      maxWaitTimeMs: 100,
+      ...(FETCH_BYTES === undefined ? {} : { maxBytesPerPartition: FETCH_BYTES }),
+    },
     onFetchStart: () => procClock.start(),
     ...processorTuning(),
   });
