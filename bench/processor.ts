@@ -331,7 +331,6 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
     flows: restored.engine.size,
     restoreMs: restored.durationMs,
     restoreReadMs: restored.readMs,
-    restoreDecodeMs: restored.decodeMs,
     restoreLoadMs: restored.loadMs,
     restoreCpuMs: Math.round(restoreClock.cpuSeconds * 1000),
     restoreFlowsPerS,

@@ -4,7 +4,8 @@ import { FlowStateCodec } from '../../../src/flow/state-codec.js';
 import type { FlowStateEntry, Observation, Watermark } from '../../../src/flow/types.js';
 import type { ConsumedMessage } from '../../../src/kafka/message.js';
 import { encodeMarker, MARKER_KEY } from '../../../src/processor/marker.js';
-import { ChangelogFold } from '../../../src/processor/restore.js';
+import type { PartitionRangeReader, RangeRead } from '../../../src/kafka/range-reader.js';
+import { ChangelogFold, restorePartition } from '../../../src/processor/restore.js';
 import { ctr, obs, SEC, T0, tuple, wm } from '../flow/helpers.js';
 
 const stateCodec = new FlowStateCodec();
@@ -127,4 +128,64 @@ test('the newest value of a key wins; a tombstone removes it', () => {
   });
   expect(fold.entries(stateCodec, 's[0]').map((e) => e.key)).toEqual([node!.key]);
   expect(fold.marker).toEqual({ phase: 'exporting', coveredTo: 0, to: 3 });
+});
+
+test('restorePartition loads the changelog bytes straight into the engine: the same state as restore()', async () => {
+  const items = stream();
+  const writer = createFlowEngine();
+  const log: ConsumedMessage[] = [];
+  const append = (key: string, value: Buffer | null) =>
+    log.push({
+      topic: 's',
+      partition: 2,
+      offset: log.length,
+      timestampMs: 0,
+      key: Buffer.from(key),
+      value,
+      headers: {},
+    });
+  for (let i = 0; i < 300; i += 50) {
+    feed(writer, items.slice(i, i + 50));
+    for (const c of writer.drain().changes) append(c.key, stateCodec.encode(c.state));
+    append(MARKER_KEY, encodeMarker({ phase: 'exported', coveredTo: i + 50, to: i + 50 }));
+  }
+  const reads: RangeRead[] = [];
+  const reader: PartitionRangeReader = {
+    async read(range) {
+      reads.push(range);
+      // Two fetches, as a reader hands them out.
+      const half = Math.floor(log.length / 2);
+      await range.onBatch({
+        topic: 's',
+        partition: 2,
+        highWatermark: log.length,
+        messages: log.slice(0, half),
+      });
+      await range.onBatch({ topic: 's', partition: 2, highWatermark: log.length, messages: log.slice(half) });
+      return { partition: 2, records: log.length, lastOffset: log.length - 1, complete: true };
+    },
+    async close() {},
+  };
+  let progress = 0;
+  const restored = await restorePartition({
+    reader,
+    codec: stateCodec,
+    topic: 's',
+    partition: 2,
+    fromOffset: 0,
+    toOffset: log.length,
+    createEngine: () => createFlowEngine(),
+    onProgress: () => {
+      progress++;
+    },
+  });
+  expect(reads.map((r) => [r.partition, r.fromOffset, r.toOffset])).toEqual([[2, 0, log.length]]);
+  expect(progress).toBe(2);
+  expect(restored.records).toBe(log.length);
+  expect(restored.marker).toEqual({ phase: 'exported', coveredTo: 300, to: 300 });
+  const fold = new ChangelogFold();
+  fold.add({ topic: 's', partition: 2, highWatermark: log.length, messages: log });
+  expect(restored.entries).toBe(fold.entries(stateCodec, 's[2]').length);
+  expect(restored.engine.snapshot()).toEqual(writer.snapshot());
+  expect(restored.readMs + restored.loadMs).toBe(restored.durationMs);
 });
