@@ -13,6 +13,7 @@ import { createExporter, type IpfixExporter } from '../ipfix/exporter.js';
 import { syncExporterMetrics } from '../telemetry/exporter-metrics.js';
 import { advanceCounterTo, createMetrics, endReasonLabel, type Metrics } from '../telemetry/metrics.js';
 import { startTelemetryServerFromConfig, type TelemetryServer } from '../telemetry/server.js';
+import { throttledErrorLog } from '../telemetry/throttled-log.js';
 import { EnginePipeline, type PipelineStats } from './pipeline.js';
 import { type RecordingStats, RecordingWriter, readRecording } from './recording.js';
 import { countObservation, setKernelPrerequisites, sourceMetricsSync } from './source-metrics.js';
@@ -83,7 +84,7 @@ export async function startEmbedded(
     ? undefined
     : createExporter({
         ...exporterOptions(config),
-        onError: (err) => log.warn({ err }, 'IPFIX export error (export goes on)'),
+        onError: throttledErrorLog(log, 'IPFIX export error (export goes on)'),
       });
   const sink: RecordSink = hooks.sink ?? (exporter as IpfixExporter);
   const pipeline = new EnginePipeline(engine, sink, hooks.onRecords);

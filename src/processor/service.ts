@@ -10,6 +10,7 @@ import { kafkaClientOptions, topicNames } from '../kafka/from-config.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
 import { startTelemetryServerFromConfig, type TelemetryServer } from '../telemetry/server.js';
+import { throttledErrorLog } from '../telemetry/throttled-log.js';
 import { consumerLagSync } from './lag.js';
 import { syncExporterMetrics, syncProcessorMetrics } from './metrics.js';
 import { type Processor, type ProcessorGroupOptions, startProcessor } from './processor.js';
@@ -46,7 +47,7 @@ export async function startProcessorService(
   if (telemetry) log.info({ url: telemetry.url }, 'metrics and health endpoints listening');
   const exporter = createExporter({
     ...exporterOptions(config),
-    onError: (err) => log.warn({ err }, 'IPFIX exporter'),
+    onError: throttledErrorLog(log, 'IPFIX exporter'),
   });
   const client = createKafka(kafkaClientOptions(config, log));
   let processor: Processor;

@@ -4,13 +4,13 @@
  * Progress on stderr: a bar on a terminal, plain lines otherwise.
  */
 import type { Command } from 'commander';
+import { engineOptions, exporterOptions } from '../../config/derive.js';
 import {
   addCommonConfigOptions,
   addConfigOptions,
   loadConfig,
   withConfigErrors,
 } from '../../config/index.js';
-import { engineOptions, exporterOptions } from '../../config/derive.js';
 import { isCtflowError } from '../../errors.js';
 import { createExporter } from '../../ipfix/exporter.js';
 import { createKafka } from '../../kafka/client.js';
@@ -19,6 +19,7 @@ import { ProgressReporter } from '../../processor/progress.js';
 import { runReplay } from '../../processor/replay.js';
 import { parseReplayTime } from '../../processor/replay-time.js';
 import { createLogger } from '../../telemetry/logger.js';
+import { throttledErrorLog } from '../../telemetry/throttled-log.js';
 
 const FLAGS = [
   'kafka.brokers',
@@ -82,7 +83,7 @@ Exit status: 0 when the range was replayed, 1 on a runtime failure, 2 on invalid
     });
     const exporter = createExporter({
       ...exporterOptions(config),
-      onError: (err) => log.warn({ err }, 'IPFIX exporter'),
+      onError: throttledErrorLog(log, 'IPFIX exporter'),
     });
     let progress: ProgressReporter | undefined;
     const abort = () => {
