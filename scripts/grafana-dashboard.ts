@@ -165,6 +165,16 @@ export const ROWS: RowSpec[] = [
         ],
       },
       {
+        title: 'Event overruns and re-timed observations',
+        description:
+          'Event stream overruns (events the kernel dropped; the next poll reconciles them) and observations reported later than read so that times never go back.',
+        unit: 'short',
+        queries: [
+          q(increase('ctflow_conntrack_event_overruns_total', 'instance'), 'overruns {{instance}}'),
+          q(increase('ctflow_observations_retimed_total', 'instance'), 're-timed {{instance}}'),
+        ],
+      },
+      {
         title: 'Kernel prerequisites',
         description:
           'Nodes where a prerequisite is off, worst node shown: nf_conntrack_acct (counters), ' +

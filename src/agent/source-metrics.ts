@@ -21,13 +21,16 @@ export function countObservation(metrics: Metrics, obs: Observation): void {
 }
 
 /**
- * Returns a function that advances the poll metrics (duration, failures, table size, parse errors) to the
+ * Returns a function that advances the poll metrics (duration, failures, table size, parse errors, event
+ * overruns, re-timed observations) to the
  * source's current stats; each call adds only what happened since the previous one.
  */
 export function sourceMetricsSync(metrics: Metrics, stats: () => SourceStats): () => void {
   let polls = 0;
   let failed = 0;
   let parseErrors = 0;
+  let overruns = 0;
+  let retimed = 0;
   return () => {
     const s = stats();
     // One histogram sample per sync: the latest poll stands for the polls since the last sync.
@@ -40,5 +43,10 @@ export function sourceMetricsSync(metrics: Metrics, stats: () => SourceStats): (
     failed = s.failedPolls;
     metrics.conntrackParseErrors.inc(s.parseErrors - parseErrors);
     parseErrors = s.parseErrors;
+    const nowOverruns = s.events?.overruns ?? overruns;
+    metrics.conntrackEventOverruns.inc(Math.max(0, nowOverruns - overruns));
+    overruns = nowOverruns;
+    metrics.observationsRetimed.inc(Math.max(0, s.table.retimed - retimed));
+    retimed = s.table.retimed;
   };
 }

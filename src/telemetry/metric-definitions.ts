@@ -114,6 +114,20 @@ export const METRIC_DEFINITIONS = {
     labels: [],
     roles: AGENT,
   },
+  conntrackEventOverruns: {
+    type: 'counter',
+    name: 'ctflow_conntrack_event_overruns_total',
+    help: 'Overruns of the conntrack event stream (the kernel dropped events because the reader fell behind); the next poll reconciles what they carried, with poll-interval timing.',
+    labels: [],
+    roles: AGENT,
+  },
+  observationsRetimed: {
+    type: 'counter',
+    name: 'ctflow_observations_retimed_total',
+    help: 'Observations reported at a later time than read, so that times never go back across connections (a dump chunk read just before an event already reported).',
+    labels: [],
+    roles: AGENT,
+  },
   kernelPrerequisite: {
     type: 'gauge',
     name: 'ctflow_kernel_prerequisite',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { setKernelPrerequisites, sourceMetricsSync } from '../../../src/agent/source-metrics.js';
 import type { SourceStats } from '../../../src/conntrack/source.js';
+import { emptyTableStats } from '../../../src/conntrack/table.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 
 function stats(over: Partial<SourceStats>): SourceStats {
@@ -11,7 +12,7 @@ function stats(over: Partial<SourceStats>): SourceStats {
     parseErrors: 0,
     icmpUnresolved: 0,
     lastPoll: null,
-    table: { syntheticDestroys: 0, idReuses: 0, staleDumpLines: 0, lateDestroys: 0 },
+    table: emptyTableStats(),
     events: null,
     ...over,
   } as SourceStats;
@@ -44,6 +45,18 @@ describe('sourceMetricsSync (shared by the agent and ctflow run)', () => {
       lastPoll: { durationUs: 250_000, entries: 42 } as never,
     });
     sync(); // nothing new: nothing added
+    s = stats({
+      polls: 2,
+      failedPolls: 1,
+      parseErrors: 3,
+      lastPoll: { durationUs: 250_000, entries: 42 } as never,
+      table: { ...emptyTableStats(), retimed: 5 },
+      events: { events: 10, parseErrors: 0, overruns: 2, restarts: 0 },
+    });
+    sync();
+    sync();
+    expect(await read(m, 'ctflow_observations_retimed_total')).toBe(5);
+    expect(await read(m, 'ctflow_conntrack_event_overruns_total')).toBe(2);
     expect(await read(m, 'ctflow_poll_duration_seconds_count')).toBe(1);
     expect(await read(m, 'ctflow_poll_duration_seconds_sum')).toBe(0.25);
     expect(await read(m, 'ctflow_conntrack_entries')).toBe(42);
