@@ -384,25 +384,40 @@ export class FlowEngine implements FlowEngineApi {
     const size = entries instanceof Map ? entries.size : Array.isArray(entries) ? entries.length : 0;
     if (size > 0) this.#t.reserve(size);
     const d = new DecodedState();
-    for (const [key, value] of entries) {
-      if (value === null) d.kind = 0;
-      else decodeStateInto(codec, value, d, where, key);
-      if (d.node !== null && value !== null) {
-        this.#restoreNode(d.node);
-        continue;
-      }
-      if (isNodeStateKey(key)) continue;
-      const n = this.#restoreNodeOf(key);
-      const live = d.kind === 1;
-      const slot = this.#restoreKey(key, n, live);
-      if (!live) continue;
-      writeDecodedState(this.#t, slot, d);
-      const seq = d.n[SN.seq] as number;
-      const lastSeen = d.n[SN.lastSeenUs] as number;
-      if (seq + 1 > n.nextSeq) n.nextSeq = seq + 1;
-      if (lastSeen > n.eventTimeUs) n.eventTimeUs = lastSeen;
+    if (entries instanceof Map) {
+      // forEach: no [key, value] array per entry, as for-of over a Map makes.
+      (entries as Map<string, Buffer | null>).forEach((value, key) => {
+        this.#restoreEncodedOne(key, value, codec, where, d);
+      });
+    } else {
+      for (const [key, value] of entries) this.#restoreEncodedOne(key, value, codec, where, d);
     }
     this.#buildHeaps();
+  }
+
+  #restoreEncodedOne(
+    key: string,
+    value: Buffer | null,
+    codec: FlowStateCodec,
+    where: string,
+    d: DecodedState,
+  ): void {
+    if (value === null) d.kind = 0;
+    else decodeStateInto(codec, value, d, where, key);
+    if (value !== null && d.node !== null) {
+      this.#restoreNode(d.node);
+      return;
+    }
+    if (isNodeStateKey(key)) return;
+    const n = this.#restoreNodeOf(key);
+    const live = d.kind === 1;
+    const slot = this.#restoreKey(key, n, live);
+    if (!live) return;
+    writeDecodedState(this.#t, slot, d);
+    const seq = d.n[SN.seq] as number;
+    const lastSeen = d.n[SN.lastSeenUs] as number;
+    if (seq + 1 > n.nextSeq) n.nextSeq = seq + 1;
+    if (lastSeen > n.eventTimeUs) n.eventTimeUs = lastSeen;
   }
 
   #checkEmpty(): void {

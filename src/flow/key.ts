@@ -17,7 +17,20 @@ const SEP = '|';
  */
 export function flowKey(obs: Pick<Observation, 'node' | 'zone' | 'protocol' | 'orig'>): string {
   const o = obs.orig;
-  return `${obs.node}|${obs.zone}|${obs.protocol}|${o.src}|${o.srcPort}|${o.dst}|${o.dstPort}|${o.icmpType ?? ''}|${o.icmpCode ?? ''}|${o.icmpId ?? ''}`;
+  // join() builds one flat string (null → ''); a template literal builds a rope of ~10 pieces,
+  // garbage per record and changelog key, flattened again wherever the key is hashed.
+  return [
+    obs.node,
+    obs.zone,
+    obs.protocol,
+    o.src,
+    o.srcPort,
+    o.dst,
+    o.dstPort,
+    o.icmpType ?? '',
+    o.icmpCode ?? '',
+    o.icmpId ?? '',
+  ].join(SEP);
 }
 
 /**

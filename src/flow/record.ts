@@ -1,6 +1,6 @@
 /** Builds an exported FlowRecord from a slot. */
 import { F_STRIDE, Flag, type FlowTable, Fx, tcpStateOf, U_STRIDE, Ux } from './flow-table.js';
-import { parseFlowKey } from './key.js';
+import { flowKey, parseFlowKey } from './key.js';
 import { protocolOfWords, tupleOfWords, zoneOfWords } from './tuple-key.js';
 import type { Counters, FlowEndReason, FlowRecord, Tuple } from './types.js';
 
@@ -62,7 +62,6 @@ export function buildRecord(
   firstSeenMidLife: boolean,
   node: { readonly name: string; readonly domainId: number },
 ): FlowRecord {
-  const key = t.keyOf(slot);
   const f = t.f;
   const b = slot * F_STRIDE;
   const ub = slot * U_STRIDE;
@@ -70,7 +69,9 @@ export function buildRecord(
   let protocol: number;
   let orig: Tuple;
   let family: FlowRecord['family'];
+  let key: string;
   if (t.isWide(slot)) {
+    key = t.keyOf(slot);
     const k = parseFlowKey(key);
     zone = k.zone;
     protocol = k.protocol;
@@ -81,6 +82,8 @@ export function buildRecord(
     protocol = protocolOfWords(t.u, ub + Ux.key);
     orig = tupleOfWords(t.u, ub + Ux.key);
     family = 'IPV4';
+    // The key from the tuple's (cached) address texts: no second formatting.
+    key = flowKey({ node: node.name, zone, protocol, orig });
   }
   const word = t.u[ub + Ux.flags] as number;
   let delta: Counters | null = null;
@@ -95,7 +98,10 @@ export function buildRecord(
       replyPackets: total.replyPackets - (f[e + 2] as number),
       replyBytes: total.replyBytes - (f[e + 3] as number),
     };
-    f.copyWithin(e, c, c + 4);
+    f[e] = total.origPackets;
+    f[e + 1] = total.origBytes;
+    f[e + 2] = total.replyPackets;
+    f[e + 3] = total.replyBytes;
   }
   return {
     key,

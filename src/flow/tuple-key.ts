@@ -24,13 +24,18 @@ export const WIDE = 8 << 24;
 
 /** The address of canonical IPv4 dotted-quad text as a uint32, or -1 when `s` is not one. */
 export function parseIPv4(s: string): number {
-  const n = s.length;
+  return parseIPv4At(s, 0, s.length);
+}
+
+/** parseIPv4() of s[from, to). */
+function parseIPv4At(s: string, from: number, to: number): number {
+  const n = to - from;
   if (n < 7 || n > 15) return -1;
   let v = 0;
   let part = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c === 46) {
       if (digits === 0 || dots === 3) return -1;
@@ -54,6 +59,30 @@ export function parseIPv4(s: string): number {
 /** Dotted-quad text of a uint32 address. */
 export function formatIPv4(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+// Addresses recur (services, busy pods): a small direct-mapped cache of their text saves building
+// (and later collecting) the same strings for every record and changelog key.
+const CACHE_BITS = 12;
+const cachedAddr = new Float64Array(1 << CACHE_BITS).fill(-1);
+const cachedText: string[] = new Array<string>(1 << CACHE_BITS).fill('');
+
+/** formatIPv4() through a small cache (same text). */
+export function ipv4Text(v: number): string {
+  const i = Math.imul(v, 0x9e3779b1) >>> (32 - CACHE_BITS);
+  if (cachedAddr[i] === v) return cachedText[i] as string;
+  // A flat string: it is hashed and compared later (Kafka keys, collectors), a rope would be
+  // flattened there again and again.
+  const s = flat4(v);
+  cachedAddr[i] = v;
+  cachedText[i] = s;
+  return s;
+}
+
+function flat4(v: number): string {
+  const s = formatIPv4(v);
+  // Short strings (< 13 chars) are flat already; longer ones are ropes until flattened here.
+  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
 }
 
 function fits(n: number, max: number): boolean {
@@ -92,60 +121,77 @@ export function encodeKey(zone: number, protocol: number, o: Tuple, out: Uint32A
   return true;
 }
 
-/** Canonical decimal text of s[from, to) as an integer ≤ max, -1 when empty/other (restore path). */
-function decimalAt(s: string, from: number, to: number, max: number): number {
-  if (from === to || to - from > 5 || (to - from > 1 && s.charCodeAt(from) === 48)) return -1;
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
+/** Read position of the key scanner below (module state: no object per key). */
+let cur = 0;
+
+/**
+ * Canonical decimal (no leading zero) at `cur` up to the next '|' or the end, ≤ max; advances past
+ * the separator. -1 when malformed, -2 when empty.
+ */
+function scanDecimal(k: string, max: number): number {
+  const n = k.length;
+  let i = cur;
+  let v = 0;
+  let digits = 0;
+  for (; i < n; i++) {
+    const c = k.charCodeAt(i);
+    if (c === 124) break;
+    const d = c - 48;
+    if (d < 0 || d > 9 || (digits > 0 && v === 0)) return -1;
+    v = v * 10 + d;
+    if (v > max) return -1;
+    digits++;
   }
-  return n <= max ? n : -1;
+  cur = i + 1;
+  return digits === 0 ? -2 : v;
+}
+
+/** Canonical dotted quad at `cur` up to the next '|'; advances past it. -1 when not one. */
+function scanIPv4(k: string): number {
+  const from = cur;
+  const to = k.indexOf('|', from);
+  if (to < 0) return -1;
+  cur = to + 1;
+  return parseIPv4At(k, from, to);
 }
 
 /**
  * Key words of flow key `k` (flowKey() layout) into `out[at..)`; false when the key is wide or not
- * well formed (the caller then keeps the string). Same classification as encodeKey().
+ * well formed (the caller then keeps the string). Same classification as encodeKey(). One pass,
+ * no substring (restore calls it once per flow).
  */
 export function encodeKeyString(k: string, out: Uint32Array, at: number): boolean {
   const s0 = k.indexOf('|');
-  const s1 = k.indexOf('|', s0 + 1);
-  const s2 = k.indexOf('|', s1 + 1);
-  const s3 = k.indexOf('|', s2 + 1);
-  const s4 = k.indexOf('|', s3 + 1);
-  const s5 = k.indexOf('|', s4 + 1);
-  const s6 = k.indexOf('|', s5 + 1);
-  const s7 = k.indexOf('|', s6 + 1);
-  const s8 = k.indexOf('|', s7 + 1);
-  if (s0 < 0 || s8 < 0 || k.indexOf('|', s8 + 1) >= 0) return false;
-  const zone = decimalAt(k, s0 + 1, s1, 0xffff);
-  const protocol = decimalAt(k, s1 + 1, s2, 0xff);
-  const src = parseIPv4(k.slice(s2 + 1, s3));
-  const srcPort = decimalAt(k, s3 + 1, s4, 0xffff);
-  const dst = parseIPv4(k.slice(s4 + 1, s5));
-  const dstPort = decimalAt(k, s5 + 1, s6, 0xffff);
-  if (zone < 0 || protocol < 0 || src < 0 || srcPort < 0 || dst < 0 || dstPort < 0) return false;
+  if (s0 < 0) return false;
+  cur = s0 + 1;
+  const zone = scanDecimal(k, 0xffff);
+  if (zone < 0) return false;
+  const protocol = scanDecimal(k, 0xff);
+  if (protocol < 0) return false;
+  const src = scanIPv4(k);
+  if (src < 0) return false;
+  const srcPort = scanDecimal(k, 0xffff);
+  if (srcPort < 0) return false;
+  const dst = scanIPv4(k);
+  if (dst < 0) return false;
+  const dstPort = scanDecimal(k, 0xffff);
+  if (dstPort < 0 || cur >= k.length) return false;
+  const type = scanDecimal(k, 0xff);
+  if (type === -1 || cur >= k.length) return false;
+  const code = scanDecimal(k, 0xff);
+  if (code === -1 || cur > k.length) return false;
+  // The last field runs to the end of the key: a further '|' means more fields than flowKey() has.
+  const idStart = cur;
+  const id = scanDecimal(k, 0xffff);
+  if (id === -1 || cur !== k.length + 1 || (id === -2 && idStart !== k.length)) return false;
   let pin = protocol << 16;
   let zti = zone << 16;
-  if (s7 === s6 + 1) pin |= TYPE_NULL;
-  else {
-    const v = decimalAt(k, s6 + 1, s7, 0xff);
-    if (v < 0) return false;
-    zti |= v << 8;
-  }
-  if (s8 === s7 + 1) pin |= CODE_NULL;
-  else {
-    const v = decimalAt(k, s7 + 1, s8, 0xff);
-    if (v < 0) return false;
-    zti |= v;
-  }
-  if (k.length === s8 + 1) pin |= ID_NULL;
-  else {
-    const v = decimalAt(k, s8 + 1, k.length, 0xffff);
-    if (v < 0) return false;
-    pin |= v;
-  }
+  if (type === -2) pin |= TYPE_NULL;
+  else zti |= type << 8;
+  if (code === -2) pin |= CODE_NULL;
+  else zti |= code;
+  if (id === -2) pin |= ID_NULL;
+  else pin |= id;
   out[at + KW.src] = src;
   out[at + KW.dst] = dst;
   out[at + KW.ports] = ((srcPort << 16) | dstPort) >>> 0;
@@ -180,8 +226,8 @@ export function tupleOfWords(w: Uint32Array, at: number): Tuple {
   const zti = w[at + KW.zti] as number;
   const pin = w[at + KW.pin] as number;
   return {
-    src: formatIPv4(w[at + KW.src] as number),
-    dst: formatIPv4(w[at + KW.dst] as number),
+    src: ipv4Text(w[at + KW.src] as number),
+    dst: ipv4Text(w[at + KW.dst] as number),
     srcPort: ports >>> 16,
     dstPort: ports & 0xffff,
     icmpType: pin & TYPE_NULL ? null : (zti >>> 8) & 0xff,
@@ -208,5 +254,17 @@ export function keyOfWords(node: string, w: Uint32Array, at: number): string {
   const type = pin & TYPE_NULL ? '' : (zti >>> 8) & 0xff;
   const code = pin & CODE_NULL ? '' : zti & 0xff;
   const id = pin & ID_NULL ? '' : pin & 0xffff;
-  return `${node}|${zti >>> 16}|${(pin >>> 16) & 0xff}|${formatIPv4(w[at + KW.src] as number)}|${ports >>> 16}|${formatIPv4(w[at + KW.dst] as number)}|${ports & 0xffff}|${type}|${code}|${id}`;
+  // join(): one flat string rather than a rope (see flowKey()).
+  return [
+    node,
+    zti >>> 16,
+    (pin >>> 16) & 0xff,
+    ipv4Text(w[at + KW.src] as number),
+    ports >>> 16,
+    ipv4Text(w[at + KW.dst] as number),
+    ports & 0xffff,
+    type,
+    code,
+    id,
+  ].join('|');
 }
