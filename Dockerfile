@@ -8,6 +8,7 @@
 # grant exactly that. No HEALTHCHECK: Kubernetes probes /healthz and /readyz on the metrics port instead.
 
 ARG NODE_VERSION=20.20.2
+ARG GO_VERSION=1.22.12
 
 # Production node_modules only, resolved from the lockfile. Kept out of the final image: npm's cache.
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
@@ -23,6 +24,12 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci --no-audit --no-fund
 COPY src ./src
 RUN npm run build
+
+# ctflow's netlink conntrack reader (Go standard library only, static): conntrack.reader auto takes it.
+FROM golang:${GO_VERSION}-bookworm AS ctnetlink
+WORKDIR /src
+COPY tools/ctnetlink ./
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ctnetlink .
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ARG VERSION=0.1.0
@@ -46,6 +53,7 @@ COPY package.json package-lock.json ./
 COPY bin ./bin
 COPY schemas ./schemas
 COPY --from=build /app/dist ./dist
+COPY --from=ctnetlink /out/ctnetlink ./.cache/ctnetlink
 # Metrics, /healthz and /readyz of every long-running role.
 EXPOSE 9464
 USER 10001:10001

@@ -56,6 +56,13 @@ fi
 say "npm run build (compiled CLI in dist/)"
 npm run --silent build
 
+# ctflow's netlink reader (conntrack.reader auto takes it when built; else the conntrack CLI).
+if command -v go >/dev/null; then
+  bash scripts/build-ctnetlink.sh
+else
+  say "go not found: the conntrack CLI reads the table (install Go and run scripts/build-ctnetlink.sh for the faster reader)"
+fi
+
 if [ "$what" = test ]; then
   bash scripts/kafka-local.sh jars
   bash scripts/install-goflow2.sh

@@ -13,7 +13,7 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { startTelemetryServerFromConfig, type TelemetryServer } from '../telemetry/server.js';
 import { Publisher, type PublisherStats } from './publisher.js';
 import { countObservation, setKernelPrerequisites, sourceMetricsSync } from './source-metrics.js';
-import { sourceOptions } from './source-options.js';
+import { chooseReader, sourceOptions } from './source-options.js';
 import { emptyTableWarning } from './untracked-hint.js';
 
 /** A running agent. */
@@ -73,7 +73,16 @@ export async function startAgent(
   const untracked = emptyTableWarning(source.stats.lastPoll?.entries);
   if (untracked !== null) log.warn({}, untracked);
   setKernelPrerequisites(metrics, kernel);
-  log.info({ node: config.node.name, topic: topics.observations, partitions, kernel }, 'agent publishing');
+  log.info(
+    {
+      node: config.node.name,
+      reader: chooseReader(config.conntrack),
+      topic: topics.observations,
+      partitions,
+      kernel,
+    },
+    'agent publishing',
+  );
 
   const syncSource = sourceMetricsSync(metrics, () => source.stats);
   let lastPublished = 0;

@@ -17,7 +17,7 @@ import { throttledErrorLog } from '../telemetry/throttled-log.js';
 import { EnginePipeline, type PipelineStats } from './pipeline.js';
 import { type RecordingStats, RecordingWriter, readRecording } from './recording.js';
 import { countObservation, setKernelPrerequisites, sourceMetricsSync } from './source-metrics.js';
-import { sourceOptions } from './source-options.js';
+import { chooseReader, sourceOptions } from './source-options.js';
 import { emptyTableWarning } from './untracked-hint.js';
 
 /** What the embedded mode logs through (pino's signature). */
@@ -190,7 +190,14 @@ export async function startEmbedded(
   syncSource = sourceMetricsSync(metrics, () => conntrack.stats);
   sourceStats = () => conntrack.stats;
   state = 'running';
-  log.info({ node, kernel: { acct: kernel.acct, timestamp: kernel.timestamp } }, 'reading conntrack');
+  log.info(
+    {
+      node,
+      reader: chooseReader(config.conntrack),
+      kernel: { acct: kernel.acct, timestamp: kernel.timestamp },
+    },
+    'reading conntrack',
+  );
   const untracked = emptyTableWarning(conntrack.stats.lastPoll?.entries);
   if (untracked !== null) log.warn({}, untracked);
   let resolveDone: (s: EmbeddedSummary) => void = () => {};

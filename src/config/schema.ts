@@ -70,15 +70,15 @@ const conntrackSchema = z
         'Set net.netfilter.nf_conntrack_acct=1 and nf_conntrack_timestamp=1 at start (needs root); otherwise warn once when they are off.',
       ),
     reader: z
-      .enum(['conntrack-tools', 'ctnetlink'])
-      .default('conntrack-tools')
+      .enum(['auto', 'conntrack-tools', 'ctnetlink'])
+      .default('auto')
       .describe(
-        "What dumps the table: conntrack-tools (the `conntrack` CLI) or ctflow's own netlink reader tools/ctnetlink (about 2x faster at 100,000 entries; build it with scripts/build-ctnetlink.sh). Events come from `conntrack -E` either way.",
+        "What reads the table and its events: ctnetlink, ctflow's own netlink reader (tools/ctnetlink, built by scripts/build-ctnetlink.sh; it diffs each dump itself, so a poll of 100,000 unchanged entries costs about half a bare `conntrack -L`), or conntrack-tools (the `conntrack` CLI). auto: ctnetlink when its binary is built, else conntrack-tools.",
       ),
     ctnetlinkPath: filePath('Path of the ctnetlink reader binary (reader ctnetlink).')
       .default('.cache/ctnetlink')
       .describe(
-        'Path of the ctnetlink reader binary (reader ctnetlink), built by scripts/build-ctnetlink.sh.',
+        'Path of the ctnetlink reader binary (reader ctnetlink or auto), built by scripts/build-ctnetlink.sh; a relative path is looked up from the working directory, then from the ctflow package.',
       ),
   })
   .prefault({})

@@ -63,8 +63,11 @@ describe('scripts/demo.sh', () => {
         'scripts/demo.sh',
         '--poll-interval',
         '1',
+        // Longer than a poll plus its dump: counters reach the engine only through dumps, and an
+        // idle deadline that falls before the dump showing the packets ends the flow with zero
+        // deltas (a known limit of event-time idle timers with polled counters, issue 4).
         '--idle-timeout',
-        '1',
+        '3',
         '--active-timeout',
         '5',
       ]),
@@ -85,7 +88,7 @@ describe('scripts/demo.sh', () => {
       size: 100,
       intervalMs: 10,
     });
-    // The UDP flow ends idle (1 s) and the collector prints it as one text line.
+    // The UDP flow ends idle (3 s) and the collector prints it as one text line.
     const line = await pollUntil(
       () =>
         demo

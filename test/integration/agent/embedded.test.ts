@@ -73,14 +73,18 @@ afterAll(() => {
   console.log(`embedded-mode timing errors (collector-decoded, ms):\n${summarise()}`);
 });
 
-for (const timestamp of [1, 0] as const) {
-  describe(`ctflow run in a namespace, nf_conntrack_timestamp=${timestamp}`, () => {
+const CASES = (['ctnetlink', 'conntrack-tools'] as const).flatMap((reader) =>
+  ([1, 0] as const).map((timestamp) => ({ reader, timestamp })),
+);
+
+for (const { reader, timestamp } of CASES) {
+  describe(`ctflow run in a namespace, reader ${reader}, nf_conntrack_timestamp=${timestamp}`, () => {
     let run: ScenarioResult;
     const startBoundMs = timestamp === 1 ? 10 : 50;
 
     beforeAll(async () => {
       await sweepStaleNamespaces();
-      run = await runScenario(timestamp);
+      run = await runScenario(timestamp, reader);
     }, 150_000);
 
     it('reads the kernel without errors and warns about timestamps exactly when they are off', () => {

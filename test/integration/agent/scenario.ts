@@ -3,20 +3,22 @@
  * issue names, started concurrently, exported over IPFIX to tshark and nfcapd; what the collectors
  * decoded, what the kernel's table holds at the end, and what the traffic generators measured.
  */
-import { startEmbedded, type EmbeddedRun } from '../../../src/agent/embedded.js';
+import { type EmbeddedRun, startEmbedded } from '../../../src/agent/embedded.js';
 import { parseConfig } from '../../../src/config/load.js';
+import type { ReaderKind } from '../../../src/conntrack/reader.js';
 import type { FlowRecord } from '../../../src/flow/types.js';
 import {
-  startNfcapd,
-  startTshark,
   type CollectorHandle,
   type DecodedFlow,
+  startNfcapd,
+  startTshark,
 } from '../../rig/collectors/index.js';
 import { pollUntil } from '../../rig/collectors/poll.js';
-import { readConntrackTable, type RigConntrackEntry } from '../../rig/conntrack-table.js';
+import { type RigConntrackEntry, readConntrackTable } from '../../rig/conntrack-table.js';
+import { buildCtnetlink } from '../../rig/ctnetlink.js';
 import { createNetnsPair, inNetns, RIG_ADDRESSES } from '../../rig/netns.js';
-import { type Packet, startCapture } from './capture.js';
 import { startTrafficAgent, type TrafficResult } from '../../rig/traffic.js';
+import { type Packet, startCapture } from './capture.js';
 
 /** Timers of the run, small so the test stays short (seconds). */
 export const TIMERS = { pollInterval: 1, activeTimeout: 3, idleTimeout: 2 } as const;
@@ -115,13 +117,16 @@ export const MANY = 100;
 const BURST_GAP_MS = 20;
 
 /**
- * Runs the scenario with nf_conntrack_timestamp=`timestamp`: namespaces, collectors, the embedded
- * pipeline reading the namespace's table, all traffic at once; returns once every connection's last
- * record (end of flow or idle) was released and both collectors decoded everything.
+ * Runs the scenario with nf_conntrack_timestamp=`timestamp` and the given conntrack reader:
+ * namespaces, collectors, the embedded pipeline reading the namespace's table, all traffic at once;
+ * returns once every connection's last record (end of flow or idle) was released and both
+ * collectors decoded everything.
  */
-export async function runScenario(timestamp: 0 | 1): Promise<ScenarioResult> {
+export async function runScenario(timestamp: 0 | 1, reader: ReaderKind): Promise<ScenarioResult> {
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
+    const readerConfig =
+      reader === 'ctnetlink' ? { reader, ctnetlinkPath: await buildCtnetlink() } : { reader };
     const pair = await createNetnsPair({ acct: 1, timestamp });
     cleanups.push(() => pair.dispose());
     const [client, server, tshark, nfcapd] = await Promise.all([
@@ -161,10 +166,10 @@ export async function runScenario(timestamp: 0 | 1): Promise<ScenarioResult> {
     const warnings: string[] = [];
     const config = parseConfig(
       {
-        node: { name: `agent-e2e-${timestamp}` },
+        node: { name: `agent-e2e-${timestamp}-${reader}` },
         // Not on the default port: other processes on a shared machine may hold it.
         metrics: { enabled: false },
-        conntrack: { pollInterval: TIMERS.pollInterval },
+        conntrack: { pollInterval: TIMERS.pollInterval, ...readerConfig },
         flow: { activeTimeout: TIMERS.activeTimeout, idleTimeout: TIMERS.idleTimeout },
         ipfix: { collectors: [tshark, nfcapd].map((c: CollectorHandle) => `udp://${c.host}:${c.port}`) },
       },

@@ -29,17 +29,31 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('Dockerfile', () => {
-  it('is multi-stage on node:<version>-bookworm-slim, every base image pinned by a tag', () => {
-    expect(dockerfile.stages.length).toBeGreaterThanOrEqual(2);
+  // Node stages, and the Go stage that builds the ctnetlink reader.
+  const nodeStages = dockerfile.stages.filter((s) => !s.image.startsWith('golang:'));
+
+  it('is multi-stage on node:<version>-bookworm-slim (Go only to build ctnetlink), every base image pinned by a tag', () => {
+    expect(nodeStages.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile.stages[finalStage]?.image).toMatch(/^node:/);
     for (const stage of dockerfile.stages) {
-      expect(stage.image).toMatch(/^node:\d+\.\d+\.\d+-bookworm-slim$/);
+      expect(stage.image).toMatch(/^(node:\d+\.\d+\.\d+-bookworm-slim|golang:\d+\.\d+\.\d+-bookworm)$/);
       expect(stage.image).not.toContain('$');
     }
   });
 
-  it('uses the Node major version package.json asks for', () => {
+  it('uses the Node major version package.json asks for, and the Go version tools/ctnetlink asks for', () => {
     const major = /(\d+)/.exec(pkg.engines.node)?.[1];
-    for (const stage of dockerfile.stages) expect(stage.image.startsWith(`node:${major}.`)).toBe(true);
+    for (const stage of nodeStages) expect(stage.image.startsWith(`node:${major}.`)).toBe(true);
+    const goMod = readFileSync(join(repoRoot, 'tools/ctnetlink/go.mod'), 'utf8');
+    const goMinor = /^go (\d+\.\d+)/m.exec(goMod)?.[1];
+    const goStage = dockerfile.stages.find((s) => s.image.startsWith('golang:'));
+    expect(goStage?.image.startsWith(`golang:${goMinor}.`)).toBe(true);
+  });
+
+  it('ships the ctnetlink reader where conntrack.reader auto looks for it', () => {
+    expect(inFinal('COPY').map((i) => i.args)).toContain('--from=ctnetlink /out/ctnetlink ./.cache/ctnetlink');
+    const build = dockerfile.instructions.find((i) => i.keyword === 'RUN' && i.args.includes('go build'));
+    expect(build?.args).toContain('CGO_ENABLED=0');
   });
 
   it('installs production dependencies only, from the lockfile', () => {
