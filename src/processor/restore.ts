@@ -1,7 +1,7 @@
 /**
  * Restoring one partition's flow state from the compacted changelog: read changelog partition p from its
- * first offset to the end offset taken before the read, keep the newest value of each key (compaction
- * may not have run yet), decode those, and load them into a fresh engine.
+ * first offset to the end offset taken before the read and load it into a fresh engine, where the newest
+ * value of each key wins (compaction may not have run yet).
  */
 import { CtflowError } from '../errors.js';
 import type { FlowEngine } from '../flow/engine.js';
@@ -11,9 +11,14 @@ import type { MessageBatch } from '../kafka/message.js';
 import type { PartitionRangeReader } from '../kafka/range-reader.js';
 import { decodeMarker, type ExportMarker, isMarkerKey } from './marker.js';
 
-/** The newest value of each changelog key of one partition, in first-seen order. */
+/**
+ * The changelog records of one partition in offset order, the export marker kept apart. No map of the
+ * newest value per key is built for the restore: FlowEngine.restoreEncoded lets the last value of a key win
+ * (tombstones included) as it goes, which costs less than a Map insert per record unless most records
+ * were superseded (compaction keeps them few).
+ */
 export class ChangelogFold {
-  readonly #latest = new Map<string, Buffer | null>();
+  readonly #pairs: Array<readonly [key: string, value: Buffer | null]> = [];
   #marker: ExportMarker | undefined;
   /** Changelog records folded. */
   records = 0;
@@ -28,13 +33,21 @@ export class ChangelogFold {
         if (m.value !== null) this.#marker = decodeMarker(m.value, `${m.topic}[${m.partition}]@${m.offset}`);
         continue;
       }
-      this.#latest.set(key, m.value);
+      this.#pairs.push([key, m.value]);
     }
   }
 
-  /** The newest value of each key (null: tombstone), the marker left out: for FlowEngine.restoreEncoded. */
+  /**
+   * Every (key, value) in offset order, the marker left out (null: tombstone), for FlowEngine.restoreEncoded
+   * (an array, so that it reserves table room for them at once).
+   */
+  get sequence(): ReadonlyArray<readonly [key: string, value: Buffer | null]> {
+    return this.#pairs;
+  }
+
+  /** The newest value of each key (null: tombstone), the marker left out, in first-seen order. */
   get latest(): ReadonlyMap<string, Buffer | null> {
-    return this.#latest;
+    return new Map(this.#pairs);
   }
 
   /** The newest export marker seen, if any. */
@@ -45,7 +58,7 @@ export class ChangelogFold {
   /** Decoded live entries (tombstoned keys left out), ready for FlowEngineApi.restore. */
   entries(codec: FlowStateCodec, where: string): FlowStateEntry[] {
     const out: FlowStateEntry[] = [];
-    for (const [key, value] of this.#latest) {
+    for (const [key, value] of this.latest) {
       if (value === null) continue;
       out.push(codec.decodeEntry(key, value, `${where} key ${key}`));
     }
@@ -59,7 +72,7 @@ export interface RestoredPartition {
   marker: ExportMarker | undefined;
   /** Changelog records read. */
   records: number;
-  /** State entries loaded (flows and nodes). */
+  /** Flows loaded. */
   entries: number;
   durationMs: number;
   /** Of durationMs: reading and folding the changelog; decoding the newest values into the engine. */
@@ -124,15 +137,13 @@ export async function restorePartition(req: RestoreRequest): Promise<RestoredPar
   const read = Date.now();
   // Straight from the changelog bytes into the flow table: no decoded object per flow.
   const engine = req.createEngine();
-  engine.restoreEncoded(fold.latest, req.codec, where);
+  engine.restoreEncoded(fold.sequence, req.codec, where);
   const loaded = Date.now();
-  let entries = 0;
-  for (const value of fold.latest.values()) if (value !== null) entries++;
   return {
     engine,
     marker: fold.marker,
     records: fold.records,
-    entries,
+    entries: engine.size,
     durationMs: loaded - started,
     readMs: read - started,
     loadMs: loaded - read,
