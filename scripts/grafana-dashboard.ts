@@ -241,6 +241,11 @@ export const ROWS: RowSpec[] = [
         queries: [
           q(rate('ctflow_changelog_writes_total', 'kind'), 'changelog {{kind}}'),
           q(rate('ctflow_offset_commits_total', 'job'), 'offset commits'),
+          q(rate('ctflow_processor_cache_commits_total', 'job'), 'cache commits'),
+          q(
+            rate('ctflow_processor_uncommitted_dropped_total', 'job'),
+            'uncommitted input dropped (read again)',
+          ),
         ],
       },
       {

@@ -27,6 +27,8 @@ export async function syncProcessorMetrics(metrics: Metrics, stats: ProcessorSta
   await advanceCounterTo(metrics.restoredFlows, {}, stats.restoredEntries);
   await advanceCounterTo(metrics.rebalances, {}, stats.rebalances);
   await advanceCounterTo(metrics.offsetCommits, {}, stats.commits);
+  await advanceCounterTo(metrics.cacheCommits, {}, stats.cacheCommits);
+  await advanceCounterTo(metrics.uncommittedDropped, {}, stats.uncommittedDropped);
   await advanceCounterTo(metrics.changelogWrites, { kind: 'tombstone' }, stats.tombstones);
   await advanceCounterTo(metrics.changelogWrites, { kind: 'marker' }, stats.markers);
   await advanceCounterTo(

@@ -340,6 +340,20 @@ export const METRIC_DEFINITIONS = {
     labels: [],
     roles: ['processor'],
   },
+  cacheCommits: {
+    type: 'counter',
+    name: 'ctflow_processor_cache_commits_total',
+    help: 'Write-cache commits of a partition: its records exported, the newest state of each changed flow and a marker written, its offset committed (every processor.commitInterval, at processor.commitMaxStates changed flows, or when caught up).',
+    labels: [],
+    roles: ['processor'],
+  },
+  uncommittedDropped: {
+    type: 'counter',
+    name: 'ctflow_processor_uncommitted_dropped_total',
+    help: 'Input messages applied but not yet committed when their partition was taken away or stopped: the next owner reads them again (nothing left the process for them).',
+    labels: [],
+    roles: ['processor'],
+  },
   deadLetter: {
     type: 'counter',
     name: 'ctflow_dead_letter_total',
