@@ -6,9 +6,11 @@
 import type avro from 'avsc';
 import { CtflowError } from '../errors.js';
 import type { Observation, Watermark } from '../flow/types.js';
-import { fingerprintBytesLE } from './rabin.js';
+import { schemaFingerprint } from './canonical.js';
+import { ObservationV1Decoder } from './observation-v1-decoder.js';
+import { fingerprintBytesLE, fingerprintHex } from './rabin.js';
 import { type MessageKind, SchemaRegistry, type WriterSchema } from './registry.js';
-import { loadCurrentSchemas } from './schema-files.js';
+import { loadCurrentSchemas, loadSchemaFile, SCHEMA_FILES, schemasDir } from './schema-files.js';
 import { hasSingleObjectMarker, SINGLE_OBJECT_HEADER_LENGTH, singleObjectHeader } from './single-object.js';
 
 /**
@@ -64,6 +66,13 @@ function describeInvalid(type: avro.Type, value: unknown): string {
   return problems.join('; ');
 }
 
+let v1Hex: string | undefined;
+/** Wire fingerprint of schemas/observation.v1.avsc (the schema ObservationV1Decoder is written for). */
+function observationV1Hex(): string {
+  v1Hex ??= fingerprintHex(schemaFingerprint(loadSchemaFile(`${schemasDir()}/${SCHEMA_FILES.observation}`)));
+  return v1Hex;
+}
+
 /** Avro single-object codec for the observations topic. */
 export class AvroCodec {
   readonly registry = new SchemaRegistry();
@@ -72,6 +81,8 @@ export class AvroCodec {
   readonly #resolvers = new Map<string, object>();
   readonly #slabSize: number;
   readonly #validate: boolean;
+  /** The specialised decoder, when this codec reads observations with schema v1 (the default). */
+  readonly #fastObservation: ObservationV1Decoder | null;
   #slab: Buffer;
   #pos = 0;
 
@@ -86,6 +97,8 @@ export class AvroCodec {
     this.#slabSize = options.slabSize ?? 256 * 1024;
     this.#validate = options.validate ?? true;
     this.#slab = Buffer.allocUnsafe(this.#slabSize);
+    this.#fastObservation =
+      this.#observation.writer.hex === observationV1Hex() ? new ObservationV1Decoder() : null;
   }
 
   #side(type: avro.Type, kind: MessageKind): ReaderSide {
@@ -163,6 +176,23 @@ export class AvroCodec {
    * fingerprint, a truncated or corrupt body, or trailing bytes.
    */
   decode(buf: Buffer, where = 'message'): Decoded {
+    // Hot path: an observation written with the v1 schema this codec reads. Anything the
+    // specialised decoder does not accept is decoded again below, which names the error.
+    const fast = this.#fastObservation;
+    if (
+      fast !== null &&
+      buf.length > SINGLE_OBJECT_HEADER_LENGTH &&
+      buf.compare(
+        this.#observation.header,
+        0,
+        SINGLE_OBJECT_HEADER_LENGTH,
+        0,
+        SINGLE_OBJECT_HEADER_LENGTH,
+      ) === 0
+    ) {
+      const value = fast.decode(buf, SINGLE_OBJECT_HEADER_LENGTH);
+      if (value !== undefined) return { type: 'observation', value };
+    }
     if (!hasSingleObjectMarker(buf) || buf.length < SINGLE_OBJECT_HEADER_LENGTH) {
       throw new CtflowError(
         'CODEC_DECODE',
