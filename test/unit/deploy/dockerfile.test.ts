@@ -51,7 +51,9 @@ describe('Dockerfile', () => {
   });
 
   it('ships the ctnetlink reader where conntrack.reader auto looks for it', () => {
-    expect(inFinal('COPY').map((i) => i.args)).toContain('--from=ctnetlink /out/ctnetlink ./.cache/ctnetlink');
+    expect(inFinal('COPY').map((i) => i.args)).toContain(
+      '--from=ctnetlink /out/ctnetlink ./.cache/ctnetlink',
+    );
     const build = dockerfile.instructions.find((i) => i.keyword === 'RUN' && i.args.includes('go build'));
     expect(build?.args).toContain('CGO_ENABLED=0');
   });
@@ -124,7 +126,14 @@ describe('Dockerfile', () => {
         .filter((p) => !p.startsWith('--'))
         .slice(0, -1),
     );
-    for (const needed of ['package.json', 'package-lock.json', 'bin', 'schemas', 'src', 'tsconfig.build.json']) {
+    for (const needed of [
+      'package.json',
+      'package-lock.json',
+      'bin',
+      'schemas',
+      'src',
+      'tsconfig.build.json',
+    ]) {
       expect(copied).toContain(needed);
     }
   });
