@@ -57,6 +57,7 @@ export async function startAgent(
     ...(buffer.spoolDir === undefined ? {} : { spoolDir: buffer.spoolDir }),
     spoolMaxBytes: buffer.spoolMaxBytes,
     watermarkIntervalMs: Math.round(config.agent.watermarkInterval * 1000),
+    backpressureEntries: config.agent.backpressure,
     onError: (err) => log.warn({ err }, 'publishing to Kafka failed; buffered and retried'),
   });
 
@@ -68,6 +69,7 @@ export async function startAgent(
     onWatermark: (wm) => publisher.watermark(wm),
     onError: (err) => log.warn({ code: err.code, details: err.details }, err.message),
     onWarning: (message) => log.warn({}, message),
+    backpressure: () => publisher.backpressure(),
   });
   const kernel = await source.start();
   const untracked = emptyTableWarning(source.stats.lastPoll?.entries);

@@ -34,6 +34,11 @@ export interface PublisherOptions {
    * not as an error. Default 5000.
    */
   stalledAfterMs?: number;
+  /**
+   * Queued messages past which backpressure() asks the table reader to wait (0: never). Default
+   * 10,000.
+   */
+  backpressureEntries?: number;
   /** Told about failed sends (they are retried) and drops. */
   onError?: (err: unknown) => void;
   /** ms clock for watermark coalescing. Default Date.now. */
@@ -70,6 +75,8 @@ export class Publisher {
   private lastWatermarkAt = Number.NEGATIVE_INFINITY;
   private watermarkTimer: NodeJS.Timeout | null = null;
   private wake: (() => void) | null = null;
+  /** Readers waiting for the backlog to shrink (backpressure()). */
+  private drainWaiters: Array<() => void> = [];
   private running = true;
   private readonly loop: Promise<void>;
   private readonly clock: () => number;
@@ -109,6 +116,34 @@ export class Publisher {
       spooledEntries: this.spool?.size ?? 0,
       spooledBytes: this.spool?.bytes ?? 0,
     };
+  }
+
+  /**
+   * Flow control for the table reader: null while fewer than `backpressureEntries` messages wait
+   * (default 10,000) or Kafka is unreachable (then the buffer, spool and drop counting take over);
+   * otherwise a promise that resolves once the backlog is down to half of it, a send fails, a send
+   * hangs for stalledAfterMs (at most that long: an outage then fills the buffer as before), or the
+   * publisher closes. A dump paused on it costs nothing: the kernel keeps the table, and the reader
+   * reads the rest when resumed; without it a first poll of a large table is queued whole.
+   */
+  backpressure(): Promise<void> | null {
+    const high = this.options.backpressureEntries ?? 10_000;
+    if (high <= 0 || !this.running || !this.stats.connected || this.memory.length - this.head < high) {
+      return null;
+    }
+    return new Promise<void>((resolve) => {
+      this.drainWaiters.push(resolve);
+      setTimeout(resolve, this.options.stalledAfterMs ?? 5000).unref();
+    });
+  }
+
+  private releaseReaders(force: boolean): void {
+    if (this.drainWaiters.length === 0) return;
+    const low = (this.options.backpressureEntries ?? 10_000) / 2;
+    if (!force && this.memory.length - this.head > low) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Queues one observation, keyed by its flow key. */
@@ -214,6 +249,7 @@ export class Publisher {
         // Kept in the buffer and sent again: nothing is lost while the bounds hold.
         this.stats_.failedSends++;
         this.stats_.connected = false;
+        this.releaseReaders(true);
         this.options.onError?.(err);
         if (!this.running && this.abandon) return;
         await sleep(backoff);
@@ -233,6 +269,7 @@ export class Publisher {
         this.memory.splice(0, this.head);
         this.head = 0;
       }
+      this.releaseReaders(false);
     }
   }
 
@@ -247,6 +284,7 @@ export class Publisher {
   async close(timeoutMs = 10_000): Promise<PublisherStats> {
     this.releaseWatermark();
     this.running = false;
+    this.releaseReaders(true);
     this.wake?.();
     const timedOut = await Promise.race([this.loop.then(() => false), sleep(timeoutMs).then(() => true)]);
     if (timedOut) {

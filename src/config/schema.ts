@@ -263,6 +263,14 @@ const kafkaSchema = z
 const agentSchema = z
   .strictObject({
     watermarkInterval: seconds('How often the agent writes its event time to every partition').default(1),
+    backpressure: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe(
+        'Observations waiting for Kafka past which the agent pauses reading a dump until half of them are sent (0: never). Bounds the memory a large first poll takes; never applied while Kafka is unreachable (the buffer takes over).',
+      ),
     buffer: z
       .strictObject({
         maxEntries: z

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { CtflowError } from '../errors.js';
 import type { ClockUs } from './clock.js';
 import { LineSplitter } from './lines.js';
-import { commandError } from './run-lines.js';
+import { commandError, type ReadGate } from './run-lines.js';
 
 /** What one diffed dump returned, besides its lines. */
 export interface DiffDumpResult {
@@ -23,6 +23,8 @@ export type DiffLineHandler = (line: Buffer, lineNo: number, seenUs: number) => 
 
 interface Pending {
   onLine: DiffLineHandler;
+  /** Flow control: may pause reading between output chunks. */
+  gate: ReadGate | undefined;
   gone: number[];
   full: boolean;
   timer: NodeJS.Timeout;
@@ -114,7 +116,7 @@ export class DiffSession {
    * Dumps the table; `onLine` gets every printed entry line as it arrives. Rejects with
    * CONNTRACK_SOURCE when the dump failed or the reader exited; the next dump is then full.
    */
-  dump(onLine: DiffLineHandler): Promise<DiffDumpResult> {
+  dump(onLine: DiffLineHandler, gate?: ReadGate): Promise<DiffDumpResult> {
     if (this.pending !== null)
       return Promise.reject(new CtflowError('CONNTRACK_SOURCE', 'dump already running'));
     const child = this.child ?? this.spawnReader();
@@ -139,7 +141,7 @@ export class DiffSession {
         this.abandon();
         this.fail(commandError(this.argv, `no end of dump within ${this.dumpTimeoutMs} ms`));
       }, this.dumpTimeoutMs);
-      this.pending = { onLine, gone: [], full, timer, broken: false, resolve, reject };
+      this.pending = { onLine, gate, gone: [], full, timer, broken: false, resolve, reject };
       child.stdin?.write(commands.join(''));
     });
   }
@@ -170,6 +172,11 @@ export class DiffSession {
       // Output of a reader already abandoned (timeout, handler failure) belongs to no dump.
       if (this.child !== child) return;
       splitter.push(chunk, (line, lineNo) => this.onLine(line, lineNo, seenUs));
+      const wait = this.pending?.gate?.();
+      if (wait) {
+        child.stdout?.pause();
+        void wait.then(() => child.stdout?.resume());
+      }
     });
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < MAX_STDERR) stderr += d;

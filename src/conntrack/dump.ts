@@ -6,7 +6,7 @@ import { type ConntrackEntry, IPPROTO } from './entry.js';
 import { LineFormatError, parseError } from './parse-error.js';
 import { parseExtendedLine } from './parse-extended-line.js';
 import type { Reader } from './reader.js';
-import { runByteLines, runLines } from './run-lines.js';
+import { type ReadGate, runByteLines, runLines } from './run-lines.js';
 import type { ConntrackTable } from './table.js';
 
 /** What one dump did. */
@@ -36,6 +36,8 @@ export interface DumpOptions {
   onError(err: CtflowError): void;
   /** Reader process that diffs its dumps itself (reader.diffArgv); when set, dumps go through it. */
   session?: DiffSession;
+  /** Flow control: pauses reading the dump while what it emitted waits downstream. */
+  gate?: ReadGate;
 }
 
 type Deferred = { entry: ConntrackEntry; seenUs: number; fingerprint: number | null };
@@ -61,32 +63,37 @@ export async function readDump(options: DumpOptions): Promise<DumpResult> {
   };
   table.beginDump();
   const { reader } = options;
-  const { endUs } = await runByteLines(reader.dumpArgv, clock, (bytes, lineNo, seenUs) => {
-    // Unchanged entries (most of a big table) are recognised from their bytes, never decoded.
-    const fingerprint = reader.fingerprint(bytes);
-    if (fingerprint !== null) {
-      const id = reader.conntrackId(bytes);
-      if (id !== null && table.unchanged(id, fingerprint)) {
-        entries++;
+  const { endUs } = await runByteLines(
+    reader.dumpArgv,
+    clock,
+    (bytes, lineNo, seenUs) => {
+      // Unchanged entries (most of a big table) are recognised from their bytes, never decoded.
+      const fingerprint = reader.fingerprint(bytes);
+      if (fingerprint !== null) {
+        const id = reader.conntrackId(bytes);
+        if (id !== null && table.unchanged(id, fingerprint)) {
+          entries++;
+          return;
+        }
+      }
+      const line = bytes.toString('latin1');
+      let entry: ConntrackEntry | null;
+      try {
+        entry = reader.parseDumpLine(line);
+      } catch (err) {
+        if (!(err instanceof LineFormatError)) throw err;
+        parseErrors++;
+        options.onError(parseError('dump', lineNo, line, err.message));
         return;
       }
-    }
-    const line = bytes.toString('latin1');
-    let entry: ConntrackEntry | null;
-    try {
-      entry = reader.parseDumpLine(line);
-    } catch (err) {
-      if (!(err instanceof LineFormatError)) throw err;
-      parseErrors++;
-      options.onError(parseError('dump', lineNo, line, err.message));
-      return;
-    }
-    if (entry === null) return;
-    entries++;
-    const complete = table.completeIcmp(entry);
-    if (complete === null) deferred.push({ entry, seenUs, fingerprint });
-    else report(table.dumpEntry(complete, seenUs, fingerprint));
-  });
+      if (entry === null) return;
+      entries++;
+      const complete = table.completeIcmp(entry);
+      if (complete === null) deferred.push({ entry, seenUs, fingerprint });
+      else report(table.dumpEntry(complete, seenUs, fingerprint));
+    },
+    options.gate,
+  );
   const icmpUnresolved = deferred.length === 0 ? 0 : await completeFromListing(options, deferred, report);
   return { entries, reported, parseErrors, icmpUnresolved, endUs, durationUs: clock() - startUs };
 }
@@ -126,7 +133,7 @@ async function readDiffDump(options: DumpOptions, session: DiffSession): Promise
     const complete = table.completeIcmp(entry);
     if (complete === null) deferred.push({ entry, seenUs, fingerprint: null });
     else report(table.dumpEntry(complete, seenUs));
-  });
+  }, options.gate);
   if (!result.full) table.keepUnchanged((id) => session.holds(id));
   // Incomplete ICMP lines may stay unresolved: have them printed again next time.
   for (const d of deferred) session.forget(d.entry.conntrackId);

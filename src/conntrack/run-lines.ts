@@ -46,11 +46,21 @@ export function runLines(
   );
 }
 
-/** runLines() handing over each line as bytes (a view into the output chunk, valid during the call). */
+/**
+ * Flow control of a reader's output: called after each chunk; a promise pauses reading (the writer
+ * then blocks on the full pipe) until it resolves.
+ */
+export type ReadGate = () => Promise<void> | null;
+
+/**
+ * runLines() handing over each line as bytes (a view into the output chunk, valid during the call);
+ * `gate` may pause reading between chunks.
+ */
 export function runByteLines(
   argv: readonly string[],
   clock: ClockUs,
   onLine: (line: Buffer, lineNo: number, receivedUs: number) => void,
+  gate?: ReadGate,
 ): Promise<RunLinesResult> {
   const [file, ...args] = argv;
   if (file === undefined) return Promise.reject(commandError(argv, 'empty command'));
@@ -69,6 +79,12 @@ export function runByteLines(
         failed = true;
         child.kill('SIGKILL');
         reject(err);
+        return;
+      }
+      const wait = gate?.();
+      if (wait) {
+        child.stdout.pause();
+        void wait.then(() => child.stdout.resume());
       }
     });
     child.stdout.on('end', () => {

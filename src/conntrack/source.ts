@@ -5,9 +5,9 @@ import { DiffSession } from './diff-session.js';
 import { type DumpResult, readDump } from './dump.js';
 import { EventStream, type EventStreamStats } from './events.js';
 import { checkKernelSupport, type KernelSupport, readBootId } from './kernel.js';
+import { conntrackToolsReader, ctnetlinkReader, type Reader, type ReaderKind } from './reader.js';
 import { commandError, runLines } from './run-lines.js';
 import { ConntrackTable, emptyTableStats, type TableStats } from './table.js';
-import { conntrackToolsReader, ctnetlinkReader, type Reader, type ReaderKind } from './reader.js';
 
 /** Where observations and watermarks go. Called synchronously, in the order things were observed. */
 export interface SourceHandlers {
@@ -18,6 +18,11 @@ export interface SourceHandlers {
   onError(err: CtflowError): void;
   /** Kernel features missing (once, at start), each with its exact fix. */
   onWarning?(message: string): void;
+  /**
+   * Flow control of dumps: a promise pauses reading the table until it resolves (e.g. while the
+   * observations already emitted wait for Kafka). Events are never paused.
+   */
+  backpressure?(): Promise<void> | null;
 }
 
 /** Options of the conntrack source. */
@@ -288,6 +293,9 @@ export class ConntrackSource {
         emit: this.emit,
         onError: this.onError,
         ...(this.session === null ? {} : { session: this.session }),
+        ...(this.handlers.backpressure === undefined
+          ? {}
+          : { gate: () => this.handlers.backpressure?.() ?? null }),
       });
     } catch (err) {
       this.statsBase.failedPolls++;

@@ -219,3 +219,53 @@ describe('Spool', () => {
     again.close();
   });
 });
+
+describe('Publisher.backpressure (flow control of the table reader)', () => {
+  const codec = new AvroCodec();
+  const options = {
+    topic: 't',
+    partitions: 3,
+    maxEntries: 100_000,
+    maxBytes: 1 << 30,
+    watermarkIntervalMs: 0,
+    batchMessages: 100,
+    backpressureEntries: 1000,
+  };
+
+  it('asks the reader to wait past the bound, and lets it go once half of it is sent', async () => {
+    const producer = new SwitchableProducer();
+    const p = new Publisher(producer, codec, options);
+    for (let i = 0; i < 999; i++) p.observation(obs(i));
+    expect(p.backpressure()).toBeNull();
+    p.observation(obs(999));
+    const wait = p.backpressure();
+    expect(wait).not.toBeNull();
+    await wait;
+    expect(p.stats.bufferedEntries).toBeLessThanOrEqual(500);
+    expect(producer.sent.length).toBeGreaterThanOrEqual(500);
+    const stats = await p.close();
+    expect(stats.published).toBe(1000);
+  });
+
+  it('never holds the reader while Kafka is unreachable: the buffer takes over', async () => {
+    const producer = new SwitchableProducer();
+    producer.up = false;
+    const p = new Publisher(producer, codec, { ...options, minBackoffMs: 1, maxBackoffMs: 5 });
+    for (let i = 0; i < 1500; i++) p.observation(obs(i));
+    const wait = p.backpressure();
+    if (wait !== null) await wait; // released by the first failed send
+    await new Promise((r) => setTimeout(r, 20));
+    expect(p.backpressure()).toBeNull();
+    expect(p.stats.bufferedEntries).toBe(1500);
+    producer.up = true;
+    const stats = await p.close();
+    expect(stats.published).toBe(1500);
+  });
+
+  it('is off with backpressureEntries 0', () => {
+    const p = new Publisher(new SwitchableProducer(), codec, { ...options, backpressureEntries: 0 });
+    for (let i = 0; i < 2000; i++) p.observation(obs(i));
+    expect(p.backpressure()).toBeNull();
+    return p.close();
+  });
+});
