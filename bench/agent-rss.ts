@@ -22,7 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { buildCtnetlink } from '../test/rig/ctnetlink.js';
 import { run } from '../test/rig/exec.js';
 import { startTestKafka } from '../test/rig/kafka-broker.js';
-import { createNetnsPair, inNetns, RIG_ADDRESSES } from '../test/rig/netns.js';
+import { createNetnsPair, inNetns } from '../test/rig/netns.js';
+import { fillUdpEntries, processRss } from './conntrack-table.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** V8's young generation capped at 2 MB semi-spaces (default: grows to 16 MB and stays). */
@@ -51,16 +52,6 @@ const AGENT_CONFIGS: Config[] = [
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i < 0 ? fallback : Number(process.argv[i + 1]);
-}
-
-/** VmRSS of a process in bytes, or 0 when it is gone. */
-function rssOf(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
 }
 
 /** Name (comm) of a process. */
@@ -96,27 +87,6 @@ function descendants(pid: number): number[] {
   };
   walk(pid);
   return out;
-}
-
-/** Fills the namespace's table with `n` UDP entries (distinct destination ports). */
-async function fill(ns: string, n: number): Promise<void> {
-  const script = `
-    const dgram = require('dgram');
-    const n = ${n}; const perSocket = 50000; const payload = Buffer.alloc(1);
-    (async () => {
-      for (let s = 0; s * perSocket < n; s++) {
-        const sock = dgram.createSocket('udp4');
-        await new Promise((r) => sock.bind(0, r));
-        const count = Math.min(perSocket, n - s * perSocket);
-        for (let i = 0; i < count; i++) {
-          sock.send(payload, 1024 + i, '${RIG_ADDRESSES.peerV4}');
-          if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
-        }
-        await new Promise((r) => setTimeout(r, 200));
-        sock.close();
-      }
-    })();`;
-  await run(inNetns(ns, [process.execPath, '-e', script]), { timeoutMs: 300_000 });
 }
 
 interface Sample {
@@ -195,7 +165,7 @@ async function measure(
       throw new Error(`ctflow exited ${child.exitCode} (${JSON.stringify(config)})`);
     // ip netns exec execs the command: the child's pid is ctflow's node process.
     const pids = [child.pid as number, ...descendants(child.pid as number)];
-    const parts = pids.map((p) => ({ name: commOf(p), rss: rssOf(p) }));
+    const parts = pids.map((p) => ({ name: commOf(p), rss: processRss(p)?.rss ?? 0 }));
     const total = parts.reduce((a, p) => a + p.rss, 0);
     peak = Math.max(peak, total);
     end = total;
@@ -215,7 +185,7 @@ async function main(): Promise<void> {
   await using pair = await createNetnsPair();
   // UDP entries without replies live 30 s by default: keep them for the whole run.
   await pair.exec(pair.node, ['sysctl', '-qw', 'net.netfilter.nf_conntrack_udp_timeout=3600']);
-  await fill(pair.node, entries);
+  await fillUdpEntries(pair.node, entries);
   const { stdout } = await run(inNetns(pair.node, ['conntrack', '-C']));
   const results: Sample[] = [];
   const withAgent = process.argv.includes('--agent');

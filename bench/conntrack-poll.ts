@@ -19,7 +19,8 @@ import { readFileSync } from 'node:fs';
 import { ConntrackSource } from '../src/conntrack/source.js';
 import { buildCtnetlink } from '../test/rig/ctnetlink.js';
 import { run } from '../test/rig/exec.js';
-import { createNetnsPair, inNetns, RIG_ADDRESSES } from '../test/rig/netns.js';
+import { createNetnsPair, inNetns } from '../test/rig/netns.js';
+import { fillUdpEntries, processRss } from './conntrack-table.js';
 
 const ROUNDS = 5;
 const VARIANTS = ['conntrack-tools', 'ctnetlink-oneshot', 'ctnetlink-diff'] as const;
@@ -66,41 +67,8 @@ async function timeCommand(argv: string[]): Promise<number> {
   return Number((process.hrtime.bigint() - t0) / 1000n);
 }
 
-/** Fills the table with `n` UDP entries (distinct destination ports from a few source sockets). */
-async function fill(ns: string, n: number): Promise<void> {
-  const script = `
-    const dgram = require('dgram');
-    const n = ${n}; const perSocket = 50000; const payload = Buffer.alloc(1);
-    (async () => {
-      for (let s = 0; s * perSocket < n; s++) {
-        const sock = dgram.createSocket('udp4');
-        await new Promise((r) => sock.bind(0, r));
-        const count = Math.min(perSocket, n - s * perSocket);
-        for (let i = 0; i < count; i++) {
-          sock.send(payload, 1024 + i, '${RIG_ADDRESSES.peerV4}');
-          if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
-        }
-        await new Promise((r) => setTimeout(r, 200));
-        sock.close();
-      }
-    })();`;
-  await run(inNetns(ns, [process.execPath, '-e', script]), { timeoutMs: 300_000 });
-}
-
 function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
-}
-
-/** VmRSS and VmHWM of a process, bytes. */
-function processRss(pid: number): { rss: number; peak: number } | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (name: string): number =>
-      Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
-    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-  } catch {
-    return null;
-  }
 }
 
 /** One variant in this (fresh) process: first poll, then steady polls interleaved with bare `conntrack -L`. */
@@ -220,7 +188,7 @@ async function main(): Promise<void> {
   try {
     // Unreplied UDP entries live 30 s by default: long enough to fill, not to measure.
     await pair.exec(pair.node, ['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_udp_timeout=900']);
-    await fill(pair.node, entries);
+    await fillUdpEntries(pair.node, entries);
     const count = Number((await pair.exec(pair.node, ['conntrack', '-C'])).stdout.trim());
     const ctnetlinkBin = await buildCtnetlink();
     const bare: number[] = [];
