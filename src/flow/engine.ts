@@ -9,11 +9,18 @@
  *   a different kernel start stamp, counters going backwards, or a new boot id of the node means a
  *   new connection: the old one is ended as end of flow (3) with what is known, then the new one
  *   starts from zero, so no delta is ever negative or double counted.
- * - Event time per node = max(observation times, watermarks) of that node; each node has its own
- *   timer heap and its flows' timers fire on its time. Per node, input must be in time order: an
- *   observation older than its node's event time is late (replayed/duplicate) and ignored,
- *   counted in stats.lateObservations. A node whose event time lags the newest node's by
- *   nodeTimeoutUs is presumed gone: its flows are force-ended (4) and dropped.
+ * - Event time per node = max(observation times, watermarks) of that node. Per node, input must be
+ *   in time order: an observation older than its node's event time is late (replayed/duplicate)
+ *   and ignored, counted in stats.lateObservations. A node whose event time lags the newest
+ *   node's by nodeTimeoutUs is presumed gone: its flows are force-ended (4) and dropped.
+ * - Timers fire on the node's newest watermark (its timer horizon, NodeState.watermarkUs), never on
+ *   an observation: counters reach the engine only in dumps, and the agent's watermark after a
+ *   dump cycle says "everything up to here, counters included, was observed". Were an event of
+ *   another flow allowed to fire a timer, a flow whose idle deadline falls between two dumps would
+ *   be ended (zero-delta idle record, series split) just before the dump showing its new packets.
+ *   A watermark older than the node's event time (events observed after the dump ended) still
+ *   raises the horizon. Endings the input states (DESTROY, TCP close seen, id reuse, reboot) act at
+ *   once; a DESTROYed remnant met again later than its DESTROY is dropped then, as its timer would.
  * - Idempotent: an observation at the same instant as the flow's newest one only merges
  *   (counters max per direction, no identity change); anything older is late. A flow's state is
  *   only dropped once its node's time has passed its last observation, so a duplicate can never
@@ -276,8 +283,21 @@ export class FlowEngine implements FlowEngineApi {
   }
 
   watermark(wm: Watermark): void {
-    checkTime(wm, wm.timeUs);
-    this.#admit(this.#node(wm.node), wm.bootId, wm.timeUs);
+    const t = wm.timeUs;
+    checkTime(wm, t);
+    const node = this.#node(wm.node);
+    // The dump cycle's watermark may be older than events observed after the dump ended: it is
+    // not late as a timer horizon (it only moves event time when newer).
+    if (node.bootId === wm.bootId && t < node.eventTimeUs && !node.gone) this.#release(node, t);
+    else if (this.#admit(node, wm.bootId, t)) this.#release(node, t);
+  }
+
+  /** Raises `node`'s timer horizon to `t` and fires the timers due by then. */
+  #release(node: NodeClock, t: number): void {
+    if (t <= node.watermarkUs) return;
+    node.watermarkUs = t;
+    this.#markNode(node);
+    if (node.heap.topDeadline() <= t) this.#fire(node, t);
   }
 
   shutdown(): void {
@@ -373,7 +393,7 @@ export class FlowEngine implements FlowEngineApi {
    * newest value per key folded from the changelog: the same engine as restore() of the entries
    * codec.decodeEntry() makes, and the same errors (a foreign or unknown-fingerprint value throws
    * CODEC_DECODE naming `where` and the key), without an object per flow: each value is decoded
-   * by a reader specialised to schemas/flowstate.v1.avsc straight into the flow table.
+   * by a reader specialised to schemas/flowstate.v2.avsc (and v1) straight into the flow table.
    */
   restoreEncoded(
     entries: Iterable<readonly [key: string, value: Buffer | null]>,
@@ -435,6 +455,7 @@ export class FlowEngine implements FlowEngineApi {
     n.nextSeq = Math.max(n.nextSeq, s.nextSeq);
     n.gone = s.gone;
     n.horizonUs = s.horizonUs;
+    n.watermarkUs = s.watermarkUs;
   }
 
   /** Node of a flow key; consecutive entries are mostly of one node: no name lookup then. */
@@ -505,7 +526,7 @@ export class FlowEngine implements FlowEngineApi {
   }
 
   /**
-   * Moves `node`'s event time to `t` (firing its due timers) unless `t` is late; handles a boot id
+   * Moves `node`'s event time to `t` (timers fire on watermarks only) unless `t` is late; handles a boot id
    * change (reboot: every flow of the node ends). False when the input is late.
    */
   #admit(node: NodeClock, bootId: string, t: number): boolean {
@@ -515,6 +536,9 @@ export class FlowEngine implements FlowEngineApi {
         // Stragglers of the old boot at the very instant we already are: late.
         if (t === node.eventTimeUs) return false;
         this.#advance(node, t);
+        // The old boot's stream is complete (its conntrack table is gone): its flows' timers due
+        // by now fire as a watermark would fire them, then what is left ends.
+        this.#release(node, t);
         this.#stats.reboots++;
         this.#endAll(node, FlowEndReason.endOfFlow);
       }
@@ -534,7 +558,6 @@ export class FlowEngine implements FlowEngineApi {
       node.eventTimeUs = t;
       this.#markNode(node);
     }
-    if (node.heap.topDeadline() <= t) this.#fire(node, t);
     const timeout = this.#o.nodeTimeoutUs;
     if (timeout > 0) {
       if (t + timeout < this.#nextNodeCheckUs) this.#nextNodeCheckUs = t + timeout;
@@ -556,6 +579,9 @@ export class FlowEngine implements FlowEngineApi {
       this.#endAll(node, FlowEndReason.forcedEnd);
       node.gone = true;
       node.horizonUs = Math.max(node.horizonUs, node.eventTimeUs);
+      // Its flows ended at its event time, as if a watermark had come then: a lagging watermark
+      // of before that changes nothing once the node speaks again (duplicates stay harmless).
+      node.watermarkUs = Math.max(node.watermarkUs, node.eventTimeUs);
       this.#stats.nodesGone++;
       this.#markNode(node);
     }
@@ -707,10 +733,10 @@ export class FlowEngine implements FlowEngineApi {
     const d = this.#deadline(slot);
     const cur = this.#t.f[slot * F_STRIDE + Fx.heapDeadline] as number;
     if (cur === 0 || d < cur) {
+      // Even a deadline the horizon has passed already (max life of a connection older than its
+      // first observation) waits for the next watermark: only a newer watermark fires timers, so
+      // an observation, duplicate or not, never does.
       this.#push(node, slot, d);
-      // Keep "every deadline lies after the node's time" true after each input, so that a
-      // duplicate input (which advances nothing) can never be what fires a timer.
-      if (d <= node.eventTimeUs) this.#fire(node, node.eventTimeUs);
     }
   }
 
@@ -830,9 +856,15 @@ export class FlowEngine implements FlowEngineApi {
     const b = slot * F_STRIDE;
     const ub = slot * U_STRIDE;
     let flags = t.u[ub + Ux.flags] as number;
-    if (flags & Flag.destroyed) return; // same instant as its DESTROY: a duplicate
     const time = obs.timeUs;
     const lastSeen = f[b + Fx.lastSeen] as number;
+    if (flags & Flag.destroyed) {
+      if (time <= lastSeen) return; // same instant as its DESTROY: a duplicate
+      // Later than its DESTROY: a new connection on the tuple. The remnant (reported at DESTROY)
+      // goes now rather than at the next watermark, exactly what its removal timer would do.
+      this.#renew(slot, obs, h, node, w, at);
+      return;
+    }
     const same = time === lastSeen;
     const c = obs.counters;
     if (c !== null) checkCounters(obs, c);
@@ -955,8 +987,13 @@ export class FlowEngine implements FlowEngineApi {
 
   /** The key's connection is another one now: end the old as end of flow, start the new. */
   #replace(slot: number, obs: Observation, h: number, node: NodeClock, w: Uint32Array, at: number): void {
-    const wideKey = this.#t.isWide(slot) ? this.#t.keyOf(slot) : undefined;
     if (this.#reportable(slot)) this.#emit(slot, FlowEndReason.endOfFlow, node);
+    this.#renew(slot, obs, h, node, w, at);
+  }
+
+  /** Drops the flow in `slot` and starts the key's next connection from `obs`. */
+  #renew(slot: number, obs: Observation, h: number, node: NodeClock, w: Uint32Array, at: number): void {
+    const wideKey = this.#t.isWide(slot) ? this.#t.keyOf(slot) : undefined;
     this.#remove(slot);
     this.#create(obs, h, node, w, at, wideKey);
   }

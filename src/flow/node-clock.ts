@@ -17,6 +17,8 @@ export class NodeClock {
   nextSeq = 0;
   gone = false;
   horizonUs = 0;
+  /** Newest watermark: the timer horizon (see NodeState.watermarkUs). */
+  watermarkUs = 0;
   /** Listed in the engine's dirty-node list. */
   dirty = false;
   readonly heap = new TimerHeap();
@@ -37,6 +39,7 @@ export class NodeClock {
       nextSeq: this.nextSeq,
       gone: this.gone,
       horizonUs: this.horizonUs,
+      watermarkUs: this.watermarkUs,
     };
   }
 }

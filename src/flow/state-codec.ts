@@ -1,8 +1,10 @@
 /**
- * Avro codec of the changelog values (schemas/flowstate.v1.avsc), in the Avro single-object
+ * Avro codec of the changelog values (schemas/flowstate.v2.avsc), in the Avro single-object
  * encoding like the observations topic (spec 1.11, "Single-object encoding": marker C3 01, the
  * 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema, then the binary body), so a
  * changelog written by one version is recognised (or refused with a clear error) by the next.
+ * Values written with flowstate.v1.avsc (before NodeState.watermarkUs) are still read: by Avro
+ * schema resolution in decode(), by the specialised reader in decodeStateInto().
  */
 import { join } from 'node:path';
 import type avro from 'avsc';
@@ -19,7 +21,13 @@ import {
 } from './types.js';
 
 /** File name of the current changelog value schema in schemas/. */
-export const FLOWSTATE_SCHEMA_FILE = 'flowstate.v1.avsc';
+export const FLOWSTATE_SCHEMA_FILE = 'flowstate.v2.avsc';
+/** Older changelog value schemas still read (a changelog keeps values of earlier versions). */
+export const FLOWSTATE_LEGACY_SCHEMA_FILES = ['flowstate.v1.avsc'] as const;
+
+/** Schema version of a value's header (FlowStateCodec.versionOf): 0 = none this codec reads. */
+export const FLOWSTATE_V1 = 1;
+export const FLOWSTATE_V2 = 2;
 
 const HEADER = 10;
 
@@ -28,12 +36,18 @@ export class FlowStateCodec {
   readonly type: avro.Type;
   readonly #header: Buffer;
   readonly #hex: string;
+  /** The v1 header and the resolver reading v1 bodies into `type` (Avro schema resolution). */
+  readonly #v1Header: Buffer;
+  readonly #v1Resolver: avro.Resolver;
 
-  constructor(type: avro.Type = loadSchemaFile(join(schemasDir(), FLOWSTATE_SCHEMA_FILE))) {
+  constructor(type: avro.Type = loadFlowStateSchema(FLOWSTATE_SCHEMA_FILE)) {
     this.type = type;
     const fp = schemaFingerprint(type);
     this.#hex = fingerprintHex(fp);
-    this.#header = Buffer.concat([Buffer.from([0xc3, 0x01]), fingerprintBytesLE(fp)]);
+    this.#header = headerOf(fp);
+    const v1 = loadFlowStateSchema(FLOWSTATE_LEGACY_SCHEMA_FILES[0]);
+    this.#v1Header = headerOf(schemaFingerprint(v1));
+    this.#v1Resolver = type.createResolver(v1);
   }
 
   /** Wire fingerprint (hex of the little-endian bytes) of the schema this codec writes. */
@@ -59,10 +73,14 @@ export class FlowStateCodec {
   /** Decodes a changelog value (null = tombstone). `where` names the message in errors. */
   decode(buf: Buffer | null, where = 'changelog message'): StateValue | null {
     if (buf === null) return null;
-    this.checkHeader(buf, where);
+    const version = this.versionOf(buf);
+    if (version === 0) this.checkHeader(buf, where);
     let res: { value: unknown; offset: number };
     try {
-      res = this.type.decode(buf, HEADER);
+      res =
+        version === FLOWSTATE_V1
+          ? this.type.decode(buf, HEADER, this.#v1Resolver)
+          : this.type.decode(buf, HEADER);
     } catch (cause) {
       throw new CtflowError('CODEC_DECODE', `${where}: corrupt flow state body`, {
         details: { where, offset: HEADER },
@@ -81,18 +99,24 @@ export class FlowStateCodec {
     return res.value as StateValue;
   }
 
-  /** True when `buf` starts with the single-object marker and this schema's fingerprint. */
+  /**
+   * True when `buf` starts with the single-object marker and the fingerprint of a schema this codec
+   * reads (the current one or flowstate.v1).
+   */
   hasHeader(buf: Buffer): boolean {
-    if (buf.length < HEADER) return false;
-    // Byte by byte: cheaper than Buffer.compare's native call for 10 bytes, once per restored flow.
-    const h = this.#header;
-    for (let i = 0; i < HEADER; i++) if (buf[i] !== h[i]) return false;
-    return true;
+    return this.versionOf(buf) !== 0;
+  }
+
+  /** FLOWSTATE_V2 (this codec's schema), FLOWSTATE_V1, or 0 for any other header. */
+  versionOf(buf: Buffer): number {
+    if (buf.length < HEADER) return 0;
+    if (sameHeader(buf, this.#header)) return FLOWSTATE_V2;
+    return sameHeader(buf, this.#v1Header) ? FLOWSTATE_V1 : 0;
   }
 
   /**
-   * Throws the clear CODEC_DECODE error unless `buf` starts with the single-object marker and this
-   * schema's fingerprint.
+   * Throws the clear CODEC_DECODE error unless `buf` starts with the single-object marker and the
+   * fingerprint of a schema this codec reads.
    */
   checkHeader(buf: Buffer, where: string): void {
     if (buf.length < HEADER || buf[0] !== 0xc3 || buf[1] !== 0x01) {
@@ -101,7 +125,7 @@ export class FlowStateCodec {
       });
     }
     // Compared in place: a subarray per value was a measurable share of a changelog restore.
-    if (buf.compare(this.#header, 0, HEADER, 0, HEADER) !== 0) {
+    if (!sameHeader(buf, this.#header) && !sameHeader(buf, this.#v1Header)) {
       const hex = buf.toString('hex', 2, HEADER);
       throw new CtflowError('CODEC_DECODE', `${where}: unknown flow state schema fingerprint ${hex}`, {
         details: { where, offset: 2, fingerprint: hex, expected: this.#hex },
@@ -113,6 +137,20 @@ export class FlowStateCodec {
   decodeEntry(key: string, value: Buffer | null, where?: string): FlowStateEntry {
     return { key, state: this.decode(value, where) };
   }
+}
+
+function loadFlowStateSchema(file: string): avro.Type {
+  return loadSchemaFile(join(schemasDir(), file));
+}
+
+function headerOf(fp: bigint): Buffer {
+  return Buffer.concat([Buffer.from([0xc3, 0x01]), fingerprintBytesLE(fp)]);
+}
+
+/** Byte by byte: cheaper than Buffer.compare's native call for 10 bytes, once per restored flow. */
+function sameHeader(buf: Buffer, h: Buffer): boolean {
+  for (let i = 0; i < HEADER; i++) if (buf[i] !== h[i]) return false;
+  return true;
 }
 
 /** Indexes of the numbers a flow value decodes to (DecodedState.n), in schema field order. */
@@ -153,7 +191,8 @@ class Corrupt extends Error {}
 /**
  * Reader of the Avro binary encoding (spec 1.11, "Binary Encoding": int and long are zig-zag
  * varints, strings a long length then UTF-8 bytes, a union the long index of its branch, then the
- * branch) of exactly schemas/flowstate.v1.avsc, hand-specialised: no object per value.
+ * branch) of exactly schemas/flowstate.v2.avsc and v1 (the same but for the last NodeState field),
+ * hand-specialised: no object per value.
  */
 class Reader {
   buf: Buffer = Buffer.alloc(0);
@@ -219,7 +258,8 @@ export function decodeStateInto(
   where: string,
   key?: string,
 ): void {
-  if (!codec.hasHeader(buf)) codec.checkHeader(buf, whereOf(where, key));
+  const version = codec.versionOf(buf);
+  if (version === 0) codec.checkHeader(buf, whereOf(where, key));
   const r = reader;
   r.buf = buf;
   r.pos = HEADER;
@@ -262,6 +302,8 @@ export function decodeStateInto(
         nextSeq: r.long(),
         gone: readBoolean(r),
         horizonUs: r.long(),
+        // v1 has no watermarkUs: its schema default (see flowstate.v2.avsc for why 0 is safe).
+        watermarkUs: version === FLOWSTATE_V1 ? 0 : r.long(),
       };
     }
   } catch (cause) {

@@ -1,6 +1,6 @@
 /**
  * The flow engine's inputs and outputs. These types mirror the Avro schemas in schemas/
- * (observation.v1.avsc, watermark.v1.avsc, flowstate.v1.avsc): an Avro-decoded value *is* one of these.
+ * (observation.v1.avsc, watermark.v1.avsc, flowstate.v2.avsc): an Avro-decoded value *is* one of these.
  *
  * All times are event times in integer microseconds since the Unix epoch (`...Us`). They come from the
  * kernel's conntrack stamps or from the agent's observation of the table, never from a processor clock.
@@ -145,7 +145,7 @@ export interface FlowStateCounters {
 }
 
 /**
- * One tracked flow in the changelog (schemas/flowstate.v1.avsc, record FlowState). Times in µs of
+ * One tracked flow in the changelog (schemas/flowstate.v2.avsc, record FlowState). Times in µs of
  * event time, 0 = unset. Field meanings are documented in the schema and in src/flow/engine.ts.
  */
 export interface FlowState {
@@ -174,7 +174,7 @@ export interface FlowState {
 export interface NodeState {
   node: string;
   bootId: string;
-  /** max(observation times, watermarks) of the node: its timers fire on this. */
+  /** max(observation times, watermarks) of the node: late-input checks and the node timeout. */
   eventTimeUs: number;
   /** Next FlowState.seq to hand out on this node. */
   nextSeq: number;
@@ -187,6 +187,12 @@ export interface NodeState {
    * never overlap those reported before.
    */
   horizonUs: number;
+  /**
+   * Timer horizon: the node's newest watermark (0 = none yet). Flow timers fire only when it passes
+   * their deadline: counters arrive only in dumps, and a watermark says a dump cycle is complete,
+   * so an observation (of another flow) can never end a flow whose new packets the next dump shows.
+   */
+  watermarkUs: number;
 }
 
 /** A changelog value: exactly one of `flow` / `node` is set (record StateValue). */
@@ -196,7 +202,7 @@ export interface StateValue {
 }
 
 /**
- * Serialisable state, one changelog entry (schemas/flowstate.v1.avsc). The flow engine owns its
+ * Serialisable state, one changelog entry (schemas/flowstate.v2.avsc). The flow engine owns its
  * shape; the processor only stores it keyed by `key` and hands it back on restore. Keys are flow
  * keys (flowKey()) or node keys (nodeStateKey()); the processor must write every entry to the
  * changelog partition with the number of the input partition the engine serves (node keys do not

@@ -1,8 +1,18 @@
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { schemaFingerprint } from '../../../src/codec/canonical.js';
+import { fingerprintBytesLE } from '../../../src/codec/rabin.js';
+import { loadSchemaFile, schemasDir } from '../../../src/codec/schema-files.js';
 import { FlowEngine } from '../../../src/flow/engine.js';
-import { FlowStateCodec } from '../../../src/flow/state-codec.js';
-import type { EngineOptions, FlowRecord, Observation } from '../../../src/flow/types.js';
+import { FLOWSTATE_V1, FlowStateCodec } from '../../../src/flow/state-codec.js';
+import type {
+  EngineOptions,
+  FlowRecord,
+  NodeState,
+  Observation,
+  StateValue,
+} from '../../../src/flow/types.js';
 import { obs, SEC, T0, tuple, wm } from './helpers.js';
 import { type Input, planArb, simulate } from './stream-gen.js';
 
@@ -129,6 +139,21 @@ describe('observeBatch() equals observe() one by one', () => {
   });
 });
 
+/** Encodes a changelog value as a flowstate.v1 writer did (single-object header of v1). */
+function v1Encoder(): (value: StateValue | null) => Buffer | null {
+  const type = loadSchemaFile(join(schemasDir(), 'flowstate.v1.avsc'));
+  const header = Buffer.concat([Buffer.from([0xc3, 0x01]), fingerprintBytesLE(schemaFingerprint(type))]);
+  return (value) => {
+    if (value === null) return null;
+    let node: Omit<NodeState, 'watermarkUs'> | null = null;
+    if (value.node !== null) {
+      const { watermarkUs: _dropped, ...rest } = value.node;
+      node = rest;
+    }
+    return Buffer.concat([header, type.toBuffer({ ...value, node })]);
+  };
+}
+
 describe('restoreEncoded() equals restore()', () => {
   const codec = new FlowStateCodec();
 
@@ -164,6 +189,38 @@ describe('restoreEncoded() equals restore()', () => {
         expect(cont(viaBytes)).toEqual(cont(viaObjects));
       }),
       { numRuns: 100 },
+    );
+  }, 120_000);
+
+  it('reads a changelog mixing flowstate.v1 values (no watermarkUs) and v2 values like restore() of the decoded entries', () => {
+    const v1 = v1Encoder();
+    fc.assert(
+      fc.property(planArb(), fc.nat(), fc.array(fc.boolean(), { minLength: 1 }), (plan, cut, asV1) => {
+        const { inputs } = simulate(plan);
+        const at = inputs.length === 0 ? 0 : cut % inputs.length;
+        const engine = new FlowEngine(BUSY);
+        const changelog = new Map<string, Buffer | null>();
+        let i = 0;
+        for (const input of inputs.slice(0, at)) {
+          if (input.type === 'obs') engine.observe(input.value);
+          else engine.watermark(input.value);
+          for (const c of engine.drain().changes) {
+            const old = asV1[i++ % asV1.length] as boolean;
+            changelog.set(c.key, old ? v1(c.state) : codec.encode(c.state));
+          }
+        }
+        const viaObjects = new FlowEngine(BUSY);
+        viaObjects.restore([...changelog].map(([key, v]) => codec.decodeEntry(key, v)));
+        const viaBytes = new FlowEngine(BUSY);
+        viaBytes.restoreEncoded(changelog, codec);
+        expect(viaBytes.snapshot()).toEqual(viaObjects.snapshot());
+        for (const [key, v] of changelog) {
+          if (v === null || codec.versionOf(v) !== FLOWSTATE_V1) continue;
+          const node = codec.decode(v)?.node;
+          if (node) expect(node.watermarkUs, key).toBe(0);
+        }
+      }),
+      { numRuns: 60 },
     );
   }, 120_000);
 

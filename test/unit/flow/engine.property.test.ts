@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FlowEngine } from '../../../src/flow/engine.js';
 import { FlowStateCodec } from '../../../src/flow/state-codec.js';
-import type { EngineOptions, FlowRecord, FlowStateEntry } from '../../../src/flow/types.js';
+import {
+  type EngineOptions,
+  FlowEndReason,
+  type FlowRecord,
+  type FlowStateEntry,
+} from '../../../src/flow/types.js';
 import { SEC } from './helpers.js';
 import { type Input, planArb, simulate } from './stream-gen.js';
 
@@ -33,25 +38,34 @@ function feed(engine: FlowEngine, input: Input): void {
 
 /**
  * Feeds every input, drains after each, and checks that every record satisfies
- * 0 < start ≤ end ≤ the event time of its node when it was released.
+ * 0 < start ≤ end ≤ the event time of its node when it was released, and that timers fire on
+ * watermarks only: an observation of a node's current boot releases end-of-flow records of that
+ * node (DESTROY, TCP close, a new connection on the key), never idle, active or forced ends.
  */
 function runChecked(options: Partial<EngineOptions>, inputs: readonly Input[]): FlowRecord[] {
   const engine = new FlowEngine(options);
   const nodeTime = new Map<string, number>();
+  const nodeBoot = new Map<string, string>();
   const out: FlowRecord[] = [];
-  const check = (records: FlowRecord[]): void => {
+  const check = (records: FlowRecord[], byObservationOf?: string): void => {
     for (const r of records) {
       const released = nodeTime.get(r.node) ?? 0;
       if (!(r.startUs > 0 && r.startUs <= r.endUs && r.endUs <= released)) {
         throw new Error(`time invariant broken: ${JSON.stringify(r)} released at ${released}`);
       }
+      if (r.node === byObservationOf && r.endReason !== FlowEndReason.endOfFlow) {
+        throw new Error(`a timer fired on an observation: ${JSON.stringify(r)}`);
+      }
       out.push(r);
     }
   };
   for (const input of inputs) {
-    nodeTime.set(input.value.node, Math.max(nodeTime.get(input.value.node) ?? 0, input.value.timeUs));
+    const { node, bootId } = input.value;
+    nodeTime.set(node, Math.max(nodeTime.get(node) ?? 0, input.value.timeUs));
+    const sameBoot = nodeBoot.get(node) === bootId;
+    nodeBoot.set(node, bootId);
     feed(engine, input);
-    check(engine.drain().records);
+    check(engine.drain().records, input.type === 'obs' && sameBoot ? node : undefined);
   }
   engine.shutdown();
   check(engine.drain().records);

@@ -4,7 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FlowEngine } from '../../../src/flow/engine.js';
-import type { EngineOptions, FlowRecord, FlowStateEntry } from '../../../src/flow/types.js';
+import {
+  type EngineOptions,
+  FlowEndReason,
+  type FlowRecord,
+  type FlowStateEntry,
+} from '../../../src/flow/types.js';
 import { ctr, inverted, obs, SEC, T0, tuple, wm } from './helpers.js';
 
 const OPTS: Partial<EngineOptions> = {
@@ -124,5 +129,63 @@ describe('flow engine regressions', () => {
       [T0 + 61 * SEC, true],
     ]);
     expect(recs[1]!.startUs).toBeGreaterThanOrEqual(recs[0]!.endUs);
+  });
+
+  describe('bug: a timer fired on an observation split a flow whose new packets the next dump showed', () => {
+    // Counters reach the engine only in dumps (POLL); the agent sends a watermark when a dump cycle
+    // is complete. With idle ≤ the poll interval, an observation (of another flow, or the flow's own
+    // next poll) past the idle deadline used to end the flow first: an idle record, then the same
+    // connection again as a new interval, every poll. Timers now fire only on watermarks.
+    const a = tuple('10.0.0.1', 40000, '10.0.0.2', 80);
+    const b = tuple('10.0.0.1', 40001, '10.0.0.2', 443);
+    const MS = 1000;
+    /** Ten 1 s poll cycles: B at +100 ms, A at +250 ms, the watermark at +300 ms, an event of B at +700 ms. */
+    function pollCycles(e: FlowEngine, growA: boolean): FlowRecord[] {
+      const out: FlowRecord[] = [];
+      e.observe(
+        obs({ kind: 'NEW', timeUs: T0, orig: a, reply: inverted(a), conntrackId: 1, counters: ctr(1) }),
+      );
+      e.observe(
+        obs({ kind: 'NEW', timeUs: T0, orig: b, reply: inverted(b), conntrackId: 2, counters: ctr(1) }),
+      );
+      for (let k = 1; k <= 10; k++) {
+        const c = T0 + k * SEC;
+        e.observe(
+          obs({ timeUs: c + 100 * MS, orig: b, reply: inverted(b), conntrackId: 2, counters: ctr(2 * k) }),
+        );
+        const aPackets = growA ? 1 + k : 1;
+        e.observe(
+          obs({ timeUs: c + 250 * MS, orig: a, reply: inverted(a), conntrackId: 1, counters: ctr(aPackets) }),
+        );
+        e.watermark(wm(c + 300 * MS));
+        const u = obs({ kind: 'UPDATE', timeUs: c + 700 * MS, orig: b, reply: inverted(b), conntrackId: 2 });
+        e.observe({ ...u, counters: ctr(2 * k + 1) });
+        out.push(...e.drain().records);
+      }
+      return out;
+    }
+
+    for (const idleMs of [500, 1000]) {
+      it(`idle ${idleMs} ms, polls every 1 s, packets between every two dumps: no idle record, no split`, () => {
+        const e = new FlowEngine({ ...OPTS, activeTimeoutUs: 60 * SEC, idleTimeoutUs: idleMs * MS });
+        const during = pollCycles(e, true);
+        expect(during).toEqual([]);
+        e.shutdown();
+        const recs = e.drain().records.filter((r) => r.conntrackId === 1);
+        expect(
+          recs.map((r) => [r.endReason, r.recordIndex, r.startUs, r.endUs, r.delta?.origPackets]),
+        ).toEqual([[FlowEndReason.forcedEnd, 0, T0, T0 + 10 * SEC + 250 * MS, 11]]);
+      });
+
+      it(`idle ${idleMs} ms: a flow whose packets stop is reported idle at the first watermark past its deadline`, () => {
+        const e = new FlowEngine({ ...OPTS, activeTimeoutUs: 60 * SEC, idleTimeoutUs: idleMs * MS });
+        const recs = pollCycles(e, false).filter((r) => r.conntrackId === 1);
+        // A grew last at its NEW (T0); the watermark of the first cycle (T0 + 1.3 s) passes the deadline.
+        expect(recs.map((r) => [r.endReason, r.startUs, r.endUs, r.delta?.origPackets])).toEqual([
+          [FlowEndReason.idleTimeout, T0, T0, 1],
+        ]);
+        expect(recs.every((r) => (r.delta?.origPackets ?? 0) > 0)).toBe(true);
+      });
+    }
   });
 });

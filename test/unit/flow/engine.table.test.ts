@@ -56,39 +56,45 @@ describe('flow engine: end reasons', () => {
   it('active timeout: counted from each flow’s own start, so two flows report at different instants', () => {
     const a = tuple('10.0.0.1', 1000, '10.0.0.2', 80);
     const b = tuple('10.0.0.1', 1001, '10.0.0.2', 80);
-    const inputs: Observation[] = [
+    const inputs: (Observation | number)[] = [
       obs({ kind: 'NEW', timeUs: T0, orig: a, reply: inverted(a), conntrackId: 1, counters: ctr(1) }),
-      obs({
-        kind: 'NEW',
-        timeUs: T0 + 25 * SEC,
-        orig: b,
-        reply: inverted(b),
-        conntrackId: 2,
-        counters: ctr(1),
-      }),
     ];
+    // A poll every 5 s, each closed by its watermark (as the agent sends them).
     for (let t = 5; t <= 150; t += 5) {
       inputs.push(
         obs({ timeUs: T0 + t * SEC, orig: a, reply: inverted(a), conntrackId: 1, counters: ctr(1 + t) }),
       );
+      if (t === 25) {
+        inputs.push(
+          obs({
+            kind: 'NEW',
+            timeUs: T0 + t * SEC,
+            orig: b,
+            reply: inverted(b),
+            conntrackId: 2,
+            counters: ctr(1),
+          }),
+        );
+      }
       if (t > 25) {
         inputs.push(
           obs({ timeUs: T0 + t * SEC, orig: b, reply: inverted(b), conntrackId: 2, counters: ctr(t) }),
         );
       }
+      inputs.push(T0 + t * SEC);
     }
-    inputs.sort((x, y) => x.timeUs - y.timeUs);
     const recs = run(inputs).filter((r) => r.endReason === FlowEndReason.activeTimeout);
     const ofA = recs.filter((r) => r.conntrackId === 1).map((r) => [s(r.startUs), s(r.endUs)]);
     const ofB = recs.filter((r) => r.conntrackId === 2).map((r) => [s(r.startUs), s(r.endUs)]);
-    // A: phase 0 → reports covering up to 55 s and 115 s; B: phase 25 s → up to 80 s and 140 s.
+    // A: phase 0 → reports at the watermarks of 60 s and 120 s, covering the polls they close;
+    // B: phase 25 s → at 85 s and 145 s.
     expect(ofA).toEqual([
-      [0, 55],
-      [60, 115],
+      [0, 60],
+      [65, 120],
     ]);
     expect(ofB).toEqual([
-      [25, 80],
-      [85, 140],
+      [25, 85],
+      [90, 145],
     ]);
   });
 
@@ -140,6 +146,7 @@ describe('flow engine: end reasons', () => {
     const recs = run([
       obs({ ...base, kind: 'NEW', timeUs: T0, counters: ctr(1, 0) }),
       obs({ ...base, kind: 'UPDATE', timeUs: T0 + 1 * SEC, counters: ctr(1, 1) }),
+      T0 + 20 * SEC,
       obs({
         ...base,
         kind: 'DESTROY',
@@ -148,7 +155,8 @@ describe('flow engine: end reasons', () => {
         kernelStopUs: T0 + 31 * SEC,
       }),
     ]);
-    // Idle at 16 s reported the first interval; the growth revealed at DESTROY lands at 1 s.
+    // Idle at 16 s reported the first interval (released by the watermark at 20 s); the growth
+    // revealed at DESTROY lands at 1 s.
     expect(recs.map(summary)).toEqual([
       [FlowEndReason.idleTimeout, 0, 1, 1, 1],
       [FlowEndReason.endOfFlow, 1, 1, 3, 3],
@@ -197,14 +205,15 @@ describe('flow engine: end reasons', () => {
   });
 
   it('max life cuts the series (reason active timeout); the next traffic starts a new series at recordIndex 0', () => {
-    const inputs: Observation[] = [obs({ kind: 'NEW', timeUs: T0, counters: ctr(1) })];
-    for (let t = 10; t <= 130; t += 10) inputs.push(obs({ timeUs: T0 + t * SEC, counters: ctr(1 + t) }));
+    const inputs: (Observation | number)[] = [obs({ kind: 'NEW', timeUs: T0, counters: ctr(1) })];
+    for (let t = 10; t <= 130; t += 10)
+      inputs.push(obs({ timeUs: T0 + t * SEC, counters: ctr(1 + t) }), T0 + t * SEC);
     const recs = run(inputs, { ...OPTS, maxLifeUs: 100 * SEC }, true);
     expect(recs.map((r) => [r.endReason, r.recordIndex, s(r.startUs), s(r.endUs)])).toEqual([
-      [FlowEndReason.activeTimeout, 0, 0, 50],
-      // Timers due at an instant fire before observations of that instant are applied.
-      [FlowEndReason.activeTimeout, 1, 60, 90],
-      [FlowEndReason.forcedEnd, 0, 100, 130],
+      // Timers fire on the watermark closing a poll cycle: the poll of that instant is included.
+      [FlowEndReason.activeTimeout, 0, 0, 60],
+      [FlowEndReason.activeTimeout, 1, 70, 100],
+      [FlowEndReason.forcedEnd, 0, 110, 130],
     ]);
     expect(recs.reduce((n, r) => n + (r.delta?.origPackets ?? 0), 0)).toBe(131);
   });
@@ -212,9 +221,10 @@ describe('flow engine: end reasons', () => {
 
 describe('flow engine: counters', () => {
   it('zero-delta active reports are suppressed by default and emitted when asked', () => {
-    const inputs: Observation[] = [obs({ kind: 'NEW', timeUs: T0, counters: ctr(5) })];
+    const inputs: (Observation | number)[] = [obs({ kind: 'NEW', timeUs: T0, counters: ctr(5) })];
     // Polled every 10 s without traffic; idle timeout longer than the active timeout.
-    for (let t = 10; t <= 130; t += 10) inputs.push(obs({ timeUs: T0 + t * SEC, counters: ctr(5) }));
+    for (let t = 10; t <= 130; t += 10)
+      inputs.push(obs({ timeUs: T0 + t * SEC, counters: ctr(5) }), T0 + t * SEC);
     const opts = { ...OPTS, idleTimeoutUs: 1000 * SEC };
     expect(run(inputs, opts).map(summary)).toEqual([[FlowEndReason.activeTimeout, 0, 0, 5, 5]]);
     expect(run(inputs, { ...opts, suppressZeroDeltaActive: false }).map(summary)).toEqual([
@@ -288,7 +298,8 @@ describe('flow engine: counters', () => {
     e.shutdown();
     const recs = e.drain().records;
     expect(recs.map((r) => [r.endReason, s(r.startUs), r.delta?.origPackets])).toEqual([
-      // The idle timer fired first, on the way to the new boot's time.
+      // The old boot's idle timer fired first, on the way to the new boot's time (a reboot
+      // completes the old boot's stream, as a watermark would).
       [FlowEndReason.idleTimeout, 0, 9],
       [FlowEndReason.forcedEnd, 61, 1],
     ]);

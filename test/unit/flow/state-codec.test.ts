@@ -1,10 +1,15 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { schemaFingerprint } from '../../../src/codec/canonical.js';
+import { fingerprintBytesLE } from '../../../src/codec/rabin.js';
+import { loadSchemaFile, schemasDir } from '../../../src/codec/schema-files.js';
 import { FlowEngine } from '../../../src/flow/engine.js';
 import { resolveEngineOptions } from '../../../src/flow/options.js';
-import { FlowStateCodec } from '../../../src/flow/state-codec.js';
-import { ctr, obs, SEC, T0, tuple } from './helpers.js';
+import { FLOWSTATE_V1, FLOWSTATE_V2, FlowStateCodec } from '../../../src/flow/state-codec.js';
+import type { NodeState } from '../../../src/flow/types.js';
+import { ctr, obs, SEC, T0, tuple, wm } from './helpers.js';
 
-describe('flow state codec (schemas/flowstate.v1.avsc)', () => {
+describe('flow state codec (schemas/flowstate.v2.avsc, reads v1)', () => {
   const codec = new FlowStateCodec();
 
   it('round-trips every state the engine writes, node clocks and NAT replies included', () => {
@@ -31,6 +36,23 @@ describe('flow state codec (schemas/flowstate.v1.avsc)', () => {
       expect(bytes?.subarray(0, 2)).toEqual(Buffer.from([0xc3, 0x01]));
       expect(JSON.parse(JSON.stringify(codec.decode(bytes)))).toEqual(JSON.parse(JSON.stringify(c.state)));
     }
+  });
+
+  it('writes v2 (NodeState.watermarkUs) and reads values a v1 writer wrote with watermarkUs = 0', () => {
+    const e = new FlowEngine();
+    e.observe(obs({ kind: 'NEW', timeUs: T0, counters: ctr(1), kernelStartUs: T0 - 5 }));
+    e.watermark(wm(T0 + SEC));
+    const node = e.drain().changes.find((c) => c.key === '@n1')?.state?.node;
+    expect(node?.watermarkUs).toBe(T0 + SEC);
+    const v1 = loadSchemaFile(join(schemasDir(), 'flowstate.v1.avsc'));
+    const header = Buffer.concat([Buffer.from([0xc3, 0x01]), fingerprintBytesLE(schemaFingerprint(v1))]);
+    const { watermarkUs: _w, ...v1Node } = node as NodeState;
+    const bytes = Buffer.concat([header, v1.toBuffer({ flow: null, node: v1Node })]);
+    expect(codec.versionOf(bytes)).toBe(FLOWSTATE_V1);
+    expect(codec.versionOf(codec.encode({ flow: null, node: node as NodeState }) as Buffer)).toBe(
+      FLOWSTATE_V2,
+    );
+    expect(codec.decode(bytes)).toEqual({ flow: null, node: { ...v1Node, watermarkUs: 0 } });
   });
 
   it('a tombstone is a null value both ways', () => {

@@ -233,7 +233,16 @@ export function simulate(plan: Step[]): Scenario {
     sim.time += step.dt;
     switch (step.kind) {
       case 'wm':
-        inputs.push({ type: 'wm', value: { node: sim.name, bootId: `boot-${sim.boot}`, timeUs: sim.time } });
+        // flags & 8: the watermark of a dump cycle that ended before the events just sent (the agent
+        // sends it after a grace for such events): older than the node's newest observation.
+        inputs.push({
+          type: 'wm',
+          value: {
+            node: sim.name,
+            bootId: `boot-${sim.boot}`,
+            timeUs: step.flags & 8 ? Math.max(1, sim.time - 1 - (step.pick % (2 * SEC))) : sim.time,
+          },
+        });
         break;
       case 'poll':
         for (const c of sim.live) {
