@@ -23,7 +23,7 @@ import { createKafka, type KafkaClient, parseBrokers } from '../src/kafka/client
 import { createGroupConsumer } from '../src/kafka/consumer.js';
 import { fetchEndOffsets } from '../src/kafka/offsets.js';
 import { createProducer, type OutgoingMessage, type Producer } from '../src/kafka/producer.js';
-import { createPartitionRangeReader } from '../src/kafka/range-reader.js';
+import { createRecordRangeReader } from '../src/kafka/record-range-reader.js';
 import { ensureTopics, type TopicNames } from '../src/kafka/topics.js';
 import { startProcessor } from '../src/processor/processor.js';
 import { restorePartition } from '../src/processor/restore.js';
@@ -288,7 +288,7 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
   }
   const end = (await fetchEndOffsets(client, topics.flowState))[0]!.high;
 
-  const reader = await createPartitionRangeReader(client, { topic: topics.flowState, concurrency: 1 });
+  const reader = createRecordRangeReader(client, { topic: topics.flowState });
   const restoreClock = new PhaseClock();
   restoreClock.start();
   const restored = await restorePartition({
@@ -301,6 +301,7 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
     createEngine: () => createFlowEngine(),
   });
   restoreClock.stop();
+  const fallbacks = Object.values(reader.fallbacks()).reduce((a, b) => a + b, 0);
   await reader.close();
   const restoreFlowsPerS = Math.round(restored.engine.size / (restored.durationMs / 1000));
 
@@ -334,6 +335,8 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
     restoreLoadMs: restored.loadMs,
     restoreCpuMs: Math.round(restoreClock.cpuSeconds * 1000),
     restoreFlowsPerS,
+    restoreFlowsPerCpuS: Math.round(restored.engine.size / restoreClock.cpuSeconds),
+    restoreFallbacks: fallbacks,
     pauseMs,
     pauseRestoreMs: stats.restoreMs,
   };

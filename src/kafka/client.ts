@@ -87,6 +87,9 @@ function levelName(level: number): KafkaLogLevel {
 /** The kafkajs instance behind each handle; reachable only from src/kafka. */
 const instances = new WeakMap<KafkaClient, Kafka>();
 
+/** The options each handle was made from, for src/kafka's own connections (wire/). */
+const optionsOf = new WeakMap<KafkaClient, KafkaClientOptions>();
+
 /** For src/kafka modules only: the kafkajs instance behind a handle. */
 export function kafkajsOf(client: KafkaClient): Kafka {
   const kafka = instances.get(client);
@@ -96,6 +99,32 @@ export function kafkajsOf(client: KafkaClient): Kafka {
     });
   }
   return kafka;
+}
+
+/**
+ * For src/kafka modules only: how to open connections of our own to the brokers of a handle (TLS settings
+ * mapped for node:tls); `sasl` is set when the cluster wants SASL, which wire/ does not speak.
+ */
+export function connectionOptionsOf(client: KafkaClient): {
+  brokers: readonly string[];
+  clientId: string;
+  tls: ConnectionOptions | true | undefined;
+  sasl: boolean;
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+} {
+  const options = optionsOf.get(client);
+  if (options === undefined) kafkajsOf(client); // throws the "not a Kafka client" error
+  const o = options as KafkaClientOptions;
+  const ssl = tlsOptions(o.ssl);
+  return {
+    brokers: client.brokers,
+    clientId: client.clientId,
+    tls: ssl === undefined || ssl === false ? undefined : ssl,
+    sasl: o.sasl !== undefined,
+    connectionTimeoutMs: o.connectionTimeoutMs ?? 3000,
+    requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
+  };
 }
 
 /**
@@ -180,5 +209,6 @@ export function createKafka(options: KafkaClientOptions): KafkaClient {
     clientId: config.clientId ?? 'ctflow',
   });
   instances.set(client, new kafkajs.Kafka(config));
+  optionsOf.set(client, options);
   return client;
 }

@@ -27,7 +27,7 @@ import { type BatchContext, createGroupConsumer, type GroupConsumer } from '../k
 import type { ConsumedMessage, MessageBatch } from '../kafka/message.js';
 import { fetchEndOffsets, type PartitionOffsets } from '../kafka/offsets.js';
 import { createProducer, type OutgoingMessage, type Producer } from '../kafka/producer.js';
-import { createPartitionRangeReader, type PartitionRangeReader } from '../kafka/range-reader.js';
+import { createRecordRangeReader, type PartitionRecordReader } from '../kafka/record-range-reader.js';
 import { DEFAULT_TOPIC_NAMES, type TopicNames } from '../kafka/topics.js';
 import { applyMessages } from './apply.js';
 import { deadLetterMessage, deadLetterReason } from './dead-letter.js';
@@ -123,7 +123,7 @@ class KafkaProcessor implements Processor {
   readonly #policy: CommitPolicy;
   #consumer!: GroupConsumer;
   #producer!: Producer;
-  #reader: Promise<PartitionRangeReader> | undefined;
+  #reader: PartitionRecordReader | undefined;
   #assigned: number[] = [];
   #endOffsets: Promise<PartitionOffsets[]> | undefined;
   #inFlight: Promise<void> = Promise.resolve();
@@ -171,9 +171,8 @@ class KafkaProcessor implements Processor {
       ...(g.maxWaitTimeMs === undefined ? {} : { maxWaitTimeMs: g.maxWaitTimeMs }),
       ...(g.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: g.maxBytesPerPartition }),
     });
-    // Joined in the background now: a reader group's first assignment can take seconds.
-    this.#reader = createPartitionRangeReader(this.#o.client, { topic: this.#t.flowState, concurrency: 1 });
-    this.#reader.catch(() => {});
+    // ctflow's own fetches (no group to join; kafkajs only as a counted fallback): connects at the first restore.
+    this.#reader = createRecordRangeReader(this.#o.client, { topic: this.#t.flowState });
     this.#consumer.onAssignment((assignment) => this.#onAssignment(assignment));
     const onFetchStart = this.#o.onFetchStart;
     if (onFetchStart) this.#consumer.onFetchStart(onFetchStart);
@@ -191,6 +190,7 @@ class KafkaProcessor implements Processor {
     return {
       ...this.#stats,
       deadLetteredByReason: { ...this.#stats.deadLetteredByReason },
+      restoreFallbacksByReason: this.#reader?.fallbacks() ?? {},
       recordsByReason: { ...this.#stats.recordsByReason },
       flows,
       partitions: this.#states.size,
@@ -213,7 +213,7 @@ class KafkaProcessor implements Processor {
     await this.#commits;
     try {
       await this.#consumer.disconnect();
-      await (await this.#reader)?.close();
+      await this.#reader?.close();
       await this.#producer.disconnect();
     } finally {
       // Never committed from here (kafkajs may be rejoining without us): the next owner reads that input again.
@@ -317,7 +317,7 @@ class KafkaProcessor implements Processor {
   }
 
   async #restore(p: number, ctx: BatchContext): Promise<PartitionState> {
-    const reader = await this.#reader!;
+    const reader = this.#reader!;
     const ends = await fetchEndOffsets(this.#o.client, this.#t.flowState);
     const range = ends.find((e) => e.partition === p) ?? { partition: p, low: 0, high: 0 };
     let rebalance: unknown;
@@ -362,7 +362,10 @@ class KafkaProcessor implements Processor {
       entries: restored.entries,
       records: restored.records,
       ms: restored.durationMs,
+      readMs: restored.readMs,
+      loadMs: restored.loadMs,
       ...resume,
+      fallbacks: reader.fallbacks(),
     };
     this.#log.info(fields, 'partition state restored');
     if (rebalance !== undefined) {

@@ -8,7 +8,7 @@ import type { FlowEngine } from '../flow/engine.js';
 import type { FlowStateCodec } from '../flow/state-codec.js';
 import type { FlowStateEntry } from '../flow/types.js';
 import type { MessageBatch } from '../kafka/message.js';
-import type { PartitionRangeReader } from '../kafka/range-reader.js';
+import type { PartitionRecordReader, RecordView } from '../kafka/record-range-reader.js';
 import { decodeMarker, type ExportMarker, isMarkerKey } from './marker.js';
 
 /**
@@ -20,8 +20,27 @@ import { decodeMarker, type ExportMarker, isMarkerKey } from './marker.js';
 export class ChangelogFold {
   readonly #pairs: Array<readonly [key: string, value: Buffer | null]> = [];
   #marker: ExportMarker | undefined;
+  readonly #where: string;
   /** Changelog records folded. */
   records = 0;
+
+  /** `where` names the changelog partition in errors (e.g. "ctflow.flowstate[3]"). */
+  constructor(where = 'changelog') {
+    this.#where = where;
+  }
+
+  /** Folds one changelog record (in offset order): its key as text, its value kept as a view. */
+  addRecord(r: RecordView): void {
+    this.records++;
+    const key = r.keyString();
+    if (key === null) return;
+    if (isMarkerKey(key)) {
+      const value = r.value();
+      if (value !== null) this.#marker = decodeMarker(value, `${this.#where}@${r.offset}`);
+      return;
+    }
+    this.#pairs.push([key, r.value()]);
+  }
 
   /** Folds one batch of changelog records (in offset order). */
   add(batch: MessageBatch): void {
@@ -82,7 +101,7 @@ export interface RestoredPartition {
 
 /** What restorePartition needs. */
 export interface RestoreRequest {
-  reader: PartitionRangeReader;
+  reader: PartitionRecordReader;
   codec: FlowStateCodec;
   topic: string;
   partition: number;
@@ -105,18 +124,17 @@ export interface RestoreRequest {
 /** Reads changelog partition `partition` up to `toOffset` into a fresh engine. */
 export async function restorePartition(req: RestoreRequest): Promise<RestoredPartition> {
   const started = Date.now();
-  const fold = new ChangelogFold();
   const where = `${req.topic}[${req.partition}]`;
+  const fold = new ChangelogFold(where);
   if (req.toOffset > req.fromOffset) {
-    const result = await req.reader.read({
+    const onProgress = req.onProgress;
+    const result = await req.reader.readRecords({
       partition: req.partition,
       fromOffset: req.fromOffset,
       toOffset: req.toOffset,
       idleTimeoutMs: req.idleTimeoutMs ?? 60_000,
-      onBatch: async (batch) => {
-        fold.add(batch);
-        await req.onProgress?.(fold.records);
-      },
+      onRecord: (r) => fold.addRecord(r),
+      ...(onProgress === undefined ? {} : { onProgress: () => onProgress(fold.records) }),
     });
     if (!result.complete) {
       throw new CtflowError(

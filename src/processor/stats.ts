@@ -42,6 +42,11 @@ export interface ProcessorStats {
   restores: number;
   restoredEntries: number;
   restoreMs: number;
+  /**
+   * Restore reads (or their ends) that went through kafkajs instead of ctflow's own fetch reader, by reason
+   * ("sasl", "compression-zstd", "magic-1", "fetch-version", ...): see src/kafka/record-range-reader.ts.
+   */
+  restoreFallbacksByReason: Record<string, number>;
   /** Partitions that came back after a rebalance with nobody else having written: state kept. */
   keptAfterRebalance: number;
   /** Partition states dropped (taken away, changed by another processor, or after an error). */
@@ -81,6 +86,7 @@ export function emptyProcessorStats(): ProcessorStats {
     restores: 0,
     restoredEntries: 0,
     restoreMs: 0,
+    restoreFallbacksByReason: {},
     keptAfterRebalance: 0,
     dropped: 0,
     uncommittedDropped: 0,

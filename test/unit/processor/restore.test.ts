@@ -4,7 +4,11 @@ import { FlowStateCodec } from '../../../src/flow/state-codec.js';
 import type { FlowStateEntry, Observation, Watermark } from '../../../src/flow/types.js';
 import type { ConsumedMessage } from '../../../src/kafka/message.js';
 import { encodeMarker, MARKER_KEY } from '../../../src/processor/marker.js';
-import type { PartitionRangeReader, RangeRead } from '../../../src/kafka/range-reader.js';
+import type {
+  PartitionRecordReader,
+  RecordRangeRead,
+  RecordView,
+} from '../../../src/kafka/record-range-reader.js';
 import { ChangelogFold, restorePartition } from '../../../src/processor/restore.js';
 import { ctr, obs, SEC, T0, tuple, wm } from '../flow/helpers.js';
 
@@ -153,21 +157,34 @@ test('restorePartition loads the changelog bytes straight into the engine: the s
   // Superseded values and tombstones are in the log: the last value of a key must win.
   expect(log.some((m) => m.value === null)).toBe(true);
   expect(new Set(log.map((m) => m.key!.toString())).size).toBeLessThan(log.length - 20);
-  const reads: RangeRead[] = [];
-  const reader: PartitionRangeReader = {
-    async read(range) {
+  const reads: RecordRangeRead[] = [];
+  const reader: PartitionRecordReader = {
+    async readRecords(range) {
       reads.push(range);
-      // Two fetches, as a reader hands them out.
+      // Two fetches, as a reader hands them out; one view object reused for every record, as the wire reader.
       const half = Math.floor(log.length / 2);
-      await range.onBatch({
-        topic: 's',
-        partition: 2,
-        highWatermark: log.length,
-        messages: log.slice(0, half),
-      });
-      await range.onBatch({ topic: 's', partition: 2, highWatermark: log.length, messages: log.slice(half) });
+      let m = log[0]!;
+      const view: RecordView = {
+        get offset() {
+          return m.offset;
+        },
+        key: () => m.key,
+        keyString: () => m.key?.toString('utf8') ?? null,
+        value: () => m.value,
+      };
+      for (const [from, to] of [
+        [0, half],
+        [half, log.length],
+      ] as const) {
+        for (let i = from; i < to; i++) {
+          m = log[i]!;
+          range.onRecord(view);
+        }
+        await range.onProgress?.(to);
+      }
       return { partition: 2, records: log.length, lastOffset: log.length - 1, complete: true };
     },
+    fallbacks: () => ({}),
     async close() {},
   };
   let progress = 0;
