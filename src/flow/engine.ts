@@ -21,6 +21,9 @@
  *   A watermark older than the node's event time (events observed after the dump ended) still
  *   raises the horizon. Endings the input states (DESTROY, TCP close seen, id reuse, reboot) act at
  *   once; a DESTROYed remnant met again later than its DESTROY is dropped then, as its timer would.
+ *   One exception, for the observed flow only: its own observation past its active (or max-life)
+ *   deadline reports the interval before that observation is applied, so an active record covers
+ *   at most one active timeout (what the flow's next dump reveals may lie after the deadline).
  * - Idempotent: an observation at the same instant as the flow's newest one only merges
  *   (counters max per direction, no identity change); anything older is late. A flow's state is
  *   only dropped once its node's time has passed its last observation, so a duplicate can never
@@ -723,6 +726,36 @@ export class FlowEngine implements FlowEngineApi {
     }
   }
 
+  /**
+   * The flow's own observation at `time` is past its active (or max-life) deadline: the interval
+   * up to that deadline is reported before the observation is applied, so an active record never
+   * covers more than one active timeout (growth this observation reveals may lie after the
+   * deadline). Only the observed flow is touched, and only by the deadlines that bound an interval
+   * in time: idle stays for the watermark (growth shown by the flow's next dump means it was not
+   * idle as far as anyone can tell).
+   */
+  #cutInterval(slot: number, node: NodeClock, time: number): void {
+    const t = this.#t;
+    const f = t.f;
+    const b = slot * F_STRIDE;
+    const o = this.#o;
+    const pending = this.#pending(slot);
+    const activeDue = pending || !o.suppressZeroDeltaActive ? t.nextActive(slot) : Number.POSITIVE_INFINITY;
+    const origin = f[b + Fx.origin] as number;
+    const maxDue = o.maxLifeUs > 0 ? origin + o.maxLifeUs : Number.POSITIVE_INFINITY;
+    if (activeDue > time && maxDue > time) return;
+    const fi = slot * U_STRIDE + Ux.flags;
+    if (activeDue <= maxDue) {
+      this.#emit(slot, FlowEndReason.activeTimeout, node);
+      t.setNextActive(slot, this.#phase(origin, time));
+    } else {
+      // Max life: cut the series; this observation's growth starts a new one (recordIndex 0).
+      if (pending) this.#emit(slot, FlowEndReason.activeTimeout, node);
+      f[b + Fx.origin] = 0;
+      t.u[fi] = ((t.u[fi] as number) | Flag.quiet) & ~(Flag.needFirst | Flag.firstSeries);
+    }
+  }
+
   /** The first active-timeout instant after `t` in the phase of `origin`. */
   #phase(origin: number, t: number): number {
     const a = this.#o.activeTimeoutUs;
@@ -908,6 +941,11 @@ export class FlowEngine implements FlowEngineApi {
         this.#stats.counterResets++;
         this.#replace(slot, obs, h, node, w, at);
         return;
+      }
+      if (!(flags & (Flag.closed | Flag.quiet))) {
+        t.u[ub + Ux.flags] = flags >>> 0;
+        this.#cutInterval(slot, node, time);
+        flags = t.u[ub + Ux.flags] as number;
       }
     }
     let grew = false;

@@ -1,12 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FlowEngine } from '../../../src/flow/engine.js';
+import { flowKey } from '../../../src/flow/key.js';
 import { FlowStateCodec } from '../../../src/flow/state-codec.js';
 import {
   type EngineOptions,
   FlowEndReason,
   type FlowRecord,
   type FlowStateEntry,
+  type Observation,
 } from '../../../src/flow/types.js';
 import { SEC } from './helpers.js';
 import { type Input, planArb, simulate } from './stream-gen.js';
@@ -40,20 +42,27 @@ function feed(engine: FlowEngine, input: Input): void {
  * Feeds every input, drains after each, and checks that every record satisfies
  * 0 < start ≤ end ≤ the event time of its node when it was released, and that timers fire on
  * watermarks only: an observation of a node's current boot releases end-of-flow records of that
- * node (DESTROY, TCP close, a new connection on the key), never idle, active or forced ends.
+ * node (DESTROY, TCP close, a new connection on the key) and at most the active-timeout record of
+ * the very flow it observes (its own next observation past the deadline), never idle or forced
+ * ends, nor any timer record of another flow.
  */
 function runChecked(options: Partial<EngineOptions>, inputs: readonly Input[]): FlowRecord[] {
   const engine = new FlowEngine(options);
   const nodeTime = new Map<string, number>();
   const nodeBoot = new Map<string, string>();
   const out: FlowRecord[] = [];
-  const check = (records: FlowRecord[], byObservationOf?: string): void => {
+  const check = (records: FlowRecord[], by?: Observation): void => {
     for (const r of records) {
       const released = nodeTime.get(r.node) ?? 0;
       if (!(r.startUs > 0 && r.startUs <= r.endUs && r.endUs <= released)) {
         throw new Error(`time invariant broken: ${JSON.stringify(r)} released at ${released}`);
       }
-      if (r.node === byObservationOf && r.endReason !== FlowEndReason.endOfFlow) {
+      if (
+        by !== undefined &&
+        r.node === by.node &&
+        r.endReason !== FlowEndReason.endOfFlow &&
+        !(r.endReason === FlowEndReason.activeTimeout && r.key === flowKey(by))
+      ) {
         throw new Error(`a timer fired on an observation: ${JSON.stringify(r)}`);
       }
       out.push(r);
@@ -65,7 +74,7 @@ function runChecked(options: Partial<EngineOptions>, inputs: readonly Input[]): 
     const sameBoot = nodeBoot.get(node) === bootId;
     nodeBoot.set(node, bootId);
     feed(engine, input);
-    check(engine.drain().records, input.type === 'obs' && sameBoot ? node : undefined);
+    check(engine.drain().records, input.type === 'obs' && sameBoot ? input.value : undefined);
   }
   engine.shutdown();
   check(engine.drain().records);
@@ -163,7 +172,7 @@ describe('flow engine properties', () => {
   );
 
   it(
-    'every record has 0 < start ≤ end ≤ its node time at release, and records of a flow do not overlap (all timers short)',
+    'every record has 0 < start ≤ end ≤ its node time at release, records of a flow do not overlap, and an active record after the first covers less than one active timeout (all timers short)',
     () => {
       fc.assert(
         fc.property(planArb(), (plan) => {
@@ -171,6 +180,11 @@ describe('flow engine properties', () => {
           for (const recs of byKey(runChecked(BUSY, inputs)).values()) {
             for (let i = 1; i < recs.length; i++) {
               expect(recs[i]!.startUs).toBeGreaterThanOrEqual(recs[i - 1]!.endUs);
+            }
+            for (const r of recs) {
+              if (r.endReason === FlowEndReason.activeTimeout && r.recordIndex > 0) {
+                expect(r.endUs - r.startUs).toBeLessThan(BUSY.activeTimeoutUs as number);
+              }
             }
           }
         }),

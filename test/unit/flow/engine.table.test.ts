@@ -86,15 +86,15 @@ describe('flow engine: end reasons', () => {
     const recs = run(inputs).filter((r) => r.endReason === FlowEndReason.activeTimeout);
     const ofA = recs.filter((r) => r.conntrackId === 1).map((r) => [s(r.startUs), s(r.endUs)]);
     const ofB = recs.filter((r) => r.conntrackId === 2).map((r) => [s(r.startUs), s(r.endUs)]);
-    // A: phase 0 → reports at the watermarks of 60 s and 120 s, covering the polls they close;
-    // B: phase 25 s → at 85 s and 145 s.
+    // A: phase 0 → reports covering up to 55 s and 115 s; B: phase 25 s → up to 80 s and 140 s
+    // (the poll at the deadline reports the interval before it is applied).
     expect(ofA).toEqual([
-      [0, 60],
-      [65, 120],
+      [0, 55],
+      [60, 115],
     ]);
     expect(ofB).toEqual([
-      [25, 85],
-      [90, 145],
+      [25, 80],
+      [85, 140],
     ]);
   });
 
@@ -210,10 +210,10 @@ describe('flow engine: end reasons', () => {
       inputs.push(obs({ timeUs: T0 + t * SEC, counters: ctr(1 + t) }), T0 + t * SEC);
     const recs = run(inputs, { ...OPTS, maxLifeUs: 100 * SEC }, true);
     expect(recs.map((r) => [r.endReason, r.recordIndex, s(r.startUs), s(r.endUs)])).toEqual([
-      // Timers fire on the watermark closing a poll cycle: the poll of that instant is included.
-      [FlowEndReason.activeTimeout, 0, 0, 60],
-      [FlowEndReason.activeTimeout, 1, 70, 100],
-      [FlowEndReason.forcedEnd, 0, 110, 130],
+      [FlowEndReason.activeTimeout, 0, 0, 50],
+      // The flow's own observation at its deadline reports the interval before it is applied.
+      [FlowEndReason.activeTimeout, 1, 60, 90],
+      [FlowEndReason.forcedEnd, 0, 100, 130],
     ]);
     expect(recs.reduce((n, r) => n + (r.delta?.origPackets ?? 0), 0)).toBe(131);
   });
