@@ -163,6 +163,7 @@ class WireRecordReader implements PartitionRecordReader {
   async readRecords(range: RecordRangeRead): Promise<RangeResult> {
     const { partition, fromOffset, toOffset } = range;
     if (fromOffset >= toOffset) return { partition, records: 0, lastOffset: -1, complete: true };
+    if (this.#closed) throw this.#closedError(partition);
     if (this.#unspoken !== undefined) return this.#fallback(range, fromOffset, this.#unspoken, 0, -1);
     const where = `${this.#topic}[${partition}]`;
     const reader = new RecordBatchReader(fromOffset, toOffset, where);
@@ -277,6 +278,7 @@ class WireRecordReader implements PartitionRecordReader {
     records: number,
     lastOffset: number,
   ): Promise<RangeResult> {
+    if (this.#closed) throw this.#closedError(range.partition);
     this.#fallbacks[reason] = (this.#fallbacks[reason] ?? 0) + 1;
     if (from >= range.toOffset) return { partition: range.partition, records, lastOffset, complete: true };
     this.#fallbackReader ??= this.#makeFallback();
