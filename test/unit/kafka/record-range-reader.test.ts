@@ -2,7 +2,9 @@
  * The raw record reader against a scripted broker on a local socket (no Kafka): fetch loops over partial
  * batches, errors, leader retries, timeouts and the counted fallbacks to another reader.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCtflowError } from '../../../src/errors.js';
 import { createKafka, type KafkaClientOptions } from '../../../src/kafka/client.js';
@@ -13,6 +15,7 @@ import {
   type RecordRangeReaderOptions,
 } from '../../../src/kafka/record-range-reader.js';
 import { ByteReader } from '../../../src/kafka/wire/bytes.js';
+import { makeTestPki } from '../../rig/tls-certs.js';
 import { encodeBatch, type TestBatch } from './wire/batches.js';
 import { apiVersionsResponse, fetchResponse, metadataResponse } from './wire/responses.js';
 
@@ -31,8 +34,8 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
 
-async function fakeBroker(handler: Handler): Promise<number> {
-  const server = net.createServer((socket) => {
+async function fakeBroker(handler: Handler, secure?: tls.TlsOptions): Promise<number> {
+  const serve = (socket: net.Socket) => {
     let pending = Buffer.alloc(0);
     socket.on('data', (chunk) => {
       pending = Buffer.concat([pending, chunk]);
@@ -55,7 +58,8 @@ async function fakeBroker(handler: Handler): Promise<number> {
       }
     });
     socket.on('error', () => {});
-  });
+  };
+  const server = secure === undefined ? net.createServer(serve) : tls.createServer(secure, serve);
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return (server.address() as net.AddressInfo).port;
@@ -120,7 +124,7 @@ function logBroker(
     asked,
     metadataCalls: () => metadataCalls,
     async start(): Promise<number> {
-      port = await fakeBroker(handler);
+      port = await fakeBroker(handler, opts.tls);
       return port;
     },
   };
@@ -325,5 +329,36 @@ describe('record range reader (scripted broker)', () => {
     expect(result.records).toBe(1);
     expect(sasl.fallbacks()).toEqual({ sasl: 1 });
     await sasl.close();
+  });
+
+  it('reads over mutual TLS with the kafka.ssl settings of the client', async () => {
+    const pki = makeTestPki();
+    try {
+      const pem = (path: string) => readFileSync(path, 'utf8');
+      const log = logBroker(tenBatches(), {
+        tls: {
+          key: pem(pki.serverKey),
+          cert: pem(pki.serverCert),
+          ca: pem(pki.caCert),
+          requestCert: true,
+          rejectUnauthorized: true,
+        },
+      });
+      const port = await log.start();
+      const ssl = { ca: pem(pki.caCert), cert: pem(pki.clientCert), key: pem(pki.clientKey) };
+      const r = reader(port, {}, { ssl });
+      const result = await r.readRecords({ partition: 0, fromOffset: 0, toOffset: 100, onRecord: () => {} });
+      expect(result).toEqual({ partition: 0, records: 100, lastOffset: 99, complete: true });
+      await r.close();
+      // An untrusted broker certificate is refused, retriably, naming the broker.
+      const untrusted = reader(port, {}, { ssl: { ...ssl, ca: pem(pki.rogueCaCert) } });
+      const err = await untrusted
+        .readRecords({ partition: 0, fromOffset: 0, toOffset: 100, onRecord: () => {} })
+        .catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/^cannot connect to broker 127\.0\.0\.1:\d+: /);
+      await untrusted.close();
+    } finally {
+      pki.remove();
+    }
   });
 });
