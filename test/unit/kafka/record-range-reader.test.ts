@@ -79,7 +79,7 @@ function parseFetch(body: Buffer): FetchAsked {
  * holding the offset, cut at max_bytes, at least one whole batch). */
 function logBroker(
   batches: TestBatch[],
-  opts: { fetchErrors?: number[]; fetchVersions?: [number, number] } = {},
+  opts: { fetchErrors?: number[]; fetchVersions?: [number, number]; tls?: tls.TlsOptions } = {},
 ) {
   const encoded = batches.map((b) => ({ b, bytes: encodeBatch(b) }));
   const end = Math.max(...batches.map((b) => b.baseOffset + (b.lastOffsetDelta ?? b.records.length - 1) + 1));
