@@ -138,7 +138,7 @@ describe('scripts/demo.sh', () => {
     // Two more polls: still one warning.
     await new Promise((r) => setTimeout(r, 2500));
     ctrlC(ctflow);
-    expect(await ctflow.exited).toBe(0);
+    expect(await ctflow.exited, `ctflow run output:\n${ctflow.out()}`).toBe(0);
     const warnings = ctflow
       .out()
       .split('\n')
