@@ -25,6 +25,7 @@ import {
   parseMetadataResponse,
 } from './wire/metadata.js';
 import {
+  offsetAfterWholeBatches,
   RecordBatchReader,
   type RecordHandler,
   type RecordView,
@@ -84,6 +85,14 @@ interface Link {
   conn: BrokerConnection;
   fetchVersion: number | undefined;
   metadataVersion: number | undefined;
+}
+
+/** A fetch request on its way. */
+interface SentFetch {
+  link: Link;
+  offset: number;
+  epoch: number;
+  body: Promise<Buffer>;
 }
 
 /** A fallback is needed for the whole reader (not one batch). */
@@ -169,99 +178,121 @@ class WireRecordReader implements PartitionRecordReader {
     const reader = new RecordBatchReader(fromOffset, toOffset, where);
     let lastProgress = Date.now();
     let leaderFailures = 0;
-    while (!reader.done) {
-      if (this.#closed) throw this.#closedError(partition);
-      let link: Link;
-      let epoch: number;
-      try {
-        const leader = await this.#leader(partition, where);
-        link = await this.#link(leader.node, leader.address);
-        epoch = leader.epoch;
-      } catch (err) {
-        if (err instanceof Unspoken)
-          return this.#fallback(range, reader.nextOffset, err.reason, reader.records, reader.lastOffset);
-        throw err;
-      }
-      const version = link.fetchVersion as number;
-      const offset = reader.nextOffset;
-      const body = await link.conn
-        .request(
-          FETCH_KEY,
-          version,
-          encodeFetchRequest(version, {
-            topic: this.#topic,
-            partition,
-            offset,
-            leaderEpoch: epoch,
-            maxWaitMs: this.#maxWaitMs,
-            maxBytes: this.#maxBytes,
-            readCommitted: this.#readCommitted,
-          }),
-          `fetching ${where} at offset ${offset}`,
-          this.#settings.requestTimeoutMs + this.#maxWaitMs,
-        )
-        .catch((err: unknown) => {
-          // A lost connection: the next attempt opens a new one.
-          this.#forget(link);
-          throw err;
-        });
-      const f = parseFetchResponse(version, body, this.#topic, partition);
-      if (f.errorCode !== KafkaErrorCode.NONE) {
-        if (f.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) {
+    // The next fetch, sent before the previous response was read: the broker prepares it meanwhile.
+    let ahead: SentFetch | undefined;
+    try {
+      while (!reader.done) {
+        if (this.#closed) throw this.#closedError(partition);
+        let sent: SentFetch;
+        if (ahead !== undefined && ahead.offset === reader.nextOffset) sent = ahead;
+        else {
+          let link: Link;
+          let epoch: number;
+          try {
+            const leader = await this.#leader(partition, where);
+            link = await this.#link(leader.node, leader.address);
+            epoch = leader.epoch;
+          } catch (err) {
+            if (err instanceof Unspoken)
+              return this.#fallback(range, reader.nextOffset, err.reason, reader.records, reader.lastOffset);
+            throw err;
+          }
+          sent = this.#send(link, partition, reader.nextOffset, epoch, where);
+        }
+        ahead = undefined;
+        const { link, offset } = sent;
+        const version = link.fetchVersion as number;
+        const body = await sent.body;
+        const f = parseFetchResponse(version, body, this.#topic, partition);
+        if (f.errorCode !== KafkaErrorCode.NONE) {
+          if (f.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) {
+            throw new CtflowError(
+              'KAFKA',
+              `${where}: offset ${offset} is out of range of the log${f.highWatermark >= 0 ? ` (it holds ${f.logStartOffset} to ${f.highWatermark})` : ''}: deleted before it was read, or past the log's end`,
+              {
+                details: {
+                  topic: this.#topic,
+                  partition,
+                  offset,
+                  logStartOffset: f.logStartOffset,
+                  highWatermark: f.highWatermark,
+                },
+                retriable: true,
+              },
+            );
+          }
+          if (isLeadershipError(f.errorCode) && leaderFailures < this.#leaderRetries) {
+            leaderFailures++;
+            this.#leaders = undefined;
+            await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** leaderFailures, 2000)));
+            continue;
+          }
           throw new CtflowError(
             'KAFKA',
-            `${where}: offset ${offset} is out of range of the log${f.highWatermark >= 0 ? ` (it holds ${f.logStartOffset} to ${f.highWatermark})` : ''}: deleted before it was read, or past the log's end`,
+            `${where}: fetch at offset ${offset} failed: ${kafkaErrorName(f.errorCode)}`,
             {
-              details: {
-                topic: this.#topic,
-                partition,
-                offset,
-                logStartOffset: f.logStartOffset,
-                highWatermark: f.highWatermark,
-              },
-              retriable: true,
+              details: { topic: this.#topic, partition, offset, errorCode: f.errorCode },
+              retriable: isLeadershipError(f.errorCode),
             },
           );
         }
-        if (isLeadershipError(f.errorCode) && leaderFailures < this.#leaderRetries) {
-          leaderFailures++;
-          this.#leaders = undefined;
-          await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** leaderFailures, 2000)));
-          continue;
+        leaderFailures = 0;
+        const next = offsetAfterWholeBatches(f.buf, f.start, f.end);
+        if (next > offset && next < toOffset) ahead = this.#send(link, partition, next, sent.epoch, where);
+        try {
+          reader.read(f.buf, f.start, f.end, range.onRecord, f.aborted);
+        } catch (err) {
+          if (err instanceof UnsupportedRecords)
+            return this.#fallback(
+              range,
+              Math.max(reader.nextOffset, err.offset),
+              err.reason,
+              reader.records,
+              reader.lastOffset,
+            );
+          throw err;
         }
-        throw new CtflowError(
-          'KAFKA',
-          `${where}: fetch at offset ${offset} failed: ${kafkaErrorName(f.errorCode)}`,
-          {
-            details: { topic: this.#topic, partition, offset, errorCode: f.errorCode },
-            retriable: isLeadershipError(f.errorCode),
-          },
-        );
+        if (reader.nextOffset > offset) lastProgress = Date.now();
+        else if (f.highWatermark <= offset) {
+          // The log ends before the range does (truncated since the end offset was taken).
+          return { partition, records: reader.records, lastOffset: reader.lastOffset, complete: false };
+        } else if (range.idleTimeoutMs !== undefined && Date.now() - lastProgress >= range.idleTimeoutMs) {
+          return { partition, records: reader.records, lastOffset: reader.lastOffset, complete: false };
+        }
+        await range.onProgress?.(reader.records);
       }
-      leaderFailures = 0;
-      try {
-        reader.read(f.buf, f.start, f.end, range.onRecord, f.aborted);
-      } catch (err) {
-        if (err instanceof UnsupportedRecords)
-          return this.#fallback(
-            range,
-            Math.max(reader.nextOffset, err.offset),
-            err.reason,
-            reader.records,
-            reader.lastOffset,
-          );
-        throw err;
-      }
-      if (reader.nextOffset > offset) lastProgress = Date.now();
-      else if (f.highWatermark <= offset) {
-        // The log ends before the range does (truncated since the end offset was taken).
-        return { partition, records: reader.records, lastOffset: reader.lastOffset, complete: false };
-      } else if (range.idleTimeoutMs !== undefined && Date.now() - lastProgress >= range.idleTimeoutMs) {
-        return { partition, records: reader.records, lastOffset: reader.lastOffset, complete: false };
-      }
-      await range.onProgress?.(reader.records);
+    } finally {
+      // Not needed any more (the range ended, or another way of reading took over).
+      ahead?.body.catch(() => {});
     }
     return { partition, records: reader.records, lastOffset: reader.lastOffset, complete: true };
+  }
+
+  /** Sends one fetch of `partition` from `offset`. */
+  #send(link: Link, partition: number, offset: number, epoch: number, where: string): SentFetch {
+    const version = link.fetchVersion as number;
+    const body = link.conn
+      .request(
+        FETCH_KEY,
+        version,
+        encodeFetchRequest(version, {
+          topic: this.#topic,
+          partition,
+          offset,
+          leaderEpoch: epoch,
+          maxWaitMs: this.#maxWaitMs,
+          maxBytes: this.#maxBytes,
+          readCommitted: this.#readCommitted,
+        }),
+        `fetching ${where} at offset ${offset}`,
+        this.#settings.requestTimeoutMs + this.#maxWaitMs,
+      )
+      .catch((err: unknown) => {
+        // A lost connection: the next attempt opens a new one.
+        this.#forget(link);
+        throw err;
+      });
+    return { link, offset, epoch, body };
   }
 
   #closedError(partition: number): CtflowError {

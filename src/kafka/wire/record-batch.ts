@@ -269,6 +269,23 @@ export class RecordBatchReader {
   }
 }
 
+/**
+ * The offset after the last whole v2 batch of buf[start, end), from the batch headers alone (-1 when there is
+ * none, or a batch of another format comes first): where the next fetch starts, known before the records
+ * are read.
+ */
+export function offsetAfterWholeBatches(buf: Buffer, start: number, end: number): number {
+  let next = -1;
+  let at = start;
+  while (at + BATCH_HEADER <= end && buf[at + 16] === 2) {
+    const batchEnd = at + 12 + buf.readInt32BE(at + 8);
+    if (batchEnd > end || batchEnd < at + BATCH_HEADER) break;
+    next = readInt64(buf, at) + buf.readInt32BE(at + 23) + 1;
+    at = batchEnd;
+  }
+  return next;
+}
+
 /** INT64 as a JS number (exact below 2^53: offsets, producer ids). */
 function readInt64(buf: Buffer, at: number): number {
   return buf.readInt32BE(at) * 0x1_0000_0000 + buf.readUInt32BE(at + 4);

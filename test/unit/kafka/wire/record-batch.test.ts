@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isCtflowError } from '../../../../src/errors.js';
 import {
+  offsetAfterWholeBatches,
   RecordBatchReader,
   type RecordView,
   UnsupportedRecords,
@@ -163,6 +164,8 @@ describe('RecordBatch v2 reader', () => {
       const reader = new RecordBatchReader(0, 6, 't[0]');
       const got: Got[] = [];
       reader.read(all, 0, cut, collect(got));
+      // The next fetch's offset, known from the batch headers before the records are read.
+      expect(offsetAfterWholeBatches(all, 0, cut)).toBe(reader.nextOffset === 0 ? -1 : reader.nextOffset);
       // The next fetch starts at the batch holding nextOffset, as a broker answers.
       const from = starts.get(reader.nextOffset) ?? all.length;
       reader.read(all, from, all.length, collect(got));
