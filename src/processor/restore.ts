@@ -12,13 +12,48 @@ import type { PartitionRecordReader, RecordView } from '../kafka/record-range-re
 import { decodeMarker, type ExportMarker, isMarkerKey } from './marker.js';
 
 /**
+ * The (key, value) pairs of a changelog read, built one at a time as they are iterated, from two parallel
+ * arrays. A pair object per record kept through the whole read was the fold's largest cost (100,000 of
+ * them survive every young-generation collection of the read and are copied twice); built on demand, each
+ * dies at once. It is an Array of the records' count (holes, never indexed) so that
+ * FlowEngine.restoreEncoded, which reserves table room for an array's length, does so.
+ */
+class ChangelogPairs extends Array<readonly [key: string, value: Buffer | null]> {
+  #keys: readonly string[] = [];
+  #values: ReadonlyArray<Buffer | null> = [];
+
+  static over(keys: readonly string[], values: ReadonlyArray<Buffer | null>): ChangelogPairs {
+    const pairs = new ChangelogPairs(keys.length);
+    pairs.#keys = keys;
+    pairs.#values = values;
+    return pairs;
+  }
+
+  override [Symbol.iterator](): ArrayIterator<readonly [key: string, value: Buffer | null]> {
+    const keys = this.#keys;
+    const values = this.#values;
+    let i = 0;
+    const it = {
+      next: (): IteratorResult<readonly [string, Buffer | null], undefined> =>
+        i < keys.length
+          ? { done: false, value: [keys[i] as string, values[i++] ?? null] }
+          : { done: true, value: undefined },
+      [Symbol.iterator]: () => it,
+    };
+    return it as unknown as ArrayIterator<readonly [key: string, value: Buffer | null]>;
+  }
+}
+
+/**
  * The changelog records of one partition in offset order, the export marker kept apart. No map of the
  * newest value per key is built for the restore: FlowEngine.restoreEncoded lets the last value of a key win
  * (tombstones included) as it goes, which costs less than a Map insert per record unless most records
  * were superseded (compaction keeps them few).
  */
 export class ChangelogFold {
-  readonly #pairs: Array<readonly [key: string, value: Buffer | null]> = [];
+  readonly #keys: string[] = [];
+  /** Views on the fetched bytes (null: tombstone), parallel to #keys. */
+  readonly #values: Array<Buffer | null> = [];
   #marker: ExportMarker | undefined;
   readonly #where: string;
   /** Changelog records folded. */
@@ -39,7 +74,8 @@ export class ChangelogFold {
       if (value !== null) this.#marker = decodeMarker(value, `${this.#where}@${r.offset}`);
       return;
     }
-    this.#pairs.push([key, r.value()]);
+    this.#keys.push(key);
+    this.#values.push(r.value());
   }
 
   /** Folds one batch of changelog records (in offset order). */
@@ -52,21 +88,24 @@ export class ChangelogFold {
         if (m.value !== null) this.#marker = decodeMarker(m.value, `${m.topic}[${m.partition}]@${m.offset}`);
         continue;
       }
-      this.#pairs.push([key, m.value]);
+      this.#keys.push(key);
+      this.#values.push(m.value);
     }
   }
 
   /**
-   * Every (key, value) in offset order, the marker left out (null: tombstone), for FlowEngine.restoreEncoded
-   * (an array, so that it reserves table room for them at once).
+   * Every (key, value) in offset order, the marker left out (null: tombstone), for FlowEngine.restoreEncoded:
+   * iterate it (pairs are built as they are iterated), do not index it.
    */
-  get sequence(): ReadonlyArray<readonly [key: string, value: Buffer | null]> {
-    return this.#pairs;
+  get sequence(): Iterable<readonly [key: string, value: Buffer | null]> {
+    return ChangelogPairs.over(this.#keys, this.#values);
   }
 
   /** The newest value of each key (null: tombstone), the marker left out, in first-seen order. */
   get latest(): ReadonlyMap<string, Buffer | null> {
-    return new Map(this.#pairs);
+    const latest = new Map<string, Buffer | null>();
+    for (let i = 0; i < this.#keys.length; i++) latest.set(this.#keys[i] as string, this.#values[i] ?? null);
+    return latest;
   }
 
   /** The newest export marker seen, if any. */
