@@ -12,10 +12,13 @@
  *
  * Phases of `--rounds` rounds each: observe() with fresh observation objects (+ drain()), observe()
  * with pooled objects ("engine only"), observeBatch() with fresh objects (+ drain()), observeBatch()
- * with pooled objects. Restore: restore() of snapshot objects, decodeEntry() + restore() of the
+ * with pooled objects; then from Avro message bytes: AvroCodec.decode() + observe() against
+ * observeEncoded() (`--encoded-rounds` rounds each, default 3). Restore: restore() of snapshot objects, decodeEntry() + restore() of the
  * changelog bytes, restoreEncoded() of the same bytes.
  */
 import { performance } from 'node:perf_hooks';
+import { AvroCodec } from '../src/codec/avro-codec.js';
+import { SINGLE_OBJECT_HEADER_LENGTH } from '../src/codec/single-object.js';
 import { FlowEngine } from '../src/flow/engine.js';
 import { FlowStateCodec } from '../src/flow/state-codec.js';
 import type { Observation, Tuple } from '../src/flow/types.js';
@@ -255,6 +258,58 @@ for (let round = 3 * ROUNDS + 1; round <= 4 * ROUNDS; round++) {
 }
 pools.length = 0;
 
+// ---- 2d. from Avro bytes, as the processor gets them: AvroCodec.decode() + observe() against
+// observeEncoded() (the engine reads the message bytes itself). Message bytes are built per node
+// and round beforehand (not timed); both variants drain after every node's batch.
+const avro = new AvroCodec();
+const ENC_ROUNDS = arg('encoded-rounds', 3);
+let round = 4 * ROUNDS;
+function encodedBatch(node: number, time: number, r: number): Buffer[] {
+  const out: Buffer[] = new Array(perNode);
+  for (let i = 0; i < perNode; i++)
+    out[i] = Buffer.from(avro.encodeObservation(observation(node, i, time + node, r, 'POLL')));
+  return out;
+}
+let decodeObserveCpuMs = 0;
+let decodeObserved = 0;
+let encodedCpuMs = 0;
+let encodedObserved = 0;
+for (let phase = 0; phase < 2; phase++) {
+  for (let k = 0; k < ENC_ROUNDS; k++) {
+    round++;
+    const time = T0 + round * ROUND_US;
+    for (let node = 0; node < NODES; node++) {
+      const msgs = encodedBatch(node, time, round);
+      const c1 = cpuMs();
+      if (phase === 0) {
+        for (const m of msgs) {
+          const d = avro.decode(m);
+          if (d.type === 'observation') engine.observe(d.value);
+        }
+      } else {
+        for (const m of msgs) {
+          if (!engine.observeEncoded(m, SINGLE_OBJECT_HEADER_LENGTH))
+            throw new Error('observeEncoded declined');
+        }
+      }
+      engine.watermark({
+        node: nodeNames[node] as string,
+        bootId: bootIds[node] as string,
+        timeUs: time + node + 1,
+      });
+      const used = cpuMs() - c1;
+      if (phase === 0) {
+        decodeObserveCpuMs += used;
+        decodeObserved += perNode;
+      } else {
+        encodedCpuMs += used;
+        encodedObserved += perNode;
+      }
+      drain();
+    }
+  }
+}
+
 // ---- 3. restore speed (a processor taking over a partition) ----
 let snapshot = engine.snapshot();
 let restored: FlowEngine | undefined = new FlowEngine({});
@@ -320,6 +375,8 @@ const result = {
   observeBatchPerCpuSec: Math.round(batchObserved / (batchCpuMs / 1000)),
   observeBatchPlusDrainPerCpuSec: Math.round(batchObserved / ((batchCpuMs + batchDrainCpuMs) / 1000)),
   engineOnlyObserveBatchPerCpuSec: Math.round(batchEngineOnlyObserved / (batchEngineOnlyCpuMs / 1000)),
+  decodePlusObservePerCpuSec: Math.round(decodeObserved / (decodeObserveCpuMs / 1000)),
+  observeEncodedPerCpuSec: Math.round(encodedObserved / (encodedCpuMs / 1000)),
   observeMs: Math.round(observeMs),
   drainMs: Math.round(drainMs),
   observeCpuMs: Math.round(observeCpuMs),

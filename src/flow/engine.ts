@@ -58,7 +58,15 @@ import { DIRTY, F_STRIDE, Flag, FlowTable, Fx, tcpCode, U_STRIDE, Ux } from './f
 import { readFlowState, writeDecodedState, writeFlowState } from './flow-state.js';
 import { checkNodeName, flowKey, isNodeStateKey, nodeOfFlowKey, nodeStateKey } from './key.js';
 import { flowHash, flowHashOfKey } from './key-index.js';
-import { encodeKey, encodeKeyString, KEY_WORDS, keyWordsHash } from './tuple-key.js';
+import { ObservationV1Decoder, ObservationV1Reader } from '../codec/observation-v1-decoder.js';
+import {
+  encodeKey,
+  encodeKeyFields,
+  encodeKeyString,
+  KEY_WORDS,
+  keyWordsHash,
+  parseIPv4Bytes,
+} from './tuple-key.js';
 import { NodeClock } from './node-clock.js';
 import { resolveEngineOptions } from './options.js';
 import { DecodedState, decodeStateInto, type FlowStateCodec, SN } from './state-codec.js';
@@ -140,6 +148,11 @@ export class FlowEngine implements FlowEngineApi {
   readonly #batchHashes = new Float64Array(BATCH_CHUNK);
   /** Keeps the prefetching loads of observeBatch() from being optimised away. */
   #sink = 0;
+  /** observeEncoded(): its reader, the message being applied, and the full decoder (rare cases). */
+  readonly #reader = new ObservationV1Reader();
+  #encBytes: Buffer | undefined;
+  #encStart = 0;
+  readonly #decoder = new ObservationV1Decoder();
   /** Node of the previous restored flow key. */
   #restoreLast: NodeClock | undefined;
   #records: FlowRecord[] = [];
@@ -187,6 +200,83 @@ export class FlowEngine implements FlowEngineApi {
     const w = this.#kw;
     if (encodeKey(obs.zone, obs.protocol, obs.orig, w, 0)) this.#observeNarrow(obs, node, w, 0);
     else this.#observeWide(obs, node);
+  }
+
+  /**
+   * observe() of the observation.v1 Avro body at bytes[start..] (the message value after its
+   * single-object header, whose fingerprint the caller checked is observation.v1's): the same
+   * records, states, stats and errors as observe() of what ObservationV1Decoder makes of it, without
+   * building that Observation for the common case (an update of a tracked IPv4 flow): the fields
+   * are read into one reused object and the flow's key words straight from the address bytes. A new
+   * flow, a new connection on a key or a wide (IPv6) flow decodes the message fully first.
+   * False, with nothing done, when the bytes are not exactly one valid v1 body (decode() would
+   * return undefined): the caller decodes them with its codec, which names the error.
+   */
+  observeEncoded(bytes: Buffer, start: number): boolean {
+    const r = this.#reader;
+    if (!r.read(bytes, start)) return false;
+    const obs = r.obs;
+    this.#encBytes = bytes;
+    this.#encStart = start;
+    try {
+      const t = obs.timeUs;
+      checkTime(obs, t);
+      const node = this.#node(obs.node);
+      if (!this.#admit(node, obs.bootId, t)) {
+        this.#stats.lateObservations++;
+        return true;
+      }
+      const w = this.#kw;
+      const o = obs.orig;
+      const at = r.orig;
+      const src = parseIPv4Bytes(bytes, at.srcFrom, at.srcTo);
+      const dst = src < 0 ? -1 : parseIPv4Bytes(bytes, at.dstFrom, at.dstTo);
+      if (
+        dst >= 0 &&
+        encodeKeyFields(
+          obs.zone,
+          obs.protocol,
+          src,
+          dst,
+          o.srcPort,
+          o.dstPort,
+          o.icmpType,
+          o.icmpCode,
+          o.icmpId,
+          w,
+          0,
+        )
+      ) {
+        this.#observeNarrow(obs, node, w, 0);
+      } else this.#observeWide(this.#whole(obs), node);
+    } finally {
+      this.#encBytes = undefined;
+    }
+    return true;
+  }
+
+  /**
+   * `obs` itself, or when it is observeEncoded()'s reused object (addresses not decoded), the full
+   * Observation decoded from the same message bytes.
+   */
+  #whole(obs: Observation): Observation {
+    const bytes = this.#encBytes;
+    if (bytes === undefined || obs !== this.#reader.obs) return obs;
+    const full = this.#decoder.decode(bytes, this.#encStart);
+    if (full === undefined) {
+      // Cannot happen: the reader accepted these bytes with the decoder's own checks.
+      throw new CtflowError(
+        'CODEC_DECODE',
+        'observation.v1 body accepted by the reader, refused by the decoder',
+        {
+          details: {
+            offset: this.#encStart,
+            expected: 'ObservationV1Reader and ObservationV1Decoder to agree',
+          },
+        },
+      );
+    }
+    return full;
   }
 
   /**
@@ -821,6 +911,7 @@ export class FlowEngine implements FlowEngineApi {
     at: number,
     wideKey: string | undefined,
   ): void {
+    obs = this.#whole(obs);
     const c = obs.counters;
     if (c !== null) checkCounters(obs, c);
     const t = this.#t;

@@ -98,7 +98,66 @@ export function encodeKey(zone: number, protocol: number, o: Tuple, out: Uint32A
   if (src < 0) return false;
   const dst = parseIPv4(o.dst);
   if (dst < 0) return false;
-  const { srcPort, dstPort, icmpType, icmpCode, icmpId } = o;
+  return encodeKeyFields(
+    zone,
+    protocol,
+    src,
+    dst,
+    o.srcPort,
+    o.dstPort,
+    o.icmpType,
+    o.icmpCode,
+    o.icmpId,
+    out,
+    at,
+  );
+}
+
+/**
+ * The canonical IPv4 dotted quad in bytes[from, to) (UTF-8 of the observation's address text) as a
+ * uint32, or -1: exactly parseIPv4() of the decoded text (a byte ≥ 0x80 is neither digit nor dot).
+ */
+export function parseIPv4Bytes(bytes: Uint8Array, from: number, to: number): number {
+  const n = to - from;
+  if (n < 7 || n > 15) return -1;
+  let v = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = from; i < to; i++) {
+    const c = bytes[i] as number;
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9 || (digits > 0 && part === 0)) return -1;
+    part = part * 10 + d;
+    if (part > 255) return -1;
+    digits++;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return v * 256 + part;
+}
+
+/** encodeKey() with the addresses already parsed (src, dst ≥ 0). */
+export function encodeKeyFields(
+  zone: number,
+  protocol: number,
+  src: number,
+  dst: number,
+  srcPort: number,
+  dstPort: number,
+  icmpType: number | null,
+  icmpCode: number | null,
+  icmpId: number | null,
+  out: Uint32Array,
+  at: number,
+): boolean {
   if (!fits(srcPort, 0xffff) || !fits(dstPort, 0xffff) || !fits(zone, 0xffff) || !fits(protocol, 0xff)) {
     return false;
   }

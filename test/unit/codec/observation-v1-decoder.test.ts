@@ -2,7 +2,7 @@ import type avro from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AvroCodec } from '../../../src/codec/avro-codec.js';
-import { ObservationV1Decoder } from '../../../src/codec/observation-v1-decoder.js';
+import { ObservationV1Decoder, ObservationV1Reader } from '../../../src/codec/observation-v1-decoder.js';
 import { loadCurrentSchemas } from '../../../src/codec/schema-files.js';
 import { SINGLE_OBJECT_HEADER_LENGTH } from '../../../src/codec/single-object.js';
 import { observationArb } from './arbitraries.js';
@@ -72,5 +72,60 @@ describe('ObservationV1Decoder (the specialised hot path of AvroCodec.decode)', 
     expect(codec.decode(bytes)).toEqual({ type: 'observation', value: goldenObservation });
     const truncated = bytes.subarray(0, bytes.length - 3);
     expect(() => codec.decode(truncated)).toThrow(/truncated/);
+  });
+});
+
+describe("ObservationV1Reader (the flow engine's observeEncoded() input)", () => {
+  /** What the reader read, in the decoder's shape (orig addresses from their byte ranges). */
+  function readerView(reader: ObservationV1Reader, bytes: Buffer): unknown {
+    const o = reader.obs;
+    const r = reader.orig;
+    return {
+      ...o,
+      orig: {
+        ...o.orig,
+        src: bytes.toString('utf8', r.srcFrom, r.srcTo),
+        dst: bytes.toString('utf8', r.dstFrom, r.dstTo),
+      },
+      reply: null,
+      counters: o.counters === null ? null : { ...o.counters },
+    };
+  }
+
+  it('reads every observation as the decoder does (reply tuple checked, not kept)', () => {
+    const reader = new ObservationV1Reader();
+    const decoder = new ObservationV1Decoder();
+    fc.assert(
+      fc.property(fc.array(observationArb, { minLength: 1, maxLength: 5 }), (observations) => {
+        for (const obs of observations) {
+          const bytes = Buffer.from(codec.encodeObservation(obs));
+          expect(reader.read(bytes, SINGLE_OBJECT_HEADER_LENGTH)).toBe(true);
+          const full = decoder.decode(bytes, SINGLE_OBJECT_HEADER_LENGTH);
+          expect(readerView(reader, bytes)).toEqual({ ...full, reply: null });
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('accepts exactly the corrupted bodies the decoder accepts', () => {
+    const reader = new ObservationV1Reader();
+    const decoder = new ObservationV1Decoder();
+    const original = codec.encodeObservation(goldenObservation);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: SINGLE_OBJECT_HEADER_LENGTH, max: original.length - 1 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 3 }),
+        (at, byte, cut) => {
+          const bytes = Buffer.from(original).subarray(0, original.length - cut);
+          if (at < bytes.length) bytes[at] = byte;
+          const full = decoder.decode(bytes, SINGLE_OBJECT_HEADER_LENGTH);
+          expect(reader.read(bytes, SINGLE_OBJECT_HEADER_LENGTH)).toBe(full !== undefined);
+          if (full !== undefined) expect(readerView(reader, bytes)).toEqual({ ...full, reply: null });
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { AvroCodec } from '../../../src/codec/avro-codec.js';
 import { schemaFingerprint } from '../../../src/codec/canonical.js';
 import { fingerprintBytesLE } from '../../../src/codec/rabin.js';
 import { loadSchemaFile, schemasDir } from '../../../src/codec/schema-files.js';
+import { SINGLE_OBJECT_HEADER_LENGTH } from '../../../src/codec/single-object.js';
 import { FlowEngine } from '../../../src/flow/engine.js';
 import { FLOWSTATE_V1, FlowStateCodec } from '../../../src/flow/state-codec.js';
 import type {
@@ -13,7 +15,7 @@ import type {
   Observation,
   StateValue,
 } from '../../../src/flow/types.js';
-import { obs, SEC, T0, tuple, wm } from './helpers.js';
+import { ctr, obs, SEC, T0, tuple, wm } from './helpers.js';
 import { type Input, planArb, simulate } from './stream-gen.js';
 
 const BUSY: Partial<EngineOptions> = {
@@ -271,5 +273,85 @@ describe('restoreEncoded() equals restore()', () => {
     expect(() =>
       new FlowEngine().restoreEncoded([[key, Buffer.concat([good, Buffer.from([0])])]], codec),
     ).toThrow(/ends at/);
+  });
+});
+
+describe('observeEncoded() equals observe() of the decoded observation', () => {
+  const avro = new AvroCodec();
+  const bytesOf = (o: Observation): Buffer => Buffer.from(avro.encodeObservation(o));
+
+  it('on generated streams with duplicates: same records, changelog states, snapshot and stats', () => {
+    fc.assert(
+      fc.property(
+        planArb(),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        fc.constantFrom(BUSY, EXACT),
+        (plan, dupList, options) => {
+          const { inputs } = simulate(plan);
+          const withDups: Input[] = [...inputs];
+          for (const d of dupList) {
+            if (inputs.length === 0) break;
+            const i = d % inputs.length;
+            withDups.splice(Math.min(withDups.length, i + 1 + (d % 3)), 0, inputs[i] as Input);
+          }
+          const plain = new FlowEngine(options);
+          const encoded = new FlowEngine(options);
+          const a: unknown[] = [];
+          const b: unknown[] = [];
+          for (const input of withDups) {
+            if (input.type === 'obs') {
+              plain.observe(input.value);
+              expect(encoded.observeEncoded(bytesOf(input.value), SINGLE_OBJECT_HEADER_LENGTH)).toBe(true);
+            } else {
+              plain.watermark(input.value);
+              encoded.watermark(input.value);
+            }
+            a.push(plain.drain());
+            b.push(encoded.drain());
+          }
+          expect(b).toEqual(a);
+          expect(outcome(encoded, [])).toEqual(outcome(plain, []));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  }, 120_000);
+
+  it('the same errors as observe(), and false with nothing done for bytes that are not one v1 body', () => {
+    const first = obs({ kind: 'NEW', timeUs: T0, counters: ctr(2) });
+    const cases: Observation[] = [
+      obs({ timeUs: -5 }),
+      obs({ timeUs: T0 + SEC, counters: { ...ctr(3), origBytes: -1 } }), // update path
+      obs({
+        timeUs: T0 + SEC,
+        orig: tuple('10.9.9.9', 1, '10.9.9.8', 2),
+        counters: { ...ctr(1), replyPackets: -2 },
+      }), // new flow
+      obs({ timeUs: T0 + SEC, node: 'bad|node' }),
+    ];
+    for (const bad of cases) {
+      const a = new FlowEngine();
+      const b = new FlowEngine();
+      a.observe(first);
+      b.observeEncoded(bytesOf(first), SINGLE_OBJECT_HEADER_LENGTH);
+      let expected: unknown;
+      try {
+        a.observe(bad);
+      } catch (err) {
+        expected = err;
+      }
+      expect(expected).toBeInstanceOf(Error);
+      expect(() => b.observeEncoded(bytesOf(bad), SINGLE_OBJECT_HEADER_LENGTH)).toThrow(
+        (expected as Error).message,
+      );
+      expect(b.snapshot()).toEqual(a.snapshot());
+    }
+    const e = new FlowEngine();
+    const good = bytesOf(first);
+    expect(e.observeEncoded(good.subarray(0, good.length - 2), SINGLE_OBJECT_HEADER_LENGTH)).toBe(false);
+    expect(e.observeEncoded(Buffer.concat([good, Buffer.from([0])]), SINGLE_OBJECT_HEADER_LENGTH)).toBe(
+      false,
+    );
+    expect(e.snapshot()).toEqual([]);
   });
 });
