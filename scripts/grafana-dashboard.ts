@@ -224,9 +224,13 @@ export const ROWS: RowSpec[] = [
       },
       {
         title: 'Flow states restored',
-        description: 'Flow states loaded from the changelog on partition assignment, per processor.',
+        description:
+          "Flow states loaded from the changelog on partition assignment, per processor; restores read through the Kafka client instead of ctflow's own Fetch requests, by reason.",
         unit: 'short',
-        queries: [q(increase('ctflow_restored_flows_total', 'instance'), '{{instance}}')],
+        queries: [
+          q(increase('ctflow_restored_flows_total', 'instance'), '{{instance}}'),
+          q(increase('ctflow_processor_restore_fallbacks_total', 'reason'), 'fallback: {{reason}}'),
+        ],
       },
       {
         title: 'Rebalances',

@@ -25,6 +25,9 @@ export async function syncProcessorMetrics(metrics: Metrics, stats: ProcessorSta
   }
   await advanceCounterTo(metrics.duplicateRecords, {}, stats.possibleDuplicates);
   await advanceCounterTo(metrics.restoredFlows, {}, stats.restoredEntries);
+  for (const [reason, n] of Object.entries(stats.restoreFallbacksByReason)) {
+    await advanceCounterTo(metrics.restoreFallbacks, { reason }, n);
+  }
   await advanceCounterTo(metrics.rebalances, {}, stats.rebalances);
   await advanceCounterTo(metrics.offsetCommits, {}, stats.commits);
   await advanceCounterTo(metrics.cacheCommits, {}, stats.cacheCommits);

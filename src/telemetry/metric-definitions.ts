@@ -319,6 +319,13 @@ export const METRIC_DEFINITIONS = {
     labels: [],
     roles: ['processor'],
   },
+  restoreFallbacks: {
+    type: 'counter',
+    name: 'ctflow_processor_restore_fallbacks_total',
+    help: "Changelog restores (or the rest of one) read through the Kafka client instead of ctflow's own Fetch requests, by reason (SASL, a compression codec or message format it does not read, a broker without Fetch v4-v11).",
+    labels: ['reason'],
+    roles: ['processor'],
+  },
   rebalances: {
     type: 'counter',
     name: 'ctflow_rebalances_total',
