@@ -150,7 +150,10 @@ export class Publisher {
   observation(obs: Observation): void {
     let value: Buffer;
     try {
-      value = Buffer.from(this.codec.encodeObservation(obs));
+      // A view of the codec's slab, not a copy: the codec never writes over bytes it handed out, and
+      // the slab is freed once the messages on it are sent (a copy per message doubled the buffers
+      // a first poll of a large table allocates).
+      value = this.codec.encodeObservation(obs);
     } catch (err) {
       this.stats_.dropped.encode_error++;
       this.options.onError?.(err);
@@ -182,7 +185,7 @@ export class Publisher {
     if (wm === null) return;
     this.pendingWatermark = null;
     this.lastWatermarkAt = this.clock();
-    const value = Buffer.from(this.codec.encodeWatermark(wm));
+    const value = this.codec.encodeWatermark(wm);
     for (let p = 0; p < this.options.partitions; p++) {
       // A dropped watermark is superseded by the next one; counted, not fatal.
       if (this.enqueue({ kind: 'watermark', partition: p, key: null, value }) !== null)

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { CtflowError } from '../errors.js';
 import type { ClockUs } from './clock.js';
+import { IdSet } from './id-set.js';
 import { LineSplitter } from './lines.js';
 import { commandError, type ReadGate } from './run-lines.js';
 
@@ -75,8 +76,11 @@ export class DiffSession {
   private needFull = true;
   /** forgetAll() was called: the next dump is full. */
   private fullRequested = false;
-  /** Ids the reader holds a fingerprint of (mirror of its diff state, as of the last dump). */
-  private held = new Set<number>();
+  /**
+   * Ids the reader holds a fingerprint of (mirror of its diff state, as of the last dump): one per
+   * table entry, hence a typed-array set.
+   */
+  private readonly held = new IdSet();
   /** Processes started (1 after the first dump; more after the reader exited). */
   starts = 0;
 

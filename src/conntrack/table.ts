@@ -1,6 +1,7 @@
 import type { Counters, EventKind, Observation, Tuple } from '../flow/types.js';
 import type { ConntrackEntry, ConntrackEvent } from './entry.js';
 import { isIcmp } from './entry.js';
+import { EntryStore } from './entry-store.js';
 import { IPS } from './status.js';
 
 /** Who is observing: stamped on every observation. */
@@ -41,14 +42,6 @@ export function emptyTableStats(): TableStats {
     retimed: 0,
     retimedMaxUs: 0,
   };
-}
-
-interface Known {
-  entry: ConntrackEntry;
-  /** Number of the last dump that showed the entry (or during which an event announced it). */
-  generation: number;
-  /** Fingerprint of the dump line last parsed for it (fingerprint.ts); null after an event. */
-  fingerprint: number | null;
 }
 
 const ZERO: Counters = Object.freeze({ origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 });
@@ -132,7 +125,12 @@ function withIcmpFrom(entry: ConntrackEntry, from: ConntrackEntry): ConntrackEnt
  *   the end of the last dump, which the source's watermark carries); counted in stats.retimed.
  */
 export class ConntrackTable {
-  private readonly known = new Map<number, Known>();
+  /**
+   * Per conntrack id: the entry last reported, the number of the last dump that showed it (or during
+   * which an event announced it), and the fingerprint of the dump line last parsed for it (null after
+   * an event). Compact rows (entry-store.ts): at 100,000 entries this is most of the agent's heap.
+   */
+  private readonly known = new EntryStore();
   /** Destroyed since the current dump began: later lines of that dump about them are stale. */
   private destroyed = new Map<number, ConntrackEntry>();
   /** Synthesised DESTROYs of the last dump: a late real DESTROY for them is dropped. */
@@ -175,12 +173,12 @@ export class ConntrackTable {
     };
   }
 
-  private synthDestroy(k: Known, timeUs: number): Observation {
+  private synthDestroy(entry: ConntrackEntry, timeUs: number): Observation {
     this.stats.syntheticDestroys++;
-    this.synthesised.set(k.entry.conntrackId, k.entry);
+    this.synthesised.set(entry.conntrackId, entry);
     return this.observation('DESTROY', timeUs, {
-      ...k.entry,
-      status: k.entry.status | IPS.DYING,
+      ...entry,
+      status: entry.status | IPS.DYING,
     });
   }
 
@@ -188,14 +186,16 @@ export class ConntrackTable {
   event(ev: ConntrackEvent): Observation[] {
     const e = ev.entry;
     const id = e.conntrackId;
-    const prev = this.known.get(id);
+    let slot = this.known.find(id);
+    const prev = slot < 0 ? undefined : this.known.entry(slot);
     const out: Observation[] = [];
-    if (prev !== undefined && !sameConnection(prev.entry, e)) {
+    if (prev !== undefined && !sameConnection(prev, e)) {
       this.stats.idReuses++;
-      this.known.delete(id);
+      this.known.remove(slot);
+      slot = -1;
       out.push(this.synthDestroy(prev, ev.timeUs));
     }
-    const same = prev !== undefined && sameConnection(prev.entry, e) ? prev : undefined;
+    const same = slot >= 0 ? prev : undefined;
     switch (ev.kind) {
       case 'NEW': {
         this.destroyed.delete(id);
@@ -203,22 +203,23 @@ export class ConntrackTable {
         // A dump may have reported the entry before its NEW event arrived: nothing new then.
         if (same !== undefined) return out;
         const entry = { ...e, counters: e.counters ?? (this.ctx.acct ? ZERO : null) };
-        this.known.set(id, { entry, generation: this.generation, fingerprint: null });
+        this.known.add(entry, this.generation, null);
         out.push(this.observation('NEW', ev.timeUs, entry));
         return out;
       }
       case 'UPDATE': {
         const entry: ConntrackEntry = {
           ...e,
-          counters: e.counters ?? same?.entry.counters ?? (this.ctx.acct ? ZERO : null),
-          kernelStartUs: e.kernelStartUs ?? same?.entry.kernelStartUs ?? null,
+          counters: e.counters ?? same?.counters ?? (this.ctx.acct ? ZERO : null),
+          kernelStartUs: e.kernelStartUs ?? same?.kernelStartUs ?? null,
         };
-        this.known.set(id, { entry, generation: same?.generation ?? this.generation, fingerprint: null });
+        if (slot >= 0) this.known.replace(slot, entry, this.known.generation(slot), null);
+        else this.known.add(entry, this.generation, null);
         out.push(this.observation('UPDATE', ev.timeUs, entry));
         return out;
       }
       case 'DESTROY': {
-        this.known.delete(id);
+        if (slot >= 0) this.known.remove(slot);
         this.destroyed.set(id, e);
         const ghost = this.synthesised.get(id);
         if (same === undefined && ghost !== undefined && sameConnection(ghost, e)) {
@@ -228,8 +229,8 @@ export class ConntrackTable {
         }
         const entry: ConntrackEntry = {
           ...e,
-          counters: e.counters ?? same?.entry.counters ?? null,
-          kernelStartUs: e.kernelStartUs ?? same?.entry.kernelStartUs ?? null,
+          counters: e.counters ?? same?.counters ?? null,
+          kernelStartUs: e.kernelStartUs ?? same?.kernelStartUs ?? null,
         };
         out.push(this.observation('DESTROY', ev.timeUs, entry));
         return out;
@@ -248,10 +249,11 @@ export class ConntrackTable {
    */
   completeIcmp(entry: ConntrackEntry): ConntrackEntry | null {
     if (!isIcmp(entry.protocol) || entry.orig.icmpId !== null) return entry;
-    const prev = this.known.get(entry.conntrackId);
-    if (prev === undefined || !sameConnection(prev.entry, entry) || prev.entry.orig.icmpId === null)
-      return null;
-    return withIcmpFrom(entry, prev.entry);
+    const slot = this.known.find(entry.conntrackId);
+    if (slot < 0) return null;
+    const prev = this.known.entry(slot);
+    if (!sameConnection(prev, entry) || prev.orig.icmpId === null) return null;
+    return withIcmpFrom(entry, prev);
   }
 
   /**
@@ -259,9 +261,9 @@ export class ConntrackTable {
    * parsed for it, the entry is marked seen and true is returned (nothing to parse or report).
    */
   unchanged(id: number, fingerprint: number): boolean {
-    const prev = this.known.get(id);
-    if (prev === undefined || prev.fingerprint !== fingerprint || this.destroyed.has(id)) return false;
-    prev.generation = this.generation;
+    const slot = this.known.find(id);
+    if (slot < 0 || this.known.fingerprint(slot) !== fingerprint || this.destroyed.has(id)) return false;
+    this.known.setGeneration(slot, this.generation);
     return true;
   }
 
@@ -271,10 +273,10 @@ export class ConntrackTable {
    * id the reader `held` unchanged through the dump is marked seen. Call before endDump().
    */
   keepUnchanged(held: (id: number) => boolean): void {
-    // forEach: no [key, value] array per entry (100,000 entries per poll).
-    this.known.forEach((k, id) => {
-      if (k.generation < this.generation && held(id)) k.generation = this.generation;
-    });
+    const known = this.known;
+    for (let s = known.first(); s >= 0; s = known.next(s)) {
+      if (known.generation(s) < this.generation && held(known.id(s))) known.setGeneration(s, this.generation);
+    }
   }
 
   /**
@@ -288,20 +290,25 @@ export class ConntrackTable {
       this.stats.staleDumpLines++;
       return [];
     }
-    const prev = this.known.get(id);
-    if (prev !== undefined && sameConnection(prev.entry, entry)) {
-      prev.generation = this.generation;
-      prev.fingerprint = fingerprint;
-      if (!changed(prev.entry, entry)) return [];
-      prev.entry = entry;
+    const slot = this.known.find(id);
+    if (slot < 0) {
+      this.known.add(entry, this.generation, fingerprint);
       return [this.observation('POLL', seenUs, entry)];
     }
-    const out: Observation[] = [];
-    if (prev !== undefined) {
-      this.stats.idReuses++;
-      out.push(this.synthDestroy(prev, seenUs));
+    const prev = this.known.entry(slot);
+    if (sameConnection(prev, entry)) {
+      if (!changed(prev, entry)) {
+        this.known.setGeneration(slot, this.generation);
+        this.known.setFingerprint(slot, fingerprint);
+        return [];
+      }
+      this.known.replace(slot, entry, this.generation, fingerprint);
+      return [this.observation('POLL', seenUs, entry)];
     }
-    this.known.set(id, { entry, generation: this.generation, fingerprint });
+    this.stats.idReuses++;
+    const out = [this.synthDestroy(prev, seenUs)];
+    // The id keeps its place in the table's order (a Map's set() of a known key did the same).
+    this.known.replace(slot, entry, this.generation, fingerprint);
     out.push(this.observation('POLL', seenUs, entry));
     return out;
   }
@@ -313,10 +320,15 @@ export class ConntrackTable {
   endDump(endUs: number): Observation[] {
     this.synthesised = new Map();
     const out: Observation[] = [];
-    for (const [id, k] of this.known) {
-      if (k.generation >= this.generation) continue;
-      this.known.delete(id);
-      out.push(this.synthDestroy(k, endUs));
+    const known = this.known;
+    for (let s = known.first(); s >= 0; ) {
+      const next = known.next(s);
+      if (known.generation(s) < this.generation) {
+        const entry = known.entry(s);
+        known.remove(s);
+        out.push(this.synthDestroy(entry, endUs));
+      }
+      s = next;
     }
     // Dumps that start from now on cannot show entries destroyed before.
     this.destroyed = new Map();
