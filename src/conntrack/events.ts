@@ -51,7 +51,9 @@ export class EventStream {
     const argv = this.options.reader.eventsArgv;
     const [file, ...args] = argv;
     return new Promise((resolve) => {
-      const child = spawn(file as string, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // stdin: the reader's lifeline (reader.eventsArgv), held open and never written to.
+      const child = spawn(file as string, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      child.stdin?.on('error', () => {});
       this.child = child;
       let ready = false;
       const markReady = (): void => {

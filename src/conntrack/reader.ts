@@ -1,5 +1,6 @@
 import type { ConntrackEntry, ConntrackEvent } from './entry.js';
 import { hashBytes, lineConntrackId, lineFingerprint } from './fingerprint.js';
+import { withStdinLifeline } from './lifeline.js';
 import { parseEventLine } from './parse-extended-line.js';
 import { parseNetlinkLine } from './parse-netlink-line.js';
 import { LineFormatError } from './parse-error.js';
@@ -23,7 +24,10 @@ export interface Reader {
    * (diff-session.ts); when set, polls use it instead of dumpArgv.
    */
   diffArgv?: readonly string[];
-  /** Command that prints events until killed. */
+  /**
+   * Command that prints events until killed, or until its stdin (a pipe from ctflow) reaches EOF:
+   * ctflow's death then ends it too (lifeline.ts).
+   */
   eventsArgv: readonly string[];
   /** Text on the events command's stderr that means it is subscribed. */
   readyMarker: string;
@@ -42,7 +46,15 @@ export function conntrackToolsReader(conntrack: readonly string[], eventBufferBy
   return {
     kind: 'conntrack-tools',
     dumpArgv: [...conntrack, '-L', '-o', 'xml,ktimestamp'],
-    eventsArgv: [...conntrack, '-E', '-o', 'timestamp,extended,id', '-b', String(eventBufferBytes)],
+    // conntrack -E knows nothing of its stdin: a shell watchdog ends it when ctflow is gone.
+    eventsArgv: withStdinLifeline([
+      ...conntrack,
+      '-E',
+      '-o',
+      'timestamp,extended,id',
+      '-b',
+      String(eventBufferBytes),
+    ]),
     // conntrack opens its subscribed socket before it sizes the buffer, and says so.
     readyMarker: 'buffer size',
     parseDumpLine: parseXmlDumpLine,
@@ -73,6 +85,7 @@ export function ctnetlinkReader(ctnetlink: readonly string[]): Reader {
     kind: 'ctnetlink',
     dumpArgv: [...ctnetlink, 'dump'],
     diffArgv: [...ctnetlink, 'serve'],
+    // Exits by itself when its stdin, a pipe, reaches EOF (tools/ctnetlink/lifeline.go).
     eventsArgv: [...ctnetlink, 'events'],
     readyMarker: 'listening',
     parseDumpLine: (line) => {

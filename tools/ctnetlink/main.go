@@ -126,8 +126,10 @@ func dumpOnce() {
 	}
 }
 
-// events prints NEW / UPDATE / DESTROY events until killed, each stamped with its receive time.
+// events prints NEW / UPDATE / DESTROY events until killed (or until stdin, a pipe, reaches EOF:
+// see exitWithParent), each stamped with its receive time.
 func events() {
+	exitWithParent()
 	fd, err := openSocket(1 | 2 | 4) // NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY
 	if err != nil {
 		fail("%v", err)

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { withStdinLifeline } from '../../../src/conntrack/lifeline.js';
 import { conntrackToolsReader, ctnetlinkReader } from '../../../src/conntrack/reader.js';
 import { fixtureLines } from './fixtures.js';
 
@@ -12,14 +13,10 @@ describe('readers', () => {
       '-o',
       'xml,ktimestamp',
     ]);
-    expect(conntrackToolsReader(['conntrack'], 1024).eventsArgv).toEqual([
-      'conntrack',
-      '-E',
-      '-o',
-      'timestamp,extended,id',
-      '-b',
-      '1024',
-    ]);
+    // conntrack -E under the stdin lifeline (lifeline.ts): it ends when ctflow is gone.
+    expect(conntrackToolsReader(['conntrack'], 1024).eventsArgv).toEqual(
+      withStdinLifeline(['conntrack', '-E', '-o', 'timestamp,extended,id', '-b', '1024']),
+    );
     expect(ctnetlinkReader([...prefix, '/x/ctnetlink']).eventsArgv).toEqual([
       ...prefix,
       '/x/ctnetlink',
