@@ -51,6 +51,14 @@ export interface ProducerOptions {
 export interface SendOptions {
   /** One request whatever the size (all or nothing per partition). Default false. */
   atomic?: boolean;
+  /**
+   * Told, once the send is acknowledged, the offset its first message got in each partition it wrote to by
+   * explicit `partition` (from the produce response's base offsets). Writers that must know whether anyone
+   * else wrote to a partition between two of their sends (the processor's changelog fencing) compare it with
+   * the offset they expected. Only with `atomic`; not told when the response carries no offsets or when a
+   * message of the same topic in the request had no explicit partition (its place is then unknown).
+   */
+  onOffsets?: (firstOffsets: ReadonlyMap<number, number>) => void;
 }
 
 /** A connected producer. */
@@ -72,6 +80,7 @@ export interface Producer {
 interface Pending {
   topic: string;
   messages: Message[];
+  onOffsets?: (firstOffsets: ReadonlyMap<number, number>) => void;
   resolve: () => void;
   reject: (err: unknown) => void;
   /** The send this chunk belongs to; once one of its chunks failed, the others are not sent. */
@@ -174,7 +183,8 @@ export class BatchingProducer implements Producer {
       const settle = chunkSettler(Math.ceil(converted.length / max), resolve, reject);
       for (let i = 0; i < converted.length; i += max) {
         const messages = converted.length <= max ? converted : converted.slice(i, i + max);
-        this.queue.push({ topic, messages, ...settle });
+        const onOffsets = options.atomic === true ? options.onOffsets : undefined;
+        this.queue.push({ topic, messages, ...settle, ...(onOffsets === undefined ? {} : { onOffsets }) });
       }
       this.queued += converted.length;
       if (this.queued >= this.maxBatchMessages || this.lingerMs === 0) this.kick();
@@ -215,8 +225,9 @@ export class BatchingProducer implements Producer {
     this.inFlight = this.producer
       .sendBatch({ topicMessages, acks: -1, compression: this.compression })
       .then(
-        () => {
+        (metadata: unknown) => {
           this.resendDelayMs = 0;
+          if (batch.some((p) => p.onOffsets !== undefined)) tellOffsets(batch, metadata);
           for (const p of batch) p.resolve();
         },
         (err: unknown) => {
@@ -270,6 +281,42 @@ export class BatchingProducer implements Producer {
     this.closing = true;
     await this.flush();
     await this.producer.disconnect();
+  }
+}
+
+/**
+ * Calls each pending send's onOffsets with the offset of its first message per explicit partition. kafkajs
+ * writes a request's messages of one partition as one record batch in request order, so a message's offset
+ * is the partition's base offset plus the messages of that partition before it in the request.
+ */
+function tellOffsets(batch: readonly Pending[], metadata: unknown): void {
+  if (!Array.isArray(metadata)) return;
+  const base = new Map<string, number>();
+  for (const m of metadata as Array<{ topicName?: string; partition?: number; baseOffset?: string }>) {
+    if (m.topicName === undefined || m.partition === undefined || m.baseOffset === undefined) continue;
+    const offset = Number(m.baseOffset);
+    if (Number.isSafeInteger(offset) && offset >= 0) base.set(`${m.topicName}\0${m.partition}`, offset);
+  }
+  // A message placed by the partitioner may share a partition with explicit ones: offsets unknown there.
+  const unplaced = new Set<string>();
+  for (const p of batch) if (p.messages.some((m) => m.partition === undefined)) unplaced.add(p.topic);
+  const next = new Map<string, number>();
+  for (const p of batch) {
+    if (unplaced.has(p.topic)) continue;
+    const first = new Map<number, number>();
+    let complete = true;
+    for (const m of p.messages) {
+      if (m.partition === undefined) continue;
+      const tp = `${p.topic}\0${m.partition}`;
+      const at = next.get(tp) ?? base.get(tp);
+      if (at === undefined) {
+        complete = false;
+        continue;
+      }
+      if (!first.has(m.partition)) first.set(m.partition, at);
+      next.set(tp, at + 1);
+    }
+    if (p.onOffsets !== undefined && complete && first.size > 0) p.onOffsets(first);
   }
 }
 

@@ -115,6 +115,9 @@ class MessageView implements RecordView {
   value(): Buffer | null {
     return this.m?.value ?? null;
   }
+  header(name: string): Buffer | null {
+    return this.m?.headers[name] ?? null;
+  }
 }
 
 class WireRecordReader implements PartitionRecordReader {

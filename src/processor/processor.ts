@@ -17,8 +17,9 @@
  *   Flows are never ended as forced end here: another processor continues them.
  * Nothing is kept on local disk.
  */
+import { randomUUID } from 'node:crypto';
 import { AvroCodec } from '../codec/avro-codec.js';
-import { isCtflowError } from '../errors.js';
+import { CtflowError, isCtflowError } from '../errors.js';
 import { createFlowEngine } from '../flow/engine.js';
 import { FlowStateCodec } from '../flow/state-codec.js';
 import type { EngineOptions, FlowEngineApi, RecordSink } from '../flow/types.js';
@@ -31,9 +32,10 @@ import { createRecordRangeReader, type PartitionRecordReader } from '../kafka/re
 import { DEFAULT_TOPIC_NAMES, type TopicNames } from '../kafka/topics.js';
 import { applyMessages } from './apply.js';
 import { deadLetterMessage, deadLetterReason } from './dead-letter.js';
+import { claimHeader, encodeClaim, type OwnerClaim, OWNER_HEADER, OWNER_KEY, sameClaim } from './fence.js';
 import { type RoleLog, SILENT_LOG } from './log.js';
 import { type ExportMarker, encodeMarker, MARKER_KEY, resumePoint } from './marker.js';
-import { restorePartition } from './restore.js';
+import { type RestoredPartition, restorePartition } from './restore.js';
 import { emptyProcessorStats, type ProcessorStats } from './stats.js';
 import { APPLY_CHUNK, type CommitPolicy, DEFAULT_COMMIT_POLICY, WriteCache } from './write-cache.js';
 
@@ -108,6 +110,8 @@ interface PartitionState {
   changelogEnd: number;
   /** Set at each rejoin: check the changelog end before using this state again. */
   verify: boolean;
+  /** Our claim on changelog partition p (fence.ts), as the OWNER_HEADER of every record we write there. */
+  claim: string;
 }
 
 class KafkaProcessor implements Processor {
@@ -121,6 +125,8 @@ class KafkaProcessor implements Processor {
   readonly #states = new Map<number, PartitionState>();
   readonly #stats = emptyProcessorStats();
   readonly #policy: CommitPolicy;
+  /** Tells our changelog claims apart from another processor's made at the same end offset. */
+  readonly #ownerId = randomUUID();
   #consumer!: GroupConsumer;
   #producer!: Producer;
   #reader: PartitionRecordReader | undefined;
@@ -283,7 +289,7 @@ class KafkaProcessor implements Processor {
         const end = Math.min(i + APPLY_CHUNK, messages.length, i < dupEnd ? dupEnd : messages.length);
         this.#apply(state, messages, i, end, i < dupEnd);
         i = end;
-        if (state.cache.states >= this.#policy.maxStates) await this.#commitCache(p, state);
+        if (state.cache.states >= this.#policy.maxStates && !(await this.#commitCache(p, state))) return;
       }
       // Caught up with the partition's end offset: no input waiting to coalesce with, commit now.
       if (state.cache.due(this.#policy, Date.now(), last + 1 >= batch.highWatermark || this.#stopping))
@@ -318,6 +324,20 @@ class KafkaProcessor implements Processor {
 
   async #restore(p: number, ctx: BatchContext): Promise<PartitionState> {
     const reader = this.#reader!;
+    // A member that was dropped from the group (frozen past its session timeout) learns it here, before it
+    // claims the partition from its real owner: the error makes kafkajs rejoin.
+    await ctx.heartbeat();
+    const before = (await fetchEndOffsets(this.#o.client, this.#t.flowState)).find((e) => e.partition === p);
+    const claim: OwnerClaim = { epoch: before?.high ?? 0, owner: this.#ownerId };
+    const header = claimHeader(claim);
+    // The claim first, then the read up to the end after it: writes of an older owner that land after the
+    // claim are stale for this restore and every later one (fence.ts).
+    await this.#producer.send(
+      this.#t.flowState,
+      [{ key: OWNER_KEY, value: encodeClaim(claim), partition: p, headers: { [OWNER_HEADER]: header } }],
+      { atomic: true },
+    );
+    this.#stats.claims++;
     const ends = await fetchEndOffsets(this.#o.client, this.#t.flowState);
     const range = ends.find((e) => e.partition === p) ?? { partition: p, low: 0, high: 0 };
     let rebalance: unknown;
@@ -342,6 +362,15 @@ class KafkaProcessor implements Processor {
     }).finally(() => {
       this.#stats.restoring--;
     });
+    this.#stats.staleChangelogRecords += restored.staleRecords;
+    if (!sameClaim(restored.claim, claim)) {
+      // Another processor claimed p after us (we are the stale one, or it is): never use this state.
+      throw new CtflowError(
+        'KAFKA',
+        `restoring ${this.#t.flowState}[${p}]: claimed by another processor after us (${restored.claim === undefined ? 'no claim' : claimHeader(restored.claim)})`,
+        { details: { topic: this.#t.flowState, partition: p, claim: header }, retriable: true },
+      );
+    }
     const resume = resumePoint(restored.marker);
     const state: PartitionState = {
       engine: restored.engine,
@@ -351,7 +380,9 @@ class KafkaProcessor implements Processor {
       duplicatesBelow: resume.duplicatesBelow,
       changelogEnd: range.high,
       verify: false,
+      claim: header,
     };
+    await this.#repair(p, state, restored);
     this.#states.set(p, state);
     this.#stats.restores++;
     this.#stats.restoredEntries += restored.entries;
@@ -365,6 +396,9 @@ class KafkaProcessor implements Processor {
       readMs: restored.readMs,
       loadMs: restored.loadMs,
       ...resume,
+      claim: header,
+      staleRecords: restored.staleRecords,
+      repairs: restored.repairs.length,
       fallbacks: reader.fallbacks(),
     };
     this.#log.info(fields, 'partition state restored');
@@ -373,6 +407,60 @@ class KafkaProcessor implements Processor {
       throw rebalance;
     }
     return state;
+  }
+
+  /**
+   * Writes again, under our claim, the keys whose newest changelog record is stale (a zombie's late write):
+   * once compaction removed the claims that made them stale, a later restore could not tell them apart.
+   */
+  async #repair(p: number, state: PartitionState, restored: RestoredPartition): Promise<void> {
+    const messages: OutgoingMessage[] = restored.repairs.map(([key, value]) => ({
+      key,
+      value,
+      partition: p,
+    }));
+    if (restored.markerStale) {
+      messages.push({
+        key: MARKER_KEY,
+        value: restored.marker === undefined ? null : encodeMarker(restored.marker),
+        partition: p,
+      });
+    }
+    if (messages.length === 0) return;
+    if (!(await this.#writeChangelog(p, state, messages))) {
+      throw new CtflowError(
+        'KAFKA',
+        `restoring ${this.#t.flowState}[${p}]: written by another processor meanwhile`,
+        {
+          details: { topic: this.#t.flowState, partition: p, claim: state.claim },
+          retriable: true,
+        },
+      );
+    }
+    this.#stats.changelogRepairs += messages.length;
+    this.#log.warn(
+      { partition: p, repairs: messages.length, staleRecords: restored.staleRecords },
+      'stale changelog records of an older owner found: newest values written again',
+    );
+  }
+
+  /**
+   * Someone else wrote to p's changelog since our last write (a processor that claimed p, or a zombie's late
+   * write): stop here. Nothing more is exported from this state and its input is not committed; p's next
+   * batch (read again from what the changelog covers) restores it under a new claim, unless kafkajs learns
+   * meanwhile that p is no longer ours.
+   */
+  #interleaved(p: number, state: PartitionState, uncommitted: number): false {
+    this.#stats.fencedCommits++;
+    this.#stats.uncommittedDropped += uncommitted;
+    this.#log.warn(
+      { partition: p, coveredTo: state.coveredTo, messages: uncommitted, claim: state.claim },
+      'changelog written by another processor: state dropped, nothing more exported from it',
+    );
+    if (this.#states.get(p) === state && !this.#stopping)
+      this.#consumer.seek({ topic: this.#t.observations, partition: p, offset: state.coveredTo });
+    this.#drop(p, 'changelog written by another processor');
+    return false;
   }
 
   /** Applies messages[start, end) to p's engine; its output stays there (coalesced) until the commit. */
@@ -397,14 +485,17 @@ class KafkaProcessor implements Processor {
    * exporter (flushed), newest state per key + "exported" marker in one atomic changelog request and dead
    * letters (acked), then the input offset is committed behind.
    */
-  async #commitCache(p: number, state: PartitionState): Promise<void> {
+  async #commitCache(p: number, state: PartitionState): Promise<boolean> {
     state.cache.absorb(state.engine.drain(), false);
     const out = state.cache.take();
     const to = out.to;
     if (out.records.length > 0) {
-      await this.#writeChangelog(state, [
+      // Landing right after our previous write proves no claim came in between: a later owner reads this
+      // marker and counts what we export now as possible duplicates. Otherwise export nothing.
+      const ours = await this.#writeChangelog(p, state, [
         this.#marker(p, { phase: 'exporting', coveredTo: state.coveredTo, to }),
       ]);
+      if (!ours) return this.#interleaved(p, state, out.messages);
       this.#o.sink.write(out.records);
       await this.#o.sink.flush();
       this.#stats.records += out.records.length;
@@ -427,10 +518,11 @@ class KafkaProcessor implements Processor {
         'input message sent to the dead-letter topic',
       );
     }
-    await Promise.all([
-      this.#writeChangelog(state, changes),
+    const [ours] = await Promise.all([
+      this.#writeChangelog(p, state, changes),
       deadLetters.length > 0 ? this.#producer.send(this.#t.deadLetter, deadLetters) : undefined,
     ]);
+    if (!ours) return this.#interleaved(p, state, out.messages);
     this.#stats.deadLettered += deadLetters.length;
     this.#stats.cacheCommits++;
     this.#log.debug(
@@ -447,6 +539,7 @@ class KafkaProcessor implements Processor {
     state.coveredTo = to;
     this.#stats.completed += out.messages;
     this.#commitLater(p, to);
+    return true;
   }
 
   #marker(p: number, marker: ExportMarker): OutgoingMessage {
@@ -454,12 +547,26 @@ class KafkaProcessor implements Processor {
     return { key: MARKER_KEY, value: encodeMarker(marker), partition: p };
   }
 
-  async #writeChangelog(state: PartitionState, messages: OutgoingMessage[]): Promise<void> {
+  /**
+   * Writes to changelog partition p under our claim. Returns false when the write did not land right after
+   * our previous one (someone else wrote in between: see #interleaved).
+   */
+  async #writeChangelog(p: number, state: PartitionState, messages: OutgoingMessage[]): Promise<boolean> {
+    const headers = { [OWNER_HEADER]: state.claim };
+    for (const m of messages) m.headers = headers;
+    let first: number | undefined;
     // Atomic: the state changes of a unit and its "exported" marker land together or not at all.
-    await this.#producer.send(this.#t.flowState, messages, { atomic: true });
-    // Offsets of a non-transactional idempotent producer are contiguous: our writes move the end by this much.
-    state.changelogEnd += messages.length;
+    await this.#producer.send(this.#t.flowState, messages, {
+      atomic: true,
+      onOffsets: (offsets) => {
+        first = offsets.get(p);
+      },
+    });
     this.#stats.changelogWrites += messages.length;
+    const expected = state.changelogEnd;
+    // Offsets of a non-transactional idempotent producer are contiguous: our writes move the end by this much.
+    state.changelogEnd = (first ?? expected) + messages.length;
+    return first === undefined || first === expected;
   }
 
   /**

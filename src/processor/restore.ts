@@ -9,7 +9,8 @@ import type { FlowStateCodec } from '../flow/state-codec.js';
 import type { FlowStateEntry } from '../flow/types.js';
 import type { MessageBatch } from '../kafka/message.js';
 import type { PartitionRecordReader, RecordView } from '../kafka/record-range-reader.js';
-import { decodeMarker, type ExportMarker, isMarkerKey } from './marker.js';
+import { isOwnerKey, OWNER_HEADER, type OwnerClaim, OwnerFence } from './fence.js';
+import { decodeMarker, type ExportMarker, isMarkerKey, MARKER_KEY } from './marker.js';
 
 /**
  * The (key, value) pairs of a changelog read, built one at a time as they are iterated, from two parallel
@@ -56,6 +57,9 @@ export class ChangelogFold {
   readonly #values: Array<Buffer | null> = [];
   #marker: ExportMarker | undefined;
   readonly #where: string;
+  readonly #fence = new OwnerFence();
+  /** Keys whose newest record so far is stale (compaction would keep that one). */
+  readonly #staleLast = new Set<string>();
   /** Changelog records folded. */
   records = 0;
 
@@ -69,13 +73,7 @@ export class ChangelogFold {
     this.records++;
     const key = r.keyString();
     if (key === null) return;
-    if (isMarkerKey(key)) {
-      const value = r.value();
-      if (value !== null) this.#marker = decodeMarker(value, `${this.#where}@${r.offset}`);
-      return;
-    }
-    this.#keys.push(key);
-    this.#values.push(r.value());
+    this.#fold(key, r.value(), r.header(OWNER_HEADER), r.offset);
   }
 
   /** Folds one batch of changelog records (in offset order). */
@@ -83,14 +81,27 @@ export class ChangelogFold {
     for (const m of batch.messages) {
       this.records++;
       if (m.key === null) continue;
-      const key = m.key.toString('utf8');
-      if (isMarkerKey(key)) {
-        if (m.value !== null) this.#marker = decodeMarker(m.value, `${m.topic}[${m.partition}]@${m.offset}`);
-        continue;
-      }
-      this.#keys.push(key);
-      this.#values.push(m.value);
+      this.#fold(m.key.toString('utf8'), m.value, m.headers[OWNER_HEADER] ?? null, m.offset);
     }
+  }
+
+  #fold(key: string, value: Buffer | null, owner: Buffer | null, offset: number): void {
+    if (isOwnerKey(key)) {
+      this.#fence.claim(owner, `${this.#where}@${offset}`);
+      return;
+    }
+    if (!this.#fence.accepts(owner, `${this.#where}@${offset}`)) {
+      // A zombie's late write: left out. Its key is repaired if no good record of it comes later.
+      this.#staleLast.add(key);
+      return;
+    }
+    if (this.#staleLast.size > 0) this.#staleLast.delete(key);
+    if (isMarkerKey(key)) {
+      if (value !== null) this.#marker = decodeMarker(value, `${this.#where}@${offset}`);
+      return;
+    }
+    this.#keys.push(key);
+    this.#values.push(value);
   }
 
   /**
@@ -106,6 +117,40 @@ export class ChangelogFold {
     const latest = new Map<string, Buffer | null>();
     for (let i = 0; i < this.#keys.length; i++) latest.set(this.#keys[i] as string, this.#values[i] ?? null);
     return latest;
+  }
+
+  /** The newest owner claim that counted, if any. */
+  get claim(): OwnerClaim | undefined {
+    return this.#fence.current;
+  }
+
+  /** Stale records (and claims) left out. */
+  get staleRecords(): number {
+    return this.#fence.staleRecords + this.#fence.staleClaims;
+  }
+
+  /**
+   * What to write again so that the changelog's newest record of every key counts even once compaction has
+   * removed the claim that made the stale ones stale: for each key whose newest record is stale, its newest
+   * counted value (null: tombstone, also when none counted). The export marker's key gets the marker's
+   * current value; encode it with encodeMarker (undefined here: none counted, write a tombstone).
+   */
+  repairs(): Array<[key: string, value: Buffer | null]> {
+    if (this.#staleLast.size === 0) return [];
+    const want = new Set(this.#staleLast);
+    want.delete(MARKER_KEY);
+    const out = new Map<string, Buffer | null>();
+    for (let i = this.#keys.length - 1; i >= 0 && out.size < want.size; i--) {
+      const key = this.#keys[i] as string;
+      if (want.has(key) && !out.has(key)) out.set(key, this.#values[i] ?? null);
+    }
+    for (const key of want) if (!out.has(key)) out.set(key, null);
+    return [...out];
+  }
+
+  /** True when the export marker's newest record is stale (write the current marker again). */
+  get markerStale(): boolean {
+    return this.#staleLast.has(MARKER_KEY);
   }
 
   /** The newest export marker seen, if any. */
@@ -128,6 +173,13 @@ export class ChangelogFold {
 export interface RestoredPartition {
   engine: FlowEngine;
   marker: ExportMarker | undefined;
+  /** The newest owner claim that counted (the restoring owner's own, if nobody claimed after it). */
+  claim: OwnerClaim | undefined;
+  /** Stale records and claims left out (zombie writes). */
+  staleRecords: number;
+  /** Flow keys to write again (see ChangelogFold.repairs) and whether the export marker needs it too. */
+  repairs: Array<[key: string, value: Buffer | null]>;
+  markerStale: boolean;
   /** Changelog records read. */
   records: number;
   /** Flows loaded. */
@@ -199,6 +251,10 @@ export async function restorePartition(req: RestoreRequest): Promise<RestoredPar
   return {
     engine,
     marker: fold.marker,
+    claim: fold.claim,
+    staleRecords: fold.staleRecords,
+    repairs: fold.repairs(),
+    markerStale: fold.markerStale,
     records: fold.records,
     entries: engine.size,
     durationMs: loaded - started,

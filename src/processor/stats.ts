@@ -53,6 +53,17 @@ export interface ProcessorStats {
   dropped: number;
   /** Input messages applied but not committed when their partition's state was dropped: read again. */
   uncommittedDropped: number;
+  /** Changelog partitions claimed (one per restore: fence.ts). */
+  claims: number;
+  /** Changelog records a restore left out: written by an older owner after a newer claim (zombie writes). */
+  staleChangelogRecords: number;
+  /** Records written again after a restore so that no stale record stays the newest of its key. */
+  changelogRepairs: number;
+  /**
+   * Write-cache commits abandoned because another processor wrote to the partition's changelog since our
+   * last write (claimed it, or wrote late as a zombie): nothing more exported from that state.
+   */
+  fencedCommits: number;
   /** Write-cache commits (each: records exported, newest states and markers written, offset committed). */
   cacheCommits: number;
   /** Flows tracked right now over all owned partitions. */
@@ -90,6 +101,10 @@ export function emptyProcessorStats(): ProcessorStats {
     keptAfterRebalance: 0,
     dropped: 0,
     uncommittedDropped: 0,
+    claims: 0,
+    staleChangelogRecords: 0,
+    changelogRepairs: 0,
+    fencedCommits: 0,
     cacheCommits: 0,
     flows: 0,
     partitions: 0,

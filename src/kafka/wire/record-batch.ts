@@ -51,6 +51,8 @@ export interface RecordView {
   keyString(): string | null;
   /** The value as a view on the fetched bytes (no copy: it keeps them alive), or null for a tombstone. */
   value(): Buffer | null;
+  /** The value of header `name` as a view on the fetched bytes (the last one if repeated), or null. */
+  header(name: string): Buffer | null;
 }
 
 /** A record in place in the fetched bytes (positions, no copies). */
@@ -65,6 +67,12 @@ export class WireRecordView implements RecordView {
   valueStart = 0;
   /** -1: null value (a tombstone). */
   valueLength = -1;
+  /** Where the record's headers start (headerCount VARINT) and where the record ends. */
+  headersStart = 0;
+  recordEnd = 0;
+  /** The last header name asked for, as bytes (compared in place, no string per record). */
+  #headerName = '';
+  #headerBytes = Buffer.alloc(0);
 
   /** The key as a view on the fetched bytes (no copy), or null. */
   key(): Buffer | null {
@@ -83,6 +91,46 @@ export class WireRecordView implements RecordView {
     return this.valueLength < 0
       ? null
       : this.buf.subarray(this.valueStart, this.valueStart + this.valueLength);
+  }
+
+  /**
+   * Header `name`, read only when asked (most reads never ask): headerCount VARINT, then per header
+   * headerKeyLength VARINT, key, headerValueLength VARINT, value (KIP-82; a negative value length is null).
+   */
+  header(name: string): Buffer | null {
+    if (name !== this.#headerName) {
+      this.#headerName = name;
+      this.#headerBytes = Buffer.from(name, 'utf8');
+    }
+    const wanted = this.#headerBytes;
+    const buf = this.buf;
+    const end = this.recordEnd;
+    let p = this.headersStart;
+    const varint = (): number => {
+      let x = 0;
+      let shift = 0;
+      let b: number;
+      do {
+        if (p >= end) return Number.NaN;
+        b = buf[p++]!;
+        x |= (b & 0x7f) << shift;
+        shift += 7;
+      } while (b & 0x80 && shift < 35);
+      return (x >>> 1) ^ -(x & 1);
+    };
+    const count = varint();
+    let found: Buffer | null = null;
+    for (let i = 0; i < count; i++) {
+      const keyLength = varint();
+      if (!(keyLength >= 0) || p + keyLength > end) return found;
+      const matches = keyLength === wanted.length && wanted.compare(buf, p, p + keyLength) === 0;
+      p += keyLength;
+      const valueLength = varint();
+      if (Number.isNaN(valueLength) || p + Math.max(0, valueLength) > end) return found;
+      if (matches) found = valueLength < 0 ? null : buf.subarray(p, p + valueLength);
+      if (valueLength > 0) p += valueLength;
+    }
+    return found;
   }
 }
 
@@ -253,8 +301,11 @@ export class RecordBatchReader {
       v.valueStart = p;
       v.valueLength = valueLength;
       if (valueLength > 0) p += valueLength;
-      // Headers follow; the record length says where the record ends, so they are stepped over.
+      // Headers follow; the record length says where the record ends, so they are stepped over (read only
+      // if a handler asks for one).
       if (p > recordEnd) throw this.#corrupt(`record ${i} key/value beyond its length`, baseOffset);
+      v.headersStart = p;
+      v.recordEnd = recordEnd;
       p = recordEnd;
       if (offset < this.#from) continue;
       if (offset >= this.#to) {

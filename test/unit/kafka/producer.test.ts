@@ -192,4 +192,63 @@ describe('BatchingProducer', () => {
     expect(f.requests).toHaveLength(3);
     expect(p.resends).toBe(2);
   });
+
+  it('tells an atomic send the offset of its first message per explicit partition, from the base offsets', async () => {
+    const requests: Request[] = [];
+    const producer = {
+      sendBatch: async (r: Request) => {
+        requests.push(r);
+        return [
+          { topicName: 'c', partition: 0, errorCode: 0, baseOffset: '100' },
+          { topicName: 'c', partition: 1, errorCode: 0, baseOffset: '7' },
+          { topicName: 'd', partition: 0, errorCode: 0, baseOffset: '50' },
+        ];
+      },
+      disconnect: async () => {},
+    };
+    const p = new BatchingProducer(client, producer as never, 1, 10, 1000);
+    const told: Array<[string, Array<[number, number]>]> = [];
+    const tell = (name: string) => (m: ReadonlyMap<number, number>) => void told.push([name, [...m]]);
+    await Promise.all([
+      p.send(
+        'c',
+        [
+          { value: '1', partition: 0 },
+          { value: '2', partition: 1 },
+        ],
+        { atomic: true, onOffsets: tell('x') },
+      ),
+      p.send(
+        'c',
+        [
+          { value: '3', partition: 0 },
+          { value: '4', partition: 0 },
+        ],
+        { atomic: true, onOffsets: tell('y') },
+      ),
+      p.send('c', [{ value: '5', partition: 1 }], { atomic: true, onOffsets: tell('z') }),
+      // Not atomic: not told. Another topic with a partitioner-placed message: offsets unknown there.
+      p.send('c', [{ value: '6', partition: 0 }], { onOffsets: tell('not atomic') }),
+      p.send(
+        'd',
+        [
+          { value: '7', partition: 0 },
+          { key: 'k', value: '8' },
+        ],
+        { atomic: true, onOffsets: tell('d') },
+      ),
+    ]);
+    expect(requests).toHaveLength(1);
+    expect(told).toEqual([
+      [
+        'x',
+        [
+          [0, 100],
+          [1, 7],
+        ],
+      ],
+      ['y', [[0, 101]]],
+      ['z', [[1, 8]]],
+    ]);
+  });
 });

@@ -171,6 +171,7 @@ test('restorePartition loads the changelog bytes straight into the engine: the s
         key: () => m.key,
         keyString: () => m.key?.toString('utf8') ?? null,
         value: () => m.value,
+        header: (name) => m.headers[name] ?? null,
       };
       for (const [from, to] of [
         [0, half],

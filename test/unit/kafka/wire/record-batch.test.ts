@@ -115,6 +115,52 @@ describe('RecordBatch v2 reader', () => {
     expect(views[0]!.value!.buffer).toBe(buf.buffer);
   });
 
+  it('reads a header on request (KIP-82 layout): the last of a repeated name, null for a null value or none', () => {
+    const buf = encodeBatch({
+      baseOffset: 5,
+      records: [
+        {
+          key: 'k1',
+          value: 'v1',
+          headers: [
+            ['ctflow-owner', '12:a'],
+            ['h2', null],
+            ['ctflow-owner', '40:b'],
+          ],
+        },
+        { key: 'k2', value: null, headers: [['h2', 'y'.repeat(300)]] },
+        { key: 'k3', value: 'v3' },
+      ],
+      compression: 'gzip',
+    });
+    const got: Array<[string | null, string | null, string | null]> = [];
+    new RecordBatchReader(0, 1000, 't[0]').read(buf, 0, buf.length, (r) => {
+      got.push([
+        r.header('ctflow-owner')?.toString() ?? null,
+        r.header('h2')?.toString().slice(0, 3) ?? null,
+        r.header('absent')?.toString() ?? null,
+      ]);
+    });
+    expect(got).toEqual([
+      ['40:b', null, null],
+      [null, 'yyy', null],
+      [null, null, null],
+    ]);
+    // The golden bytes of a real broker: record "a" carries header h=x.
+    const hex =
+      '000000000000000000000062000000000230b838f30001000000020000018bcfe568000000018bcfe568020000000000' +
+      '00001e000000000000000000031f8b080000000000000393606060604a64326462ca60aae0636062624a6264e0636061' +
+      '61644a660000279f0ade1d00000000000000000000030000004e0000000002c74f02310000000000020000018bcfe568' +
+      '000000018bcfe56802000000000000001f00000000000000000003180000000261023102026802780e00020202620100' +
+      '0e00040401026300';
+    const real = Buffer.from(hex, 'hex');
+    const h: Array<string | null> = [];
+    new RecordBatchReader(0, 100, 't[0]').read(real, 0, real.length, (r) => {
+      h.push(r.header('h')?.toString() ?? null);
+    });
+    expect(h).toEqual(['x', null, null, 'x', null, null]);
+  });
+
   it('reads gzip batches', () => {
     const records = Array.from({ length: 200 }, (_, i) => ({
       key: `key-${i}`,
