@@ -497,23 +497,75 @@ export class FlowEngine implements FlowEngineApi {
     const size = entries instanceof Map ? entries.size : Array.isArray(entries) ? entries.length : 0;
     if (size > 0) this.#t.reserve(size);
     const d = new DecodedState();
-    if (entries instanceof Map) {
-      // forEach: no [key, value] array per entry, as for-of over a Map makes.
-      (entries as Map<string, Buffer | null>).forEach((value, key) => {
-        this.#restoreEncodedOne(key, value, codec, where, d);
-      });
-    } else {
-      for (const [key, value] of entries) this.#restoreEncodedOne(key, value, codec, where, d);
-    }
+    const keys: string[] = [];
+    const values: (Buffer | null)[] = [];
+    const add = (value: Buffer | null, key: string): void => {
+      keys.push(key);
+      values.push(value);
+      if (keys.length === BATCH_CHUNK) this.#restoreChunk(keys, values, codec, where, d);
+    };
+    // forEach: no [key, value] array per entry, as for-of over a Map makes.
+    if (entries instanceof Map) (entries as Map<string, Buffer | null>).forEach(add);
+    else for (const [key, value] of entries) add(value, key);
+    this.#restoreChunk(keys, values, codec, where, d);
     this.#buildHeaps();
   }
 
+  /**
+   * Restores a chunk of entries in order, as #restoreEncodedOne() one by one, after two read-only
+   * passes that make their cache misses overlap (as observeBatch() does): the key strings and value
+   * bytes (scattered objects of the consumer), then the index buckets of flow keys whose node is
+   * known already. The key words parsed there are reused.
+   */
+  #restoreChunk(
+    keys: string[],
+    values: (Buffer | null)[],
+    codec: FlowStateCodec,
+    where: string,
+    d: DecodedState,
+  ): void {
+    const n = keys.length;
+    const words = this.#batchWords;
+    const hashes = this.#batchHashes;
+    let sink = 0;
+    let last: NodeClock | undefined;
+    for (let j = 0; j < n; j++) {
+      hashes[j] = -1;
+      const key = keys[j] as string;
+      const value = values[j] as Buffer | null;
+      if (value !== null) sink ^= value[value.length - 1] as number;
+      const bar = key.indexOf('|');
+      if (bar < 0) continue;
+      // Only nodes met already: meeting a node (its index) is the in-order pass's business.
+      if (last === undefined || bar !== last.name.length || !key.startsWith(last.name)) {
+        last = this.#nodes.get(key.slice(0, bar));
+        if (last === undefined) continue;
+      }
+      const at = j * KEY_WORDS;
+      if (encodeKeyString(key, words, at)) hashes[j] = keyWordsHash(last.hash, words, at);
+    }
+    const { table, mask } = this.#t.index;
+    for (let j = 0; j < n; j++) {
+      const h = hashes[j] as number;
+      if (h >= 0) sink ^= table[h & mask] as number;
+    }
+    this.#sink ^= sink;
+    for (let j = 0; j < n; j++) {
+      const pre = (hashes[j] as number) >= 0 ? j * KEY_WORDS : -1;
+      this.#restoreEncodedOne(keys[j] as string, values[j] as Buffer | null, codec, where, d, pre);
+    }
+    keys.length = 0;
+    values.length = 0;
+  }
+
+  /** One restored entry; `pre` ≥ 0: its key words are #batchWords[pre..) (its node is known). */
   #restoreEncodedOne(
     key: string,
     value: Buffer | null,
     codec: FlowStateCodec,
     where: string,
     d: DecodedState,
+    pre: number,
   ): void {
     if (value === null) d.kind = 0;
     else decodeStateInto(codec, value, d, where, key);
@@ -524,7 +576,8 @@ export class FlowEngine implements FlowEngineApi {
     if (isNodeStateKey(key)) return;
     const n = this.#restoreNodeOf(key);
     const live = d.kind === 1;
-    const slot = this.#restoreKey(key, n, live);
+    const slot =
+      pre >= 0 ? this.#restoreWords(this.#batchWords, pre, n, live) : this.#restoreKey(key, n, live);
     if (!live) return;
     writeDecodedState(this.#t, slot, d);
     const seq = d.n[SN.seq] as number;
@@ -559,6 +612,15 @@ export class FlowEngine implements FlowEngineApi {
     const node = this.#node(nodeOfFlowKey(key));
     this.#restoreLast = node;
     return node;
+  }
+
+  /** #restoreKey() of a narrow key whose words are `w[at..)`. */
+  #restoreWords(w: Uint32Array, at: number, n: NodeClock, live: boolean): number {
+    const t = this.#t;
+    const h = keyWordsHash(n.hash, w, at);
+    const previous = t.findWords(w, at, n.idx, h);
+    if (previous >= 0) t.release(previous);
+    return live ? t.alloc(w, at, undefined, n.idx, h) : -1;
   }
 
   /** Drops an earlier value of `key`; when `live`, a fresh slot for it (else -1). */

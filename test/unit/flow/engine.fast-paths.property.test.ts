@@ -226,6 +226,44 @@ describe('restoreEncoded() equals restore()', () => {
     );
   }, 120_000);
 
+  it('across chunks of entries: nodes met mid-chunk, node clocks after their flows, repeated keys and tombstones', () => {
+    const e = new FlowEngine();
+    const messages: [string, Buffer | null][] = [];
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 700; i++) {
+        e.observe(
+          obs({
+            node: `n${(i * 7) % 5}`,
+            timeUs: T0 + round * SEC + i,
+            conntrackId: i + 1,
+            orig:
+              i % 97 === 0
+                ? tuple(`fd00::${i}`, 1000 + i, 'fd00::1', 443)
+                : tuple(`10.1.${i >> 8}.${i & 255}`, 1000 + i, '10.2.0.1', 443),
+            counters: ctr(round + 1),
+          }),
+        );
+      }
+      // Flows first, node clocks last: a chunk meets flows of nodes it has no clock of yet.
+      const changes = e
+        .drain()
+        .changes.sort((x, y) => (x.key.startsWith('@') ? 1 : 0) - (y.key.startsWith('@') ? 1 : 0));
+      for (const c of changes) messages.push([c.key, codec.encode(c.state)]);
+      // Flows 3 and 8 (node n1) end: tombstones, the first one re-created in round 1.
+      messages.push([`n1|0|6|10.1.0.${3 + 5 * round}|${1003 + 5 * round}|10.2.0.1|443|||`, null]);
+    }
+    expect(messages.length).toBeGreaterThan(3 * 256);
+    const viaObjects = new FlowEngine();
+    viaObjects.restore(messages.map(([k, v]) => codec.decodeEntry(k, v)));
+    const viaBytes = new FlowEngine();
+    viaBytes.restoreEncoded(messages, codec);
+    expect(viaBytes.snapshot()).toEqual(viaObjects.snapshot());
+    expect(viaBytes.size).toBe(699);
+    const viaMap = new FlowEngine();
+    viaMap.restoreEncoded(new Map(messages), codec);
+    expect(viaMap.snapshot()).toEqual(viaObjects.snapshot());
+  });
+
   it('keeps the last value of a key (older values, tombstones, node clocks in any order)', () => {
     const e = new FlowEngine();
     e.observe(obs({ kind: 'NEW', timeUs: T0, kernelStartUs: T0 - 5 }));
