@@ -17,7 +17,7 @@
  *   Flows are never ended as forced end here: another processor continues them.
  * Nothing is kept on local disk.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { AvroCodec } from '../codec/avro-codec.js';
 import { CtflowError, isCtflowError } from '../errors.js';
 import { createFlowEngine } from '../flow/engine.js';
@@ -125,8 +125,11 @@ class KafkaProcessor implements Processor {
   readonly #states = new Map<number, PartitionState>();
   readonly #stats = emptyProcessorStats();
   readonly #policy: CommitPolicy;
-  /** Tells our changelog claims apart from another processor's made at the same end offset. */
-  readonly #ownerId = randomUUID();
+  /**
+   * Tells our changelog claims apart from another processor's made at the same end offset (48 random bits:
+   * short, as every changelog record carries it).
+   */
+  readonly #ownerId = randomBytes(6).toString('base64url');
   #consumer!: GroupConsumer;
   #producer!: Producer;
   #reader: PartitionRecordReader | undefined;
@@ -398,7 +401,7 @@ class KafkaProcessor implements Processor {
       ...resume,
       claim: header,
       staleRecords: restored.staleRecords,
-      repairs: restored.repairs.length,
+      repairs: restored.repairs.length + (restored.markerStale ? 1 : 0),
       fallbacks: reader.fallbacks(),
     };
     this.#log.info(fields, 'partition state restored');
