@@ -239,6 +239,18 @@ export const ROWS: RowSpec[] = [
         queries: [q(increase('ctflow_rebalances_total', 'instance'), '{{instance}}')],
       },
       {
+        title: 'Zombie fencing',
+        description:
+          "Changelog owner claims, records of an older owner left out at restore (a zombie processor's late writes), values written again, and commits abandoned because another processor wrote the partition's changelog.",
+        unit: 'short',
+        queries: [
+          q(increase('ctflow_processor_changelog_claims_total', 'instance'), 'claims {{instance}}'),
+          q(increase('ctflow_processor_changelog_stale_records_total', 'instance'), 'stale {{instance}}'),
+          q(increase('ctflow_processor_changelog_repairs_total', 'instance'), 'repairs {{instance}}'),
+          q(increase('ctflow_processor_fenced_commits_total', 'instance'), 'fenced {{instance}}'),
+        ],
+      },
+      {
         title: 'Changelog writes and commits',
         description: 'Flow-state changes written to the changelog topic, by kind, and offset commits.',
         unit: 'ops',

@@ -28,6 +28,10 @@ export async function syncProcessorMetrics(metrics: Metrics, stats: ProcessorSta
   for (const [reason, n] of Object.entries(stats.restoreFallbacksByReason)) {
     await advanceCounterTo(metrics.restoreFallbacks, { reason }, n);
   }
+  await advanceCounterTo(metrics.changelogClaims, {}, stats.claims);
+  await advanceCounterTo(metrics.changelogStale, {}, stats.staleChangelogRecords);
+  await advanceCounterTo(metrics.changelogRepairs, {}, stats.changelogRepairs);
+  await advanceCounterTo(metrics.fencedCommits, {}, stats.fencedCommits);
   await advanceCounterTo(metrics.rebalances, {}, stats.rebalances);
   await advanceCounterTo(metrics.offsetCommits, {}, stats.commits);
   await advanceCounterTo(metrics.cacheCommits, {}, stats.cacheCommits);
