@@ -25,6 +25,7 @@ import { fetchEndOffsets } from '../src/kafka/offsets.js';
 import { createProducer, type OutgoingMessage, type Producer } from '../src/kafka/producer.js';
 import { createRecordRangeReader } from '../src/kafka/record-range-reader.js';
 import { ensureTopics, type TopicNames } from '../src/kafka/topics.js';
+import { claimHeader, encodeClaim, OWNER_HEADER, OWNER_KEY } from '../src/processor/fence.js';
 import { startProcessor } from '../src/processor/processor.js';
 import { restorePartition } from '../src/processor/restore.js';
 import { startTestKafka } from '../test/rig/kafka-broker.js';
@@ -277,13 +278,20 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
     maxBatchMessages: 1000,
     compression: 'none',
   });
+  // An owner claim first, then every record under its header (src/processor/fence.ts), so that the restore
+  // pays for the fencing as it does in production.
+  const claim = { epoch: 0, owner: 'benchown' };
+  const headers = { [OWNER_HEADER]: claimHeader(claim) };
+  await producer.send(topics.flowState, [
+    { key: OWNER_KEY, value: encodeClaim(claim), partition: 0, headers },
+  ]);
   const changes = engine.drain().changes;
   for (let i = 0; i < changes.length; i += 5000) {
     await producer.send(
       topics.flowState,
       changes
         .slice(i, i + 5000)
-        .map((c) => ({ key: c.key, value: stateCodec.encode(c.state), partition: 0 })),
+        .map((c) => ({ key: c.key, value: stateCodec.encode(c.state), partition: 0, headers })),
     );
   }
   const end = (await fetchEndOffsets(client, topics.flowState))[0]!.high;
