@@ -7,13 +7,17 @@
  * same run on the same table:
  * - runtime `dist` (the compiled CLI production runs) or `tsx` (the sources through tsx, development);
  * - reader `ctnetlink` (ctflow's netlink reader, diffing dumps itself) or `conntrack-tools`;
- * - NODE_OPTIONS empty or `--max-semi-space-size=2` (V8's young generation kept small).
+ * - NODE_OPTIONS empty or `--max-semi-space-size=2` (V8's young generation kept small), and node's
+ *   `--optimize-for-size` (V8 grows its heap less eagerly and collects sooner; not allowed in
+ *   NODE_OPTIONS: it goes on node's command line).
  *
  * With --agent, also `ctflow agent` (compiled; source and Kafka publishing, no engine) against a real
  * broker (KAFKA_BROKERS, else the local KRaft broker), publishing every observation of the table.
  *
+ * With --agent-only, only the `ctflow agent` configurations run (the issue's goal is the agent's).
+ *
  * Run as root (needs `npm run build` for the dist runtime and Go for the ctnetlink reader):
- *   node --import tsx bench/agent-rss.ts [entries] [--seconds S] [--poll-interval S] [--agent]
+ *   node --import tsx bench/agent-rss.ts [entries] [--seconds S] [--poll-interval S] [--agent|--agent-only]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -28,16 +32,21 @@ import { fillUdpEntries, processRss } from './conntrack-table.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** V8's young generation capped at 2 MB semi-spaces (default: grows to 16 MB and stays). */
 const SMALL_YOUNG_GEN = '--max-semi-space-size=2';
+/** V8 optimising for memory rather than speed (a command-line flag: NODE_OPTIONS refuses it). */
+const FOR_SIZE = ['--optimize-for-size'];
 interface Config {
   /** `run`: the embedded mode (source, engine, exporter); `agent`: source and Kafka publishing. */
   role: 'run' | 'agent';
   runtime: 'dist' | 'tsx';
   reader: 'ctnetlink' | 'conntrack-tools';
   nodeOptions: string;
+  /** Flags on node's command line. */
+  nodeFlags?: string[];
 }
 const RUN_CONFIGS: Config[] = [
   { role: 'run', runtime: 'dist', reader: 'ctnetlink', nodeOptions: '' },
   { role: 'run', runtime: 'dist', reader: 'ctnetlink', nodeOptions: SMALL_YOUNG_GEN },
+  { role: 'run', runtime: 'dist', reader: 'ctnetlink', nodeOptions: SMALL_YOUNG_GEN, nodeFlags: FOR_SIZE },
   { role: 'run', runtime: 'dist', reader: 'conntrack-tools', nodeOptions: '' },
   { role: 'run', runtime: 'tsx', reader: 'ctnetlink', nodeOptions: '' },
   { role: 'run', runtime: 'tsx', reader: 'conntrack-tools', nodeOptions: '' },
@@ -46,7 +55,15 @@ const RUN_CONFIGS: Config[] = [
 const AGENT_CONFIGS: Config[] = [
   { role: 'agent', runtime: 'dist', reader: 'ctnetlink', nodeOptions: '' },
   { role: 'agent', runtime: 'dist', reader: 'ctnetlink', nodeOptions: SMALL_YOUNG_GEN },
+  { role: 'agent', runtime: 'dist', reader: 'ctnetlink', nodeOptions: SMALL_YOUNG_GEN, nodeFlags: FOR_SIZE },
   { role: 'agent', runtime: 'dist', reader: 'conntrack-tools', nodeOptions: '' },
+  {
+    role: 'agent',
+    runtime: 'dist',
+    reader: 'conntrack-tools',
+    nodeOptions: SMALL_YOUNG_GEN,
+    nodeFlags: FOR_SIZE,
+  },
 ];
 
 function arg(name: string, fallback: number): number {
@@ -113,7 +130,7 @@ function agentArgv(ns: string, config: Config, ctnetlink: string, poll: number, 
     }, 'agent');
     await startAgent(config, createLogger({ level: 'warn' }), { commandPrefix: ['ip', 'netns', 'exec', '${ns}'] });
   `;
-  return [process.execPath, '--input-type=module', '-e', script];
+  return [process.execPath, ...(config.nodeFlags ?? []), '--input-type=module', '-e', script];
 }
 
 async function measure(
@@ -129,6 +146,7 @@ async function measure(
       ? agentArgv(ns, config, ctnetlink, poll, brokers)
       : inNetns(ns, [
           process.execPath,
+          ...(config.nodeFlags ?? []),
           `${ROOT}bin/ctflow.js`,
           'run',
           '--source',
@@ -188,7 +206,8 @@ async function main(): Promise<void> {
   await fillUdpEntries(pair.node, entries);
   const { stdout } = await run(inNetns(pair.node, ['conntrack', '-C']));
   const results: Sample[] = [];
-  const withAgent = process.argv.includes('--agent');
+  const agentOnly = process.argv.includes('--agent-only');
+  const withAgent = agentOnly || process.argv.includes('--agent');
   const kafka = withAgent ? await startTestKafka() : null;
   try {
     if (kafka !== null) {
@@ -208,7 +227,7 @@ async function main(): Promise<void> {
         { timeoutMs: 120_000 },
       );
     }
-    for (const config of [...RUN_CONFIGS, ...(withAgent ? AGENT_CONFIGS : [])]) {
+    for (const config of [...(agentOnly ? [] : RUN_CONFIGS), ...(withAgent ? AGENT_CONFIGS : [])]) {
       results.push(await measure(pair.node, config, ctnetlink, seconds, poll, kafka?.brokers ?? ''));
     }
   } finally {
@@ -219,11 +238,11 @@ async function main(): Promise<void> {
     `agent RSS, \`ctflow run\` in a namespace with ${stdout.trim()} conntrack entries, ${seconds} s, poll every ${poll} s`,
     `(${new Date().toISOString()}, load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}, Node ${process.version})`,
     '',
-    '| role | runtime | reader | NODE_OPTIONS | peak RSS, all processes | RSS at the end | processes at the end (MB) |',
+    '| role | runtime | reader | NODE_OPTIONS, node flags | peak RSS, all processes | RSS at the end | processes at the end (MB) |',
     '|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
-        `| ${r.config.role} | ${r.config.runtime} | ${r.config.reader} | ${r.config.nodeOptions || '(none)'} | ${mb(r.peakBytes)} MB | ${mb(r.endBytes)} MB | ${r.endParts} |`,
+        `| ${r.config.role} | ${r.config.runtime} | ${r.config.reader} | ${[r.config.nodeOptions, ...(r.config.nodeFlags ?? [])].join(' ').trim() || '(none)'} | ${mb(r.peakBytes)} MB | ${mb(r.endBytes)} MB | ${r.endParts} |`,
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -30,6 +30,8 @@ type Variant = (typeof VARIANTS)[number];
  * to 16 MB while the first poll builds the table): the Node flag an agent process can run with.
  */
 const SMALL_YOUNG_GEN = '--max-semi-space-size=2';
+/** And with V8 optimising for memory (node's --optimize-for-size): what it costs per poll. */
+const FOR_SIZE = '--optimize-for-size';
 
 /** What a worker measured for one variant. */
 interface WorkerResult {
@@ -119,7 +121,7 @@ async function worker(variant: Variant, ns: string, ctnetlinkBin: string): Promi
   return {
     variant,
     label: variant,
-    nodeFlags: process.execArgv.filter((a) => a.startsWith('--max-semi')),
+    nodeFlags: process.execArgv.filter((a) => a.startsWith('--max-semi') || a === FOR_SIZE),
     firstPollUs,
     firstObservations,
     steadyPollUs,
@@ -204,6 +206,9 @@ async function main(): Promise<void> {
     }
     for (const variant of VARIANTS) results.push(await inFreshProcess(variant, pair.node, ctnetlinkBin));
     results.push(await inFreshProcess('ctnetlink-diff', pair.node, ctnetlinkBin, [SMALL_YOUNG_GEN]));
+    results.push(
+      await inFreshProcess('ctnetlink-diff', pair.node, ctnetlinkBin, [SMALL_YOUNG_GEN, FOR_SIZE]),
+    );
     console.log(report(count, bare, bareNetlink, results));
   } finally {
     await pair.dispose();
