@@ -63,11 +63,11 @@ describe('scripts/demo.sh', () => {
         'scripts/demo.sh',
         '--poll-interval',
         '1',
-        // Longer than a poll plus its dump: counters reach the engine only through dumps, and an
-        // idle deadline that falls before the dump showing the packets ends the flow with zero
-        // deltas (a known limit of event-time idle timers with polled counters, issue 4).
+        // As short as a poll: counters reach the engine only through dumps, and timers fire on the
+        // watermark closing a dump, so an idle deadline between two dumps must not end the flow
+        // before the dump that shows its packets (once a zero-delta record and a split flow).
         '--idle-timeout',
-        '3',
+        '1',
         '--active-timeout',
         '5',
       ]),
@@ -88,15 +88,19 @@ describe('scripts/demo.sh', () => {
       size: 100,
       intervalMs: 10,
     });
-    // The UDP flow ends idle (3 s) and the collector prints it as one text line.
-    const line = await pollUntil(
-      () =>
-        demo
-          .out()
-          .split('\n')
-          .find((l) => l.includes(`sourceTransportPort=${r.localPort}`)),
-      { timeoutMs: 20_000, describe: () => `no record of the UDP flow printed: ${demo.out()}` },
-    );
+    // The UDP flow ends idle (1 s) and the collector prints it as one text line.
+    const linesOfFlow = () =>
+      demo
+        .out()
+        .split('\n')
+        .filter((l) => l.includes(`sourceTransportPort=${r.localPort}`));
+    const line = await pollUntil(() => linesOfFlow()[0], {
+      timeoutMs: 20_000,
+      describe: () => `no record of the UDP flow printed: ${demo.out()}`,
+    });
+    // Two more polls: still that one record (no zero-delta idle record before it, no split after).
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(linesOfFlow(), demo.out()).toEqual([line]);
     expect(line).toContain(`destinationIPv4Address=${RIG_ADDRESSES.peerV4}`);
     expect(line).toContain('packetDeltaCount=3');
     expect(line).toMatch(/flowStartMilliseconds=\S+/);
