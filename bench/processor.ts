@@ -7,16 +7,20 @@
  * 3. the pause of a partition holding 100,000 flows when it moves to another processor: from the new
  *    member's start to its first processed batch of that partition (join + restore; goal ≤ 2 s).
  *
+ * 4. (--part apply only, no broker) the processor's apply step alone, in one process: applyMessages() on one
+ *    partition's share of the workload, alternating the in-place path (FlowEngine.observeEncoded) with the
+ *    decode + observe() path, CPU µs per message of each (noise-resistant: same process, interleaved rounds).
+ *
  *   node --import tsx bench/processor.ts [--messages 200000] [--flows 100000] [--flows-per-node 2000]
- *        [--part throughput|restore] [--fetch-kib 1024]
+ *        [--part throughput|restore|apply] [--fetch-kib 1024]
  */
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { AvroCodec } from '../src/codec/avro-codec.js';
-import { createFlowEngine } from '../src/flow/engine.js';
+import { createFlowEngine, type FlowEngine } from '../src/flow/engine.js';
 import { flowKey } from '../src/flow/key.js';
 import { FlowStateCodec } from '../src/flow/state-codec.js';
-import type { Observation, Watermark } from '../src/flow/types.js';
+import type { FlowEngineApi, Observation, Watermark } from '../src/flow/types.js';
 import { createExporter } from '../src/ipfix/exporter.js';
 import { deleteGroups, deleteTopics } from '../src/kafka/admin.js';
 import { createKafka, type KafkaClient, parseBrokers } from '../src/kafka/client.js';
@@ -24,7 +28,9 @@ import { createGroupConsumer } from '../src/kafka/consumer.js';
 import { fetchEndOffsets } from '../src/kafka/offsets.js';
 import { createProducer, type OutgoingMessage, type Producer } from '../src/kafka/producer.js';
 import { createRecordRangeReader } from '../src/kafka/record-range-reader.js';
+import type { ConsumedMessage } from '../src/kafka/message.js';
 import { ensureTopics, type TopicNames } from '../src/kafka/topics.js';
+import { applyMessages } from '../src/processor/apply.js';
 import { claimHeader, encodeClaim, OWNER_HEADER, OWNER_KEY } from '../src/processor/fence.js';
 import { startProcessor } from '../src/processor/processor.js';
 import { restorePartition } from '../src/processor/restore.js';
@@ -348,6 +354,76 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
     pauseMs,
     pauseRestoreMs: stats.restoreMs,
   };
+}
+
+/**
+ * --part apply: CPU per message of applyMessages() (and the drains of the commits) on one partition's share of
+ * the throughput workload (every 6th flow, 10 rounds, watermarks), with the engine as a FlowEngine (in-place
+ * observeEncoded) and seen only through FlowEngineApi (decode + observe), in alternating rounds.
+ */
+function applyPart(): Record<string, number> {
+  const messages: ConsumedMessage[] = [];
+  const push = (value: Buffer): void => {
+    messages.push({
+      topic: 'o',
+      partition: 0,
+      offset: messages.length,
+      timestampMs: 0,
+      key: null,
+      value,
+      headers: {},
+    });
+  };
+  for (let round = 0; messages.length < MESSAGES / PARTITIONS; round++) {
+    for (let n = 0; n < 10; n++)
+      for (let i = n % PARTITIONS; i < FLOWS_PER_NODE; i += PARTITIONS)
+        push(Buffer.from(codec.encodeObservation(observation(n, i, round))));
+    for (let n = 0; n < 10; n++)
+      push(
+        Buffer.from(
+          codec.encodeWatermark({
+            node: `node-${n}`,
+            bootId: `boot-${n}`,
+            timeUs: T0 + round * 10 * SEC + 5 * SEC,
+          }),
+        ),
+      );
+  }
+  const once = (inPlace: boolean): number => {
+    const engine = createFlowEngine();
+    const seen: FlowEngineApi = inPlace
+      ? engine
+      : ({ observe: (o) => engine.observe(o), watermark: (w) => engine.watermark(w) } as FlowEngineApi);
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < messages.length; i += 500) {
+      applyMessages(seen, codec, messages, i, Math.min(i + 500, messages.length));
+      if (i % 4000 === 0) (engine as FlowEngine).drain();
+    }
+    engine.drain();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / messages.length;
+  };
+  const decoded: number[] = [];
+  const inPlace: number[] = [];
+  // Round 0 warms both paths up (JIT) and is not counted; the order alternates between rounds.
+  for (let r = 0; r < 6; r++) {
+    const [d, e] = r % 2 === 0 ? [once(false), once(true)] : [once(true), once(false)].reverse();
+    if (r === 0) continue;
+    decoded.push(d!);
+    inPlace.push(e!);
+  }
+  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  return {
+    messages: messages.length,
+    decodeUsPerMsgCpu: Number(median(decoded).toFixed(2)),
+    inPlaceUsPerMsgCpu: Number(median(inPlace).toFixed(2)),
+    speedup: Number((median(decoded) / median(inPlace)).toFixed(2)),
+  };
+}
+
+if (PART === 'apply') {
+  process.stdout.write(`apply ${JSON.stringify(applyPart())}\n`);
+  process.exit(0);
 }
 
 const kafka = await startTestKafka();

@@ -1,10 +1,10 @@
-import { expect, test } from 'vitest';
+import { expect, test, vi } from 'vitest';
 import { AvroCodec } from '../../../src/codec/avro-codec.js';
-import { createFlowEngine } from '../../../src/flow/engine.js';
+import { createFlowEngine, type FlowEngine } from '../../../src/flow/engine.js';
 import type { FlowEngineApi } from '../../../src/flow/types.js';
 import type { ConsumedMessage } from '../../../src/kafka/message.js';
 import { applyMessages } from '../../../src/processor/apply.js';
-import { obs, SEC, T0, wm } from '../flow/helpers.js';
+import { ctr, obs, SEC, T0, tuple, wm } from '../flow/helpers.js';
 
 const codec = new AvroCodec();
 
@@ -59,4 +59,64 @@ test('only messages[start, end) are applied, and a refused message is named in i
   expect(result.refused.map((r) => r.message.offset)).toEqual([9]);
   expect(result.refused[0]!.error.message).toMatch(/^obs\[0\]@9: not Avro single-object encoded/);
   expect(result.refused[0]!.error.details).toMatchObject({ where: 'obs[0]@9', reason: 'not_avro' });
+});
+
+/** A FlowEngine seen only through FlowEngineApi (not instanceof FlowEngine): applyMessages decodes every message. */
+function decodingOnly(engine: FlowEngine): FlowEngineApi {
+  return {
+    observe: (o) => engine.observe(o),
+    watermark: (w) => engine.watermark(w),
+  } as FlowEngineApi;
+}
+
+test('the in-place path (observeEncoded) gives what decode + observe gives: records, states, refusals', () => {
+  const enc = (o: Parameters<typeof obs>[0]) => Buffer.from(codec.encodeObservation(obs(o)));
+  const values: (Buffer | null)[] = [];
+  for (let round = 0; round < 4; round++) {
+    const t = T0 + round * 10 * SEC;
+    for (let i = 0; i < 5; i++) {
+      const orig = tuple(`10.0.0.${i + 1}`, 40000 + i, '10.0.0.200', 443);
+      values.push(enc({ timeUs: t + i, conntrackId: i + 1, orig, counters: ctr(round + 1) }));
+    }
+    // IPv6 (the engine decodes it fully), a refused node name, a closed connection.
+    values.push(
+      enc({ timeUs: t + 7, conntrackId: 90, orig: tuple('fd00::1', 5000, 'fd00::2', 53), protocol: 17 }),
+    );
+    values.push(enc({ timeUs: t + 8, node: 'a|b' }));
+    if (round === 2)
+      values.push(
+        enc({
+          timeUs: t + 9,
+          conntrackId: 1,
+          kind: 'DESTROY',
+          orig: tuple('10.0.0.1', 40000, '10.0.0.200', 443),
+          counters: ctr(4),
+        }),
+      );
+    // A v1 header with trailing bytes, and a truncated v1 body: both dead-lettered with their reason.
+    const good = enc({ timeUs: t + 9, conntrackId: 2, orig: tuple('10.0.0.2', 40001, '10.0.0.200', 443) });
+    values.push(Buffer.concat([good, Buffer.from([0])]));
+    values.push(good.subarray(0, good.length - 3));
+    values.push(Buffer.from(codec.encodeWatermark(wm(t + 5 * SEC))));
+  }
+  const messages = values.map((v, i) => message(i, v));
+  const fast = createFlowEngine();
+  const slow = createFlowEngine();
+  const inPlace = vi.spyOn(fast, 'observeEncoded');
+  const a = applyMessages(fast, codec, messages);
+  const b = applyMessages(decodingOnly(slow), codec, messages);
+  const summary = (r: typeof a) => ({
+    observations: r.observations,
+    watermarks: r.watermarks,
+    refused: r.refused.map((x) => [x.message.offset, x.error.code, x.error.details?.reason, x.error.message]),
+  });
+  expect(summary(a)).toEqual(summary(b));
+  expect(a.refused.map((x) => x.error.details?.reason)).toContain('trailing_bytes');
+  expect(a.observations).toBeGreaterThan(20);
+  // Updates of tracked IPv4 flows went in place; the declined ones (bad bytes) through the decoder.
+  expect(inPlace.mock.results.filter((r) => r.value === true).length).toBeGreaterThan(15);
+  expect(inPlace.mock.results.filter((r) => r.value === false).length).toBeGreaterThanOrEqual(8);
+  expect({ ...fast.stats }).toEqual({ ...slow.stats });
+  expect(fast.drain()).toEqual(slow.drain());
+  expect(fast.snapshot()).toEqual(slow.snapshot());
 });
