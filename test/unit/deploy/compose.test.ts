@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { parseCollectorUrl } from '../../../src/config/addresses.js';
 import { configSettings } from '../../../src/config/settings.js';
 import { cliInvocationErrors } from './cli.js';
+import { imageEntrypoint, runsImageEntrypoint } from './dockerfile.js';
 import { composeCheckBinary, loadComposeProject } from './compose-project.js';
 import { kustomizeBinary, render, repoRoot } from './render.js';
 import { effectiveConfig, parseConfig, roleOf, workloads } from './workloads.js';
@@ -13,6 +14,7 @@ interface Service {
   image?: string;
   build?: { context: string; dockerfile: string };
   command?: string[];
+  entrypoint?: string[];
   environment?: Record<string, string>;
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
@@ -32,6 +34,7 @@ const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8')
 };
 const services = compose.services;
 const ctflowServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
+const ENTRYPOINT = imageEntrypoint(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'));
 const envNames = new Set(configSettings().map((s) => s.env));
 
 /** The container-side config file of a service: the bind mount of /etc/ctflow/config.yaml. */
@@ -121,7 +124,13 @@ describe('docker-compose.yml', () => {
   it('runs real ctflow subcommands', async () => {
     for (const [name, service] of ctflowServices) {
       expect(await cliInvocationErrors(service.command ?? []), name).toEqual([]);
+      expect(
+        runsImageEntrypoint(service.entrypoint, ENTRYPOINT),
+        `${name}: the image entrypoint (with node options at most) runs ctflow: ${JSON.stringify(service.entrypoint)}`,
+      ).toBe(true);
     }
+    // The agent runs node with --optimize-for-size (NODE_OPTIONS does not take it).
+    expect(services['agent']?.entrypoint).toContain('--optimize-for-size');
     expect(services['topics']?.command?.slice(0, 2)).toEqual(['topics', 'ensure']);
     expect(services['collector']?.command).toEqual([
       'collect',

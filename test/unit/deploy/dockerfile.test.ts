@@ -1,7 +1,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { execForm, includedByDockerignore, parseDockerfile } from './dockerfile.js';
+import {
+  execForm,
+  imageEntrypoint,
+  includedByDockerignore,
+  parseDockerfile,
+  runsImageEntrypoint,
+} from './dockerfile.js';
 import { find, render, repoRoot } from './render.js';
 
 // Rendered while the tests are collected (kustomize may be built on first use: no test timeout).
@@ -201,5 +207,21 @@ describe('the Dockerfile reader', () => {
     expect(includedByDockerignore('src/a.ts', ['**', '!src/'])).toBe(true);
     expect(includedByDockerignore('test', ['**', '!src/'])).toBe(false);
     expect(includedByDockerignore('src', ['**', '!src/', 'src'])).toBe(false);
+  });
+
+  it('tells a container command that still runs the image entrypoint (node options added at most)', () => {
+    const entry = imageEntrypoint(
+      'FROM a AS b\nENTRYPOINT ["x"]\nFROM c\nENTRYPOINT ["tini", "--", "node", "ctflow.js"]\n',
+    );
+    expect(entry).toEqual(['tini', '--', 'node', 'ctflow.js']);
+    expect(runsImageEntrypoint(undefined, entry)).toBe(true);
+    expect(runsImageEntrypoint(['tini', '--', 'node', 'ctflow.js'], entry)).toBe(true);
+    expect(
+      runsImageEntrypoint(['tini', '--', 'node', '--optimize-for-size', '--x=1', 'ctflow.js'], entry),
+    ).toBe(true);
+    expect(runsImageEntrypoint(['tini', '--', 'node', 'other.js', 'ctflow.js'], entry)).toBe(false);
+    expect(runsImageEntrypoint(['node', 'ctflow.js'], entry)).toBe(false);
+    expect(runsImageEntrypoint(['sh', '-c', 'node ctflow.js'], entry)).toBe(false);
+    expect(() => imageEntrypoint('FROM a\nENTRYPOINT node x.js\n')).toThrow(/exec-form/);
   });
 });

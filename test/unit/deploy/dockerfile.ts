@@ -94,3 +94,35 @@ export function includedByDockerignore(path: string, patterns: string[]): boolea
   }
   return included;
 }
+
+/** The ENTRYPOINT (exec form) of the image's final stage, from the repository's Dockerfile text. */
+export function imageEntrypoint(text: string): string[] {
+  const file = parseDockerfile(text);
+  const last = file.stages.length - 1;
+  const entry = file.instructions.filter((i) => i.keyword === 'ENTRYPOINT' && i.stage === last).at(-1);
+  const form = entry === undefined ? undefined : execForm(entry.args);
+  if (form === undefined) throw new Error('the final stage has no exec-form ENTRYPOINT');
+  return form;
+}
+
+/**
+ * Whether a container command (Kubernetes `command`, compose `entrypoint`) still runs the image's
+ * entrypoint: none at all, or that entrypoint with node options (`--...`) added right after `node`.
+ */
+export function runsImageEntrypoint(
+  command: readonly string[] | undefined,
+  entrypoint: readonly string[],
+): boolean {
+  if (command === undefined) return true;
+  const node = entrypoint.indexOf('node');
+  if (node < 0) return false;
+  const head = entrypoint.slice(0, node + 1);
+  const tail = entrypoint.slice(node + 1);
+  const flags = command.slice(head.length, command.length - tail.length);
+  return (
+    command.length >= entrypoint.length &&
+    head.every((a, i) => command[i] === a) &&
+    tail.every((a, i) => command[command.length - tail.length + i] === a) &&
+    flags.every((f) => f.startsWith('--'))
+  );
+}
