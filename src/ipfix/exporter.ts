@@ -276,7 +276,7 @@ export function createExporter(opts: ExporterOptions): IpfixExporter {
           onError(
             new CtflowError(
               'TRANSPORT',
-              `${address.url}: ${m.flowRecords} records possibly lost (${reason}; written once, not again)`,
+              `${address.url}: ${m.flowRecords} records possibly lost (${reason})`,
               { details: { collector: address.url, records: m.flowRecords, reason }, cause: err },
             ),
           );

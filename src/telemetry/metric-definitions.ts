@@ -263,7 +263,7 @@ export const METRIC_DEFINITIONS = {
   ipfixRecordsLost: {
     type: 'counter',
     name: 'ctflow_ipfix_records_lost_total',
-    help: 'Flow records written once into a TCP/TLS connection that failed within the resend window and not written again (exporter closed first): possibly lost.',
+    help: 'Flow records possibly lost after they were sent: written once into a TCP/TLS connection that failed within the resend window and not written again (exporter closed first), or in the UDP datagram a collector port answered with ICMP port unreachable.',
     labels: ['collector'],
     roles: EXPORT,
   },

@@ -19,8 +19,10 @@ export interface TransportEvents {
    */
   resent(msg: OutMessage): void;
   /**
-   * Stream transports: a sent message whose connection failed within its resend window could not be written
-   * again (the transport was closed first): the collector may or may not have it.
+   * A sent message the collector may or may not have, at most once per message. Stream transports: its
+   * connection failed within its resend window and it could not be written again (the transport was
+   * closed first). UDP: the collector's port answered a datagram with ICMP port unreachable (the newest
+   * datagram sent is reported).
    */
   lost(msg: OutMessage, reason: string, err?: unknown): void;
   /** A socket error that did not stop the transport (counted, logged by the caller). */

@@ -1,7 +1,8 @@
 /**
  * UDP transport to one collector (RFC 7011 §10.3). A connected datagram socket, so that an ICMP port
- * unreachable (collector restarting) comes back as a failed send: that message is counted as dropped
- * and the next one is sent as usual. No error ever stops the transport.
+ * unreachable (collector restarting) comes back: as a failed send (that message is counted as dropped)
+ * or on the receive path (the newest message sent is counted as lost); the next one is sent as usual.
+ * No error ever stops the transport.
  */
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
@@ -47,7 +48,10 @@ export function createUdpTransport(o: UdpTransportOptions): Transport {
       socket.send(msg.buf, (err) => {
         inFlight--;
         if (err) o.events.dropped(msg, 'send failed', err);
-        else o.events.sent(msg);
+        else {
+          o.events.sent(msg);
+          lastSent = msg;
+        }
         settle();
       });
     } catch (err) {
@@ -57,11 +61,22 @@ export function createUdpTransport(o: UdpTransportOptions): Transport {
     }
   };
 
+  /** The newest message sent and not yet reported lost (see the socket's error handler). */
+  let lastSent: OutMessage | undefined;
   let socket = open();
 
   function open(): dgram.Socket {
     const s = dgram.createSocket({ type: family ?? 'udp6' });
     s.on('error', (err) => {
+      // A connected UDP socket learns of an ICMP port unreachable through its pending error, which
+      // whichever comes first takes: the next send (that message then fails, counted as dropped) or
+      // libuv's receive path (here). Here the datagram that bounced was already counted as sent: the
+      // newest one is reported lost (once), so a collector that is down shows as lost records
+      // whichever path saw it, instead of only when two sends happen to be back to back.
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && lastSent !== undefined) {
+        o.events.lost(lastSent, 'collector port unreachable (ICMP)', err);
+        lastSent = undefined;
+      }
       o.events.error(
         new CtflowError('TRANSPORT', `udp://${o.host}:${o.port}: ${err.message}`, {
           cause: err,

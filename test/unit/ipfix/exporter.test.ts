@@ -155,6 +155,33 @@ describe('exporter over UDP (loopback)', { timeout: 30_000 }, () => {
     expect(errors.length).toBeGreaterThan(0);
   });
 
+  it('counts what a closed UDP port bounces even when the receive path sees the ICMP error first (sends spaced out)', async () => {
+    const port = await freePort('udp');
+    const errors: unknown[] = [];
+    const e = exporter({
+      collectors: [`udp://127.0.0.1:${port}`],
+      observationDomainId: 1,
+      onError: (x) => errors.push(x),
+    });
+    // One message at a time with the event loop idle in between: libuv's receive path takes the
+    // socket's pending ECONNREFUSED before the next send could (once, every bounce went uncounted).
+    for (let k = 0; k < 5; k++) {
+      e.write(many(3));
+      await e.flush();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await until(
+      () => e.stats().collectors[0]!.lostRecords + e.stats().collectors[0]!.droppedRecords >= 9,
+      10_000,
+      'bounced records counted',
+    );
+    const s = e.stats().collectors[0]!;
+    expect(s.records + s.droppedRecords).toBe(15);
+    expect(s.lostRecords).toBeLessThanOrEqual(s.records);
+    expect(errors.map(String).join('\n')).toMatch(/port unreachable|ECONNREFUSED/);
+    await e.close();
+  });
+
   it('refuses records that cannot be encoded, counts them, and sends the rest', async () => {
     const c = await collector('udp');
     const errors: unknown[] = [];
