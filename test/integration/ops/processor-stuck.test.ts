@@ -31,14 +31,12 @@ afterEach(async () => {
 
 test('ctflow processor: a broker that stops answering cannot hold the stop past processor.shutdownTimeout (exit 1)', async () => {
   const partitions = 2;
-  harness = new ProcessorHarness(partitions);
-  await harness.start();
+  harness = await ProcessorHarness.started(partitions);
   const h = harness;
   const workload = new Workload({
     nodes: 1,
     flowsPerNode: 40,
     steps: 20,
-    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
   });
   const p = spawnProcessor(h, TIMEOUT_S);
   child = p;

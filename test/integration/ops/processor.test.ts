@@ -29,15 +29,13 @@ afterEach(async () => {
 
 test('ctflow processor: metrics move under load; SIGTERM mid-stream stops in the bound, exit 0, successor loses nothing', async () => {
   const partitions = 4;
-  harness = new ProcessorHarness(partitions);
-  await harness.start();
+  harness = await ProcessorHarness.started(partitions);
   const h = harness;
   const topic = h.topics.observations;
   const workload = new Workload({
     nodes: 2,
     flowsPerNode: 80,
     steps: 40,
-    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
   });
 
   const p = spawnProcessor(h, SHUTDOWN_TIMEOUT_S);

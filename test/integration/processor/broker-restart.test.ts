@@ -54,15 +54,13 @@ afterAll(async () => {
 
 test('broker restart mid-stream: nothing lost, repeats only from failed batches and counted', async () => {
   const partitions = 2;
-  harness = new ProcessorHarness(partitions, brokers);
-  await harness.start();
+  harness = await ProcessorHarness.started(partitions, brokers);
   const h = harness;
   const topic = h.topics.observations;
   const workload = new Workload({
     nodes: 2,
     flowsPerNode: 40,
     steps: 30,
-    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
   });
   const p = await h.startProcessor();
   await workload.write(h.producer, topic, partitions, 0, 10);

@@ -89,14 +89,12 @@ async function runWithOutage(h: ProcessorHarness, workload: Workload, tcpBufferB
 }
 
 test('TCP collector restart: the exporter reconnects, re-sends templates, nothing is lost', async () => {
-  harness = new ProcessorHarness(PARTITIONS);
-  await harness.start();
+  harness = await ProcessorHarness.started(PARTITIONS);
   const h = harness;
   const workload = new Workload({
     nodes: 2,
     flowsPerNode: 40,
     steps: 25,
-    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
   });
   const { p, templatesBefore } = await runWithOutage(h, workload, 8 * 1024 * 1024);
 
@@ -117,14 +115,12 @@ test('TCP collector restart: the exporter reconnects, re-sends templates, nothin
 // collector closed went into the dying connection (the kernel took it, the exporter counted it as sent)
 // and never arrived. The exporter now writes such records again after the reconnect.
 test('TCP collector restart beyond the buffer bound: the overflow is dropped and counted, nothing else lost', async () => {
-  harness = new ProcessorHarness(PARTITIONS);
-  await harness.start();
+  harness = await ProcessorHarness.started(PARTITIONS);
   const h = harness;
   const workload = new Workload({
     nodes: 2,
     flowsPerNode: 40,
     steps: 25,
-    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
   });
   // Room for a couple of messages only: most of the outage's records cannot be kept.
   const { p } = await runWithOutage(h, workload, 3000);

@@ -20,15 +20,13 @@ afterEach(async () => {
 
 test('undecodable and refused messages land in the dead-letter topic with the reason; the rest is exact', async () => {
   const partitions = 3;
-  harness = new ProcessorHarness(partitions);
-  await harness.start();
+  harness = await ProcessorHarness.started(partitions);
   const h = harness;
   const topic = h.topics.observations;
   const workload = new Workload({
     nodes: 2,
     flowsPerNode: 20,
     steps: 20,
-    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
   });
   const codec = new AvroCodec();
   const good = workload.observationsAt(3)[0]!;

@@ -74,6 +74,13 @@ export class ProcessorHarness {
       : createKafka({ brokers: parseBrokers(this.brokers), clientId });
   }
 
+  /** A harness whose topics, collector and producer are ready. */
+  static async started(partitions: number, brokers?: string): Promise<ProcessorHarness> {
+    const h = new ProcessorHarness(partitions, brokers);
+    await h.start();
+    return h;
+  }
+
   async start(): Promise<void> {
     await ensureTopics(this.client, {
       topics: this.topics,

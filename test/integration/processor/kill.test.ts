@@ -25,15 +25,13 @@ afterEach(async () => {
 
 test('kill -9 mid-stream: nothing lost, duplicates only from the uncommitted interval and counted', async () => {
   const partitions = 4;
-  harness = new ProcessorHarness(partitions);
-  await harness.start();
+  harness = await ProcessorHarness.started(partitions);
   const h = harness;
   const topic = h.topics.observations;
   const workload = new Workload({
     nodes: 2,
     flowsPerNode: 80,
     steps: 40,
-    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
   });
 
   child = spawnProcessor(h);

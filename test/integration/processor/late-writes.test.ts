@@ -59,15 +59,13 @@ async function readChangelog(h: ProcessorHarness, partition: number): Promise<Co
 
 test('late changelog writes of an older owner never win at a later restore', async () => {
   const partitions = 2;
-  harness = new ProcessorHarness(partitions);
-  await harness.start();
+  harness = await ProcessorHarness.started(partitions);
   const h = harness;
   const topic = h.topics.observations;
   const workload = new Workload({
     nodes: 2,
     flowsPerNode: 60,
     steps: 40,
-    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
   });
 
   // A processes the first half, then stops: its claim and states are in the changelog.

@@ -42,15 +42,13 @@ const recordKey = (r: { domain: number; fields: Record<string, string> }) =>
 
 test('ctflow replay --from earliest gives the same data records as the live run', async () => {
   const partitions = 3;
-  harness = new ProcessorHarness(partitions);
-  await harness.start();
+  harness = await ProcessorHarness.started(partitions);
   const h = harness;
   const topic = h.topics.observations;
   const workload = new Workload({
     nodes: 2,
     flowsPerNode: 40,
     steps: 30,
-    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
   });
   await h.startProcessor();
   await workload.write(h.producer, topic, partitions, 0, 30, 5);

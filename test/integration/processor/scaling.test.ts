@@ -16,14 +16,12 @@ afterEach(async () => {
 
 test('scaling 1 → 3 → 1 twice: collector totals equal the truth, no record twice', async () => {
   const partitions = 6;
-  harness = new ProcessorHarness(partitions);
-  await harness.start();
+  harness = await ProcessorHarness.started(partitions);
   const h = harness;
   const workload = new Workload({
     nodes: 3,
     flowsPerNode: 50,
     steps: 48,
-    startUs: (Math.floor(Date.now() / 1000) - 7200) * 1_000_000,
   });
   const topic = h.topics.observations;
 

@@ -16,8 +16,11 @@ export interface WorkloadShape {
   flowsPerNode: number;
   /** Event-time steps of one second each. */
   steps: number;
-  /** Event time of step 0, µs (in the past, so no record is in the future). */
-  startUs: number;
+  /**
+   * Event time of step 0, µs (in the past, so no record is in the future). Default: two hours ago,
+   * whole seconds.
+   */
+  startUs?: number;
 }
 
 /** One synthetic flow. */
@@ -50,11 +53,11 @@ export function identityOf(f: {
 /** A deterministic workload and its truth. */
 export class Workload {
   readonly flows: SynthFlow[] = [];
-  readonly shape: WorkloadShape;
+  readonly shape: Required<WorkloadShape>;
   readonly #codec = new AvroCodec();
 
   constructor(shape: WorkloadShape) {
-    this.shape = shape;
+    this.shape = { startUs: (Math.floor(Date.now() / 1000) - 7200) * SEC, ...shape };
     for (let n = 0; n < shape.nodes; n++) {
       for (let i = 0; i < shape.flowsPerNode; i++) {
         const first = (i * 7) % Math.max(1, Math.floor(shape.steps / 2));
