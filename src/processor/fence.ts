@@ -84,6 +84,14 @@ export class OwnerFence {
   }
 
   /**
+   * The current claim's OWNER_HEADER value as bytes: a record carrying exactly these counts (readers may
+   * compare in place, without a Buffer per record, and call accepts() only for other values).
+   */
+  get currentHeader(): Buffer | undefined {
+    return this.#currentBytes;
+  }
+
+  /**
    * An owner claim record (its OWNER_HEADER value): it becomes the current claim when its epoch is above
    * the current one. Returns whether it did.
    */

@@ -9,40 +9,74 @@ import type { FlowStateCodec } from '../flow/state-codec.js';
 import type { FlowStateEntry } from '../flow/types.js';
 import type { MessageBatch } from '../kafka/message.js';
 import type { PartitionRecordReader, RecordView } from '../kafka/record-range-reader.js';
+import { WireRecordView } from '../kafka/wire/record-batch.js';
 import { isOwnerKey, OWNER_HEADER, type OwnerClaim, OwnerFence } from './fence.js';
 import { decodeMarker, type ExportMarker, isMarkerKey, MARKER_KEY } from './marker.js';
 
+/** Buffer#utf8Slice (Node's own, without toString()'s argument checks), else toString. */
+const utf8Slice: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as { utf8Slice?: unknown }).utf8Slice === 'function'
+    ? (buf, start, end) => (buf as Buffer & { utf8Slice(s: number, e: number): string }).utf8Slice(start, end)
+    : (buf, start, end) => buf.toString('utf8', start, end);
+
+/** Ints per folded record in ChangelogFold's position table. */
+const REC = 6;
+/** First byte of the changelog's special keys (#ctflow-owner, #ctflow-export-marker); never of a flow key. */
+const HASH = 0x23;
+
 /**
- * The (key, value) pairs of a changelog read, built one at a time as they are iterated, from two parallel
- * arrays. A pair object per record kept through the whole read was the fold's largest cost (100,000 of
- * them survive every young-generation collection of the read and are copied twice); built on demand, each
- * dies at once. It is an Array of the records' count (holes, never indexed) so that
+ * The (key, value) pairs of a changelog read, built one at a time as they are iterated, from the fold's
+ * position table. The fold keeps no object per record through the read (100,000 key strings and value
+ * views would survive every young-generation collection of the read and be copied twice); built on demand,
+ * each pair dies at once. It is an Array of the records' count (holes, never indexed) so that
  * FlowEngine.restoreEncoded, which reserves table room for an array's length, does so.
  */
 class ChangelogPairs extends Array<readonly [key: string, value: Buffer | null]> {
-  #keys: readonly string[] = [];
-  #values: ReadonlyArray<Buffer | null> = [];
+  #bufs: readonly Buffer[] = [];
+  #pos: Int32Array = new Int32Array(0);
+  #count = 0;
 
-  static over(keys: readonly string[], values: ReadonlyArray<Buffer | null>): ChangelogPairs {
-    const pairs = new ChangelogPairs(keys.length);
-    pairs.#keys = keys;
-    pairs.#values = values;
+  static over(bufs: readonly Buffer[], pos: Int32Array, count: number): ChangelogPairs {
+    const pairs = new ChangelogPairs(count);
+    pairs.#bufs = bufs;
+    pairs.#pos = pos;
+    pairs.#count = count;
     return pairs;
   }
 
   override [Symbol.iterator](): ArrayIterator<readonly [key: string, value: Buffer | null]> {
-    const keys = this.#keys;
-    const values = this.#values;
-    let i = 0;
+    const bufs = this.#bufs;
+    const pos = this.#pos;
+    const end = this.#count * REC;
+    let at = 0;
     const it = {
-      next: (): IteratorResult<readonly [string, Buffer | null], undefined> =>
-        i < keys.length
-          ? { done: false, value: [keys[i] as string, values[i++] ?? null] }
-          : { done: true, value: undefined },
+      next: (): IteratorResult<readonly [string, Buffer | null], undefined> => {
+        if (at >= end) return { done: true, value: undefined };
+        const pair = pairAt(bufs, pos, at);
+        at += REC;
+        return { done: false, value: pair };
+      },
       [Symbol.iterator]: () => it,
     };
     return it as unknown as ArrayIterator<readonly [key: string, value: Buffer | null]>;
   }
+}
+
+/** The key text and value view of the folded record at pos[at..at + REC). */
+function pairAt(bufs: readonly Buffer[], pos: Int32Array, at: number): [string, Buffer | null] {
+  const keyStart = pos[at + 1] as number;
+  const key = utf8Slice(bufs[pos[at] as number] as Buffer, keyStart, keyStart + (pos[at + 2] as number));
+  const valueLength = pos[at + 5] as number;
+  if (valueLength < 0) return [key, null];
+  const valueStart = pos[at + 4] as number;
+  return [key, (bufs[pos[at + 3] as number] as Buffer).subarray(valueStart, valueStart + valueLength)];
+}
+
+/** True when buf[start, start + length) holds exactly `bytes`. */
+function sameBytes(buf: Buffer, start: number, length: number, bytes: Buffer): boolean {
+  if (length !== bytes.length) return false;
+  for (let i = 0; i < length; i++) if (buf[start + i] !== bytes[i]) return false;
+  return true;
 }
 
 /**
@@ -50,11 +84,17 @@ class ChangelogPairs extends Array<readonly [key: string, value: Buffer | null]>
  * newest value per key is built for the restore: FlowEngine.restoreEncoded lets the last value of a key win
  * (tombstones included) as it goes, which costs less than a Map insert per record unless most records
  * were superseded (compaction keeps them few).
+ *
+ * Records are kept as positions in the fetched bytes (six ints each), not as objects: from ctflow's own
+ * Fetch reader (WireRecordView) a record of the current owner costs no allocation at all during the read.
  */
 export class ChangelogFold {
-  readonly #keys: string[] = [];
-  /** Views on the fetched bytes (null: tombstone), parallel to #keys. */
-  readonly #values: Array<Buffer | null> = [];
+  /** Byte sources of the kept records: fetch responses, inflated batches, kafkajs keys and values. */
+  readonly #bufs: Buffer[] = [];
+  #lastBuf: Buffer | undefined;
+  /** Per kept record: key source, key start, key length, value source, value start, value length (-1: null). */
+  #pos = new Int32Array(REC * 4096);
+  #count = 0;
   #marker: ExportMarker | undefined;
   readonly #where: string;
   readonly #fence = new OwnerFence();
@@ -68,12 +108,42 @@ export class ChangelogFold {
     this.#where = where;
   }
 
-  /** Folds one changelog record (in offset order): its key as text, its value kept as a view. */
+  /** Folds one changelog record (in offset order); its key and value stay where they are (no copy). */
   addRecord(r: RecordView): void {
     this.records++;
-    const key = r.keyString();
+    if (r instanceof WireRecordView) {
+      this.#addWire(r);
+      return;
+    }
+    const key = r.key();
     if (key === null) return;
-    this.#fold(key, r.value(), r.header(OWNER_HEADER), r.offset);
+    this.#fold(key.toString('utf8'), key, r.value(), r.header(OWNER_HEADER), r.offset);
+  }
+
+  /**
+   * A record of ctflow's Fetch reader: a flow or node key of the current owner (or of no owner) is kept as
+   * positions, compared in place; anything else (claims, the marker, other owners, pending repairs) goes
+   * through #fold.
+   */
+  #addWire(r: WireRecordView): void {
+    const keyLength = r.keyLength;
+    if (keyLength < 0) return;
+    const buf = r.buf;
+    const keyStart = r.keyStart;
+    const current = this.#fence.currentHeader;
+    if (
+      keyLength === 0 ||
+      buf[keyStart] === HASH ||
+      this.#staleLast.size > 0 ||
+      (current !== undefined &&
+        r.findHeader(OWNER_HEADER) &&
+        !sameBytes(buf, r.headerValueStart, r.headerValueLength, current))
+    ) {
+      this.#fold(r.keyString() as string, r.key() as Buffer, r.value(), r.header(OWNER_HEADER), r.offset);
+      return;
+    }
+    const source = this.#source(buf);
+    this.#keep(source, keyStart, keyLength, source, r.valueStart, r.valueLength);
   }
 
   /** Folds one batch of changelog records (in offset order). */
@@ -81,11 +151,11 @@ export class ChangelogFold {
     for (const m of batch.messages) {
       this.records++;
       if (m.key === null) continue;
-      this.#fold(m.key.toString('utf8'), m.value, m.headers[OWNER_HEADER] ?? null, m.offset);
+      this.#fold(m.key.toString('utf8'), m.key, m.value, m.headers[OWNER_HEADER] ?? null, m.offset);
     }
   }
 
-  #fold(key: string, value: Buffer | null, owner: Buffer | null, offset: number): void {
+  #fold(key: string, keyBytes: Buffer, value: Buffer | null, owner: Buffer | null, offset: number): void {
     if (isOwnerKey(key)) {
       this.#fence.claim(owner, `${this.#where}@${offset}`);
       return;
@@ -100,8 +170,42 @@ export class ChangelogFold {
       if (value !== null) this.#marker = decodeMarker(value, `${this.#where}@${offset}`);
       return;
     }
-    this.#keys.push(key);
-    this.#values.push(value);
+    const keySource = this.#source(keyBytes);
+    if (value === null) this.#keep(keySource, 0, keyBytes.length, 0, 0, -1);
+    else this.#keep(keySource, 0, keyBytes.length, this.#source(value), 0, value.length);
+  }
+
+  /** Index of `buf` among the byte sources (consecutive records mostly share one). */
+  #source(buf: Buffer): number {
+    if (buf !== this.#lastBuf) {
+      this.#bufs.push(buf);
+      this.#lastBuf = buf;
+    }
+    return this.#bufs.length - 1;
+  }
+
+  #keep(
+    keySource: number,
+    keyStart: number,
+    keyLength: number,
+    valueSource: number,
+    valueStart: number,
+    valueLength: number,
+  ): void {
+    let pos = this.#pos;
+    const at = this.#count * REC;
+    if (at + REC > pos.length) {
+      const grown = new Int32Array(pos.length * 2);
+      grown.set(pos);
+      this.#pos = pos = grown;
+    }
+    pos[at] = keySource;
+    pos[at + 1] = keyStart;
+    pos[at + 2] = keyLength;
+    pos[at + 3] = valueSource;
+    pos[at + 4] = valueStart;
+    pos[at + 5] = valueLength;
+    this.#count++;
   }
 
   /**
@@ -109,13 +213,13 @@ export class ChangelogFold {
    * iterate it (pairs are built as they are iterated), do not index it.
    */
   get sequence(): Iterable<readonly [key: string, value: Buffer | null]> {
-    return ChangelogPairs.over(this.#keys, this.#values);
+    return ChangelogPairs.over(this.#bufs, this.#pos, this.#count);
   }
 
   /** The newest value of each key (null: tombstone), the marker left out, in first-seen order. */
   get latest(): ReadonlyMap<string, Buffer | null> {
     const latest = new Map<string, Buffer | null>();
-    for (let i = 0; i < this.#keys.length; i++) latest.set(this.#keys[i] as string, this.#values[i] ?? null);
+    for (const [key, value] of this.sequence) latest.set(key, value);
     return latest;
   }
 
@@ -140,9 +244,9 @@ export class ChangelogFold {
     const want = new Set(this.#staleLast);
     want.delete(MARKER_KEY);
     const out = new Map<string, Buffer | null>();
-    for (let i = this.#keys.length - 1; i >= 0 && out.size < want.size; i--) {
-      const key = this.#keys[i] as string;
-      if (want.has(key) && !out.has(key)) out.set(key, this.#values[i] ?? null);
+    for (let at = (this.#count - 1) * REC; at >= 0 && out.size < want.size; at -= REC) {
+      const [key, value] = pairAt(this.#bufs, this.#pos, at);
+      if (want.has(key) && !out.has(key)) out.set(key, value);
     }
     for (const key of want) if (!out.has(key)) out.set(key, null);
     return [...out];

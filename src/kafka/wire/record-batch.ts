@@ -93,11 +93,25 @@ export class WireRecordView implements RecordView {
       : this.buf.subarray(this.valueStart, this.valueStart + this.valueLength);
   }
 
+  /** After findHeader(): where the header's value starts in buf, and its length (-1: null value). */
+  headerValueStart = 0;
+  headerValueLength = -1;
+
   /**
    * Header `name`, read only when asked (most reads never ask): headerCount VARINT, then per header
    * headerKeyLength VARINT, key, headerValueLength VARINT, value (KIP-82; a negative value length is null).
    */
   header(name: string): Buffer | null {
+    if (!this.findHeader(name) || this.headerValueLength < 0) return null;
+    return this.buf.subarray(this.headerValueStart, this.headerValueStart + this.headerValueLength);
+  }
+
+  /**
+   * Finds header `name` (the last one if repeated) without making an object: true when the record has it,
+   * its value then at headerValueStart / headerValueLength (-1: null). For readers that compare the value
+   * in place (the changelog fold: one owner header per record).
+   */
+  findHeader(name: string): boolean {
     if (name !== this.#headerName) {
       this.#headerName = name;
       this.#headerBytes = Buffer.from(name, 'utf8');
@@ -106,28 +120,47 @@ export class WireRecordView implements RecordView {
     const buf = this.buf;
     const end = this.recordEnd;
     let p = this.headersStart;
-    const varint = (): number => {
-      let x = 0;
-      let shift = 0;
-      let b: number;
+    let found = false;
+    // No closure for the varints: this runs once per record of a restore.
+    let count = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      if (p >= end) return false;
+      b = buf[p++] as number;
+      count |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80 && shift < 35);
+    count = (count >>> 1) ^ -(count & 1);
+    for (let i = 0; i < count; i++) {
+      let keyLength = 0;
+      shift = 0;
       do {
-        if (p >= end) return Number.NaN;
-        b = buf[p++]!;
-        x |= (b & 0x7f) << shift;
+        if (p >= end) return found;
+        b = buf[p++] as number;
+        keyLength |= (b & 0x7f) << shift;
         shift += 7;
       } while (b & 0x80 && shift < 35);
-      return (x >>> 1) ^ -(x & 1);
-    };
-    const count = varint();
-    let found: Buffer | null = null;
-    for (let i = 0; i < count; i++) {
-      const keyLength = varint();
-      if (!(keyLength >= 0) || p + keyLength > end) return found;
-      const matches = keyLength === wanted.length && wanted.compare(buf, p, p + keyLength) === 0;
+      keyLength = (keyLength >>> 1) ^ -(keyLength & 1);
+      if (keyLength < 0 || p + keyLength > end) return found;
+      let matches = keyLength === wanted.length;
+      for (let j = 0; matches && j < keyLength; j++) matches = buf[p + j] === wanted[j];
       p += keyLength;
-      const valueLength = varint();
-      if (Number.isNaN(valueLength) || p + Math.max(0, valueLength) > end) return found;
-      if (matches) found = valueLength < 0 ? null : buf.subarray(p, p + valueLength);
+      let valueLength = 0;
+      shift = 0;
+      do {
+        if (p >= end) return found;
+        b = buf[p++] as number;
+        valueLength |= (b & 0x7f) << shift;
+        shift += 7;
+      } while (b & 0x80 && shift < 35);
+      valueLength = (valueLength >>> 1) ^ -(valueLength & 1);
+      if (p + Math.max(0, valueLength) > end) return found;
+      if (matches) {
+        found = true;
+        this.headerValueStart = p;
+        this.headerValueLength = valueLength < 0 ? -1 : valueLength;
+      }
       if (valueLength > 0) p += valueLength;
     }
     return found;
