@@ -33,6 +33,7 @@ export async function syncProcessorMetrics(metrics: Metrics, stats: ProcessorSta
   await advanceCounterTo(metrics.changelogRepairs, {}, stats.changelogRepairs);
   await advanceCounterTo(metrics.fencedCommits, {}, stats.fencedCommits);
   await advanceCounterTo(metrics.rebalances, {}, stats.rebalances);
+  await advanceCounterTo(metrics.consumerRestarts, {}, stats.consumerRestarts);
   await advanceCounterTo(metrics.offsetCommits, {}, stats.commits);
   await advanceCounterTo(metrics.cacheCommits, {}, stats.cacheCommits);
   await advanceCounterTo(metrics.uncommittedDropped, {}, stats.uncommittedDropped);

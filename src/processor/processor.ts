@@ -26,13 +26,14 @@ import type { EngineOptions, FlowEngineApi, RecordSink } from '../flow/types.js'
 import type { KafkaClient } from '../kafka/client.js';
 import { type BatchContext, createGroupConsumer, type GroupConsumer } from '../kafka/consumer.js';
 import type { ConsumedMessage, MessageBatch } from '../kafka/message.js';
-import { fetchEndOffsets, type PartitionOffsets } from '../kafka/offsets.js';
+import { fetchCommittedOffsets, fetchEndOffsets, type PartitionOffsets } from '../kafka/offsets.js';
 import { createProducer, type OutgoingMessage, type Producer } from '../kafka/producer.js';
 import { createRecordRangeReader, type PartitionRecordReader } from '../kafka/record-range-reader.js';
 import { DEFAULT_TOPIC_NAMES, type TopicNames } from '../kafka/topics.js';
 import { applyMessages } from './apply.js';
 import { deadLetterMessage, deadLetterReason } from './dead-letter.js';
 import { claimHeader, encodeClaim, type OwnerClaim, OWNER_HEADER, OWNER_KEY, sameClaim } from './fence.js';
+import { ConsumerLiveness, defaultLivenessPolicy, partitionsWithLag } from './liveness.js';
 import { type RoleLog, SILENT_LOG } from './log.js';
 import { type ExportMarker, encodeMarker, MARKER_KEY, resumePoint } from './marker.js';
 import { type RestoredPartition, restorePartition } from './restore.js';
@@ -54,6 +55,13 @@ export interface ProcessorGroupOptions {
   maxWaitTimeMs?: number;
   /** Default 1 MiB. */
   maxBytesPerPartition?: number;
+  /**
+   * Consumer liveness (liveness.ts): the consumer is restarted when no batch came for this long while an
+   * assigned partition has unread input. Default 3 × maxWaitTimeMs + sessionTimeoutMs.
+   */
+  stallTimeoutMs?: number;
+  /** How often liveness is checked. Default a quarter of the stall timeout, 0.25–5 s. */
+  livenessCheckMs?: number;
 }
 
 /** Processor settings. */
@@ -78,6 +86,8 @@ export interface ProcessorOptions {
    * with its end offset. Defaults DEFAULT_COMMIT_POLICY (1000 ms, 4000 states).
    */
   commit?: Partial<CommitPolicy>;
+  /** Creates the group consumer (at the start and at each liveness restart). Default createGroupConsumer. */
+  createConsumer?: typeof createGroupConsumer;
   /** Restore: fail (and retry the batch) after this long without a changelog record. Default 60000 ms. */
   restoreIdleTimeoutMs?: number;
   log?: RoleLog;
@@ -131,6 +141,16 @@ class KafkaProcessor implements Processor {
    */
   readonly #ownerId = randomBytes(6).toString('base64url');
   #consumer!: GroupConsumer;
+  /** Unsubscribes the processor's listeners from #consumer (before a consumer restart). */
+  #unlisten: Array<() => void> = [];
+  #liveness!: ConsumerLiveness;
+  #livenessTimer: NodeJS.Timeout | undefined;
+  /** Next input offset after the last batch handed out, per partition (liveness: lag). */
+  readonly #positions = new Map<number, number>();
+  /** A consumer restart in progress (stop() waits for it). */
+  #restarting: Promise<void> | undefined;
+  /** The last restart failed to start a consumer: the next liveness check tries again. */
+  #consumerDown = false;
   #producer!: Producer;
   #reader: PartitionRecordReader | undefined;
   #assigned: number[] = [];
@@ -170,7 +190,22 @@ class KafkaProcessor implements Processor {
       maxBatchMessages: PRODUCE_BATCH,
       compression: 'none',
     });
-    this.#consumer = await createGroupConsumer(this.#o.client, {
+    // ctflow's own fetches (no group to join; kafkajs only as a counted fallback): connects at the first restore.
+    this.#reader = createRecordRangeReader(this.#o.client, { topic: this.#t.flowState });
+    const policy = defaultLivenessPolicy(g.maxWaitTimeMs ?? 500, g.sessionTimeoutMs ?? 30_000);
+    if (g.stallTimeoutMs !== undefined) policy.stallMs = g.stallTimeoutMs;
+    if (g.livenessCheckMs !== undefined) policy.checkIntervalMs = g.livenessCheckMs;
+    this.#liveness = new ConsumerLiveness(policy, Date.now());
+    await this.#startConsumer();
+    this.#livenessTimer = setInterval(() => void this.#checkLiveness(), policy.checkIntervalMs);
+    this.#livenessTimer.unref();
+    this.#log.info({ groupId: this.groupId, topic: this.#t.observations }, 'processor joined its group');
+  }
+
+  /** Creates the group consumer, wires the processor's listeners and starts it. */
+  async #startConsumer(): Promise<void> {
+    const g = this.#o.group ?? {};
+    const consumer = await (this.#o.createConsumer ?? createGroupConsumer)(this.#o.client, {
       groupId: this.groupId,
       topics: [this.#t.observations],
       fromBeginning: true,
@@ -180,17 +215,108 @@ class KafkaProcessor implements Processor {
       ...(g.maxWaitTimeMs === undefined ? {} : { maxWaitTimeMs: g.maxWaitTimeMs }),
       ...(g.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: g.maxBytesPerPartition }),
     });
-    // ctflow's own fetches (no group to join; kafkajs only as a counted fallback): connects at the first restore.
-    this.#reader = createRecordRangeReader(this.#o.client, { topic: this.#t.flowState });
-    this.#consumer.onAssignment((assignment) => this.#onAssignment(assignment));
+    this.#consumer = consumer;
+    this.#unlisten = [
+      consumer.onAssignment((assignment) => this.#onAssignment(assignment)),
+      consumer.onRebalance(() => this.#liveness.progress(Date.now())),
+      consumer.onCrash((error, restarting) => {
+        // kafkajs restarts itself after a retry delay: the stall time counts from here.
+        this.#liveness.progress(Date.now());
+        this.#log.error({ err: error, restarting }, 'processor consumer crashed');
+        if (!restarting && !this.#stopping && this.#consumer === consumer) this.#rejectDone(error);
+      }),
+    ];
     const onFetchStart = this.#o.onFetchStart;
-    if (onFetchStart) this.#consumer.onFetchStart(onFetchStart);
-    this.#consumer.onCrash((error, restarting) => {
-      this.#log.error({ err: error, restarting }, 'processor consumer crashed');
-      if (!restarting && !this.#stopping) this.#rejectDone(error);
+    if (onFetchStart) this.#unlisten.push(consumer.onFetchStart(onFetchStart));
+    this.#liveness.progress(Date.now());
+    // A replaced consumer that still hands out a batch (its disconnect timed out) must not touch our state.
+    await consumer.run((batch, ctx) =>
+      this.#consumer === consumer ? this.#handle(batch, ctx) : Promise.resolve(),
+    );
+  }
+
+  /**
+   * Every checkIntervalMs: when no batch came for the stall time while an assigned partition has unread input
+   * (end offset above our position, admin requests), restart the consumer.
+   */
+  async #checkLiveness(): Promise<void> {
+    if (this.#stopping || this.#restarting !== undefined) return;
+    if (!this.#consumerDown) {
+      if (!this.#liveness.quiet(Date.now()) || this.#assigned.length === 0) return;
+      let lagging: number[];
+      try {
+        const [ends, committed] = await Promise.all([
+          fetchEndOffsets(this.#o.client, this.#t.observations),
+          fetchCommittedOffsets(this.#o.client, this.groupId, this.#t.observations),
+        ]);
+        lagging = partitionsWithLag(this.#assigned, this.#positions, committed, ends);
+      } catch (err) {
+        this.#log.debug({ error: (err as Error).message }, 'liveness: offsets not available');
+        return;
+      }
+      // A batch may have come while the offsets were fetched.
+      if (lagging.length === 0 || !this.#liveness.quiet(Date.now()) || this.#stopping) return;
+      if (this.#restarting !== undefined) return;
+      this.#stats.consumerRestarts++;
+      this.#log.warn(
+        {
+          partitions: lagging,
+          quietMs: this.#liveness.quietFor(Date.now()),
+          stallMs: this.#liveness.policy.stallMs,
+        },
+        'consumer stalled: no batch although assigned partitions have unread input; restarting it',
+      );
+    }
+    this.#restarting = this.#restartConsumer().finally(() => {
+      this.#restarting = undefined;
     });
-    await this.#consumer.run((batch, ctx) => this.#handle(batch, ctx));
-    this.#log.info({ groupId: this.groupId, topic: this.#t.observations }, 'processor joined its group');
+  }
+
+  /**
+   * Leaves the group with the stalled consumer and joins with a new one. Our partition states are handled as
+   * at a rebalance (#onAssignment): a state with uncommitted input is dropped, the others are checked
+   * against the changelog end before use, so restore and fencing keep the guarantees.
+   */
+  async #restartConsumer(): Promise<void> {
+    const old = this.#consumer;
+    for (const unlisten of this.#unlisten) unlisten();
+    this.#unlisten = [];
+    if (!this.#consumerDown) {
+      await this.#inFlight.catch(() => {});
+      await this.#commits;
+      // A stalled kafkajs consumer may never finish leaving: go on after a session timeout (the coordinator
+      // has dropped it by then).
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.#log.warn({}, 'stalled consumer: disconnect timed out');
+          resolve();
+        }, this.#o.group?.sessionTimeoutMs ?? 30_000);
+      });
+      await Promise.race([
+        old.disconnect().catch((err: unknown) => {
+          this.#log.warn({ error: (err as Error).message }, 'stalled consumer: disconnect failed');
+        }),
+        timeout,
+      ]);
+      clearTimeout(timer);
+    }
+    for (const [p, state] of this.#states) {
+      if (!state.cache.empty) this.#drop(p, 'uncommitted input at a consumer restart');
+      else state.verify = true;
+    }
+    this.#positions.clear();
+    this.#endOffsets = undefined;
+    if (this.#stopping) return;
+    try {
+      await this.#startConsumer();
+      this.#consumerDown = false;
+      this.#log.info({ groupId: this.groupId }, 'consumer restarted');
+    } catch (err) {
+      this.#consumerDown = true;
+      this.#liveness.progress(Date.now());
+      this.#log.warn({ error: (err as Error).message }, 'consumer restart failed; trying again');
+    }
   }
 
   stats(): ProcessorStats {
@@ -217,6 +343,8 @@ class KafkaProcessor implements Processor {
 
   async #stop(): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#livenessTimer);
+    await this.#restarting;
     if (this.#assigned.length > 0) this.#consumer.pause(this.#t.observations, this.#assigned);
     await this.#inFlight.catch(() => {});
     await this.#commits;
@@ -241,6 +369,7 @@ class KafkaProcessor implements Processor {
   #onAssignment(assignment: Array<{ topic: string; partitions: number[] }>): void {
     const mine = assignment.find((a) => a.topic === this.#t.observations)?.partitions ?? [];
     this.#assigned = mine;
+    this.#liveness.progress(Date.now());
     this.#stats.rebalances++;
     this.#endOffsets = undefined;
     for (const [p, state] of this.#states) {
@@ -262,7 +391,10 @@ class KafkaProcessor implements Processor {
   }
 
   #handle(batch: MessageBatch, ctx: BatchContext): Promise<void> {
-    const run = this.#handleBatch(batch, ctx);
+    const last = batch.messages.at(-1);
+    if (last !== undefined) this.#positions.set(batch.partition, last.offset + 1);
+    this.#liveness.busy(Date.now());
+    const run = this.#handleBatch(batch, ctx).finally(() => this.#liveness.idle(Date.now()));
     this.#inFlight = run.catch(() => {});
     return run;
   }
@@ -301,7 +433,7 @@ class KafkaProcessor implements Processor {
       // The engine may hold input whose outputs were not all written: a retry must start from the changelog,
       // and from the input it covers (kafkajs already went past the batches whose output is in the cache).
       if (this.#states.get(p) === state && state.appliedTo > state.coveredTo && !this.#stopping)
-        this.#consumer.seek({ topic: this.#t.observations, partition: p, offset: state.coveredTo });
+        this.#seek(p, state.coveredTo);
       this.#drop(p, `error: ${(err as Error).message}`);
       throw err;
     }
@@ -460,8 +592,7 @@ class KafkaProcessor implements Processor {
       { partition: p, coveredTo: state.coveredTo, messages: uncommitted, claim: state.claim },
       'changelog written by another processor: state dropped, nothing more exported from it',
     );
-    if (this.#states.get(p) === state && !this.#stopping)
-      this.#consumer.seek({ topic: this.#t.observations, partition: p, offset: state.coveredTo });
+    if (this.#states.get(p) === state && !this.#stopping) this.#seek(p, state.coveredTo);
     this.#drop(p, 'changelog written by another processor');
     return false;
   }
@@ -543,6 +674,12 @@ class KafkaProcessor implements Processor {
     this.#stats.completed += out.messages;
     this.#commitLater(p, to);
     return true;
+  }
+
+  /** The next fetch of p starts at `offset` (read again from what the changelog covers). */
+  #seek(p: number, offset: number): void {
+    this.#positions.set(p, offset);
+    this.#consumer.seek({ topic: this.#t.observations, partition: p, offset });
   }
 
   #marker(p: number, marker: ExportMarker): OutgoingMessage {

@@ -38,6 +38,11 @@ export interface ProcessorStats {
   /** Offset commits done, and those that failed (the next owner then skips what the changelog covers). */
   commits: number;
   commitFailures: number;
+  /**
+   * Group consumers restarted because they handed out no batch for the stall time although an assigned
+   * partition had unread input (liveness.ts).
+   */
+  consumerRestarts: number;
   /** Partitions whose state was restored from the changelog, entries loaded, time spent. */
   restores: number;
   restoredEntries: number;
@@ -94,6 +99,7 @@ export function emptyProcessorStats(): ProcessorStats {
     rebalances: 0,
     commits: 0,
     commitFailures: 0,
+    consumerRestarts: 0,
     restores: 0,
     restoredEntries: 0,
     restoreMs: 0,

@@ -354,6 +354,13 @@ export const METRIC_DEFINITIONS = {
     labels: [],
     roles: ['processor'],
   },
+  consumerRestarts: {
+    type: 'counter',
+    name: 'ctflow_processor_consumer_restarts_total',
+    help: 'Consumer group members restarted because they handed out no batch for the stall time (3 fetch waits + a session timeout) although an assigned partition had unread input.',
+    labels: [],
+    roles: ['processor'],
+  },
   rebalances: {
     type: 'counter',
     name: 'ctflow_rebalances_total',

@@ -7,7 +7,12 @@ import { ensureTopics, type TopicNames } from '../../../src/kafka/topics.js';
 import { engineOptions } from '../../../src/config/derive.js';
 import { parseConfig } from '../../../src/config/load.js';
 import type { EngineOptions } from '../../../src/flow/types.js';
-import { type Processor, startProcessor } from '../../../src/processor/processor.js';
+import {
+  type Processor,
+  type ProcessorGroupOptions,
+  type ProcessorOptions,
+  startProcessor,
+} from '../../../src/processor/processor.js';
 import { appendFileSync } from 'node:fs';
 import type { RoleLog } from '../../../src/processor/log.js';
 import { testKafka, uniqueName, waitFor } from '../kafka/helpers.js';
@@ -91,8 +96,14 @@ export class ProcessorHarness {
     this.producer = await createProducer(this.client, { lingerMs: 2 });
   }
 
-  /** Starts one more in-process processor in the test group (exporter settings may be overridden). */
-  async startProcessor(exporterOptions: Partial<ExporterOptions> = {}): Promise<RunningProcessor> {
+  /**
+   * Starts one more in-process processor in the test group (exporter settings may be overridden; `extra`
+   * adds group settings and the consumer factory).
+   */
+  async startProcessor(
+    exporterOptions: Partial<ExporterOptions> = {},
+    extra: Pick<ProcessorOptions, 'createConsumer'> & { group?: ProcessorGroupOptions } = {},
+  ): Promise<RunningProcessor> {
     const exporter = createExporter({
       collectors: [this.collectorUrl],
       observationDomainId: 1,
@@ -111,7 +122,9 @@ export class ProcessorHarness {
         heartbeatIntervalMs: 300,
         maxWaitTimeMs: 100,
         rebalanceTimeoutMs: 20_000,
+        ...extra.group,
       },
+      ...(extra.createConsumer === undefined ? {} : { createConsumer: extra.createConsumer }),
     });
     const running: RunningProcessor = {
       processor,
