@@ -124,6 +124,21 @@ function toBuffer(data: Uint8Array | string): Buffer | string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/**
+ * Headers as kafkajs takes them. Writers share one headers object across a send's messages (the changelog's
+ * owner header): the object is passed on as it is when its values are already strings or Buffers, so that
+ * the produce encoder (produce-encoding.ts) writes the headers once per send, not once per message.
+ */
+function kafkajsHeaders(headers: Record<string, Uint8Array | string>): Record<string, Buffer | string> {
+  for (const k in headers) {
+    const v = headers[k];
+    if (typeof v !== 'string' && !Buffer.isBuffer(v)) {
+      return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, toBuffer(v)]));
+    }
+  }
+  return headers as Record<string, Buffer | string>;
+}
+
 function toKafkajsMessage(m: OutgoingMessage): Message {
   if (m.partition !== undefined && (!Number.isInteger(m.partition) || m.partition < 0)) {
     throw new CtflowError('KAFKA', `bad partition ${m.partition}: expected an integer >= 0`, {
@@ -134,9 +149,7 @@ function toKafkajsMessage(m: OutgoingMessage): Message {
   if (m.key !== undefined && m.key !== null) out.key = toBuffer(m.key);
   if (m.partition !== undefined) out.partition = m.partition;
   if (m.timestampMs !== undefined) out.timestamp = String(m.timestampMs);
-  if (m.headers !== undefined) {
-    out.headers = Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, toBuffer(v)]));
-  }
+  if (m.headers !== undefined) out.headers = kafkajsHeaders(m.headers);
   return out;
 }
 
@@ -305,16 +318,20 @@ function tellOffsets(batch: readonly Pending[], metadata: unknown): void {
     if (unplaced.has(p.topic)) continue;
     const first = new Map<number, number>();
     let complete = true;
-    for (const m of p.messages) {
-      if (m.partition === undefined) continue;
-      const tp = `${p.topic}\0${m.partition}`;
+    // Runs of one partition (a send's messages mostly are one run): one map update per run, not per message.
+    const messages = p.messages;
+    for (let i = 0; i < messages.length; ) {
+      const partition = messages[i]?.partition as number;
+      let j = i + 1;
+      while (j < messages.length && messages[j]?.partition === partition) j++;
+      const tp = `${p.topic}\0${partition}`;
       const at = next.get(tp) ?? base.get(tp);
-      if (at === undefined) {
-        complete = false;
-        continue;
+      if (at === undefined) complete = false;
+      else {
+        if (!first.has(partition)) first.set(partition, at);
+        next.set(tp, at + (j - i));
       }
-      if (!first.has(m.partition)) first.set(m.partition, at);
-      next.set(tp, at + 1);
+      i = j;
     }
     if (p.onOffsets !== undefined && complete && first.size > 0) p.onOffsets(first);
   }
