@@ -150,7 +150,11 @@ export class FlowEngine implements FlowEngineApi {
   #sink = 0;
   /** observeEncoded(): its reader, the message being applied, and the full decoder (rare cases). */
   readonly #reader = new ObservationV1Reader();
+  /** observeEncodedBatch(): one reader per message of a chunk (created on first use). */
+  #readers: ObservationV1Reader[] = [];
   #encBytes: Buffer | undefined;
+  /** The reused Observation that #encBytes was read into (#whole() decodes the bytes fully). */
+  #encObs: Observation | undefined;
   #encStart = 0;
   readonly #decoder = new ObservationV1Decoder();
   /** Node of the previous restored flow key. */
@@ -215,44 +219,120 @@ export class FlowEngine implements FlowEngineApi {
   observeEncoded(bytes: Buffer, start: number): boolean {
     const r = this.#reader;
     if (!r.read(bytes, start)) return false;
-    const obs = r.obs;
     this.#encBytes = bytes;
+    this.#encObs = r.obs;
     this.#encStart = start;
     try {
-      const t = obs.timeUs;
-      checkTime(obs, t);
-      const node = this.#node(obs.node);
-      if (!this.#admit(node, obs.bootId, t)) {
-        this.#stats.lateObservations++;
-        return true;
-      }
-      const w = this.#kw;
-      const o = obs.orig;
-      const at = r.orig;
-      const src = parseIPv4Bytes(bytes, at.srcFrom, at.srcTo);
-      const dst = src < 0 ? -1 : parseIPv4Bytes(bytes, at.dstFrom, at.dstTo);
-      if (
-        dst >= 0 &&
-        encodeKeyFields(
-          obs.zone,
-          obs.protocol,
-          src,
-          dst,
-          o.srcPort,
-          o.dstPort,
-          o.icmpType,
-          o.icmpCode,
-          o.icmpId,
-          w,
-          0,
-        )
-      ) {
-        this.#observeNarrow(obs, node, w, 0);
-      } else this.#observeWide(this.#whole(obs), node);
+      this.#applyRead(r, bytes, -1);
     } finally {
       this.#encBytes = undefined;
+      this.#encObs = undefined;
     }
     return true;
+  }
+
+  /**
+   * observeEncoded() of messages[from..to) in order (`start` = the body's offset in every message),
+   * faster: as observeBatch() does, the flows of a chunk of messages are read and looked up
+   * together first so that their cache misses overlap, then applied one by one. Returns the index
+   * of the first message observeEncoded() would decline (false: not exactly one valid
+   * observation.v1 body), with every message before it applied and nothing done for it or after
+   * it; `to` when all were applied. The caller decodes the declined message with its codec (for
+   * the error) and calls again from the next index. Errors are observe()'s, at the same message,
+   * the earlier ones applied.
+   */
+  observeEncodedBatch(messages: readonly Buffer[], start: number, from = 0, to = messages.length): number {
+    const readers = this.#readers;
+    while (readers.length < BATCH_CHUNK) readers.push(new ObservationV1Reader());
+    for (let i = from; i < to; ) {
+      const end = Math.min(to, i + BATCH_CHUNK);
+      const words = this.#batchWords;
+      const hashes = this.#batchHashes;
+      // Pass 1: read the chunk's messages (each into its own reader) and their key words and
+      // index hashes; stops at a declined message. Reads only the messages.
+      let n = 0;
+      let lastName: string | undefined;
+      let lastNode: NodeClock | undefined;
+      for (; i + n < end; n++) {
+        const bytes = messages[i + n] as Buffer;
+        const r = readers[n] as ObservationV1Reader;
+        if (!r.read(bytes, start)) break;
+        hashes[n] = -1;
+        const obs = r.obs;
+        if (obs.node !== lastName) {
+          lastName = obs.node;
+          lastNode = this.#nodes.get(lastName);
+        }
+        if (lastNode !== undefined && this.#encodedWords(r, bytes, words, n * KEY_WORDS)) {
+          hashes[n] = keyWordsHash(lastNode.hash, words, n * KEY_WORDS);
+        }
+      }
+      // Passes 2 and 3: index buckets, then candidate rows.
+      this.#prefetch(n);
+      // Pass 4: observeEncoded() itself, in order, on warm memory.
+      for (let j = 0; j < n; j++) {
+        const r = readers[j] as ObservationV1Reader;
+        const bytes = messages[i + j] as Buffer;
+        this.#encBytes = bytes;
+        this.#encObs = r.obs;
+        this.#encStart = start;
+        try {
+          this.#applyRead(r, bytes, (hashes[j] as number) >= 0 ? j * KEY_WORDS : -1);
+        } finally {
+          this.#encBytes = undefined;
+          this.#encObs = undefined;
+        }
+      }
+      i += n;
+      if (i < end) return i; // declined
+    }
+    return to;
+  }
+
+  /**
+   * The flow key words of the narrow flow `r` read from `bytes` into w[at..); false for a wide flow
+   * (IPv6, unusual fields), w then unspecified.
+   */
+  #encodedWords(r: ObservationV1Reader, bytes: Buffer, w: Uint32Array, at: number): boolean {
+    const obs = r.obs;
+    const o = obs.orig;
+    const t = r.orig;
+    const src = parseIPv4Bytes(bytes, t.srcFrom, t.srcTo);
+    const dst = src < 0 ? -1 : parseIPv4Bytes(bytes, t.dstFrom, t.dstTo);
+    return (
+      dst >= 0 &&
+      encodeKeyFields(
+        obs.zone,
+        obs.protocol,
+        src,
+        dst,
+        o.srcPort,
+        o.dstPort,
+        o.icmpType,
+        o.icmpCode,
+        o.icmpId,
+        w,
+        at,
+      )
+    );
+  }
+
+  /**
+   * observe() of what `r` read from `bytes` (#encBytes/#encObs set); `pre` ≥ 0: its narrow key
+   * words are #batchWords[pre..) already.
+   */
+  #applyRead(r: ObservationV1Reader, bytes: Buffer, pre: number): void {
+    const obs = r.obs;
+    const t = obs.timeUs;
+    checkTime(obs, t);
+    const node = this.#node(obs.node);
+    if (!this.#admit(node, obs.bootId, t)) {
+      this.#stats.lateObservations++;
+      return;
+    }
+    if (pre >= 0) this.#observeNarrow(obs, node, this.#batchWords, pre);
+    else if (this.#encodedWords(r, bytes, this.#kw, 0)) this.#observeNarrow(obs, node, this.#kw, 0);
+    else this.#observeWide(this.#whole(obs), node);
   }
 
   /**
@@ -261,7 +341,7 @@ export class FlowEngine implements FlowEngineApi {
    */
   #whole(obs: Observation): Observation {
     const bytes = this.#encBytes;
-    if (bytes === undefined || obs !== this.#reader.obs) return obs;
+    if (bytes === undefined || obs !== this.#encObs) return obs;
     const full = this.#decoder.decode(bytes, this.#encStart);
     if (full === undefined) {
       // Cannot happen: the reader accepted these bytes with the decoder's own checks.
@@ -294,7 +374,6 @@ export class FlowEngine implements FlowEngineApi {
   }
 
   #observeChunk(list: readonly Observation[], from: number, to: number): void {
-    const t = this.#t;
     const words = this.#batchWords;
     const hashes = this.#batchHashes;
     // Pass 1: key words and index hashes (reads only the observations). 0 = not prefetched: a node
@@ -315,30 +394,7 @@ export class FlowEngine implements FlowEngineApi {
         hashes[j] = keyWordsHash(lastNode.hash, words, at);
       }
     }
-    // Pass 2: the home buckets, independent loads (the CPU keeps many in flight).
-    const { table, mask } = t.index;
-    let sink = 0;
-    for (let j = 0; j < to - from; j++) {
-      const h = hashes[j] as number;
-      if (h >= 0) sink ^= table[h & mask] as number;
-    }
-    // Pass 3: the candidate rows (every cache line of the row the apply pass reads); the buckets
-    // are in cache now, only the rows miss.
-    const u = t.u;
-    for (let j = 0; j < to - from; j++) {
-      const h = hashes[j] as number;
-      if (h < 0) continue;
-      const tag = (h & 0xff000000) >>> 0;
-      for (let i = h & mask, probes = 0; probes < 4; i = (i + 1) & mask, probes++) {
-        const v = table[i] as number;
-        if (v === 0) break;
-        if ((v & 0xff000000) >>> 0 !== tag) continue;
-        const ub = ((v & 0xffffff) - 1) * U_STRIDE;
-        sink ^= (u[ub] as number) ^ (u[ub + 16] as number) ^ (u[ub + U_STRIDE - 1] as number);
-        break;
-      }
-    }
-    this.#sink ^= sink;
+    this.#prefetch(to - from);
     // Pass 4: observe() itself, in order, on warm memory.
     for (let i = from; i < to; i++) {
       const obs = list[i] as Observation;
@@ -357,6 +413,40 @@ export class FlowEngine implements FlowEngineApi {
         else this.#observeWide(obs, node);
       }
     }
+  }
+
+  /**
+   * Passes 2 and 3 of a batch: touches the home index buckets of the first `n` hashes of
+   * #batchHashes (≥ 0; -1 = skip), then the candidate rows (every cache line of the row the apply
+   * pass reads). Independent loads the CPU keeps in flight together; only reads.
+   */
+  #prefetch(n: number): void {
+    const t = this.#t;
+    const hashes = this.#batchHashes;
+    // Pass 2: the home buckets.
+    const { table, mask } = t.index;
+    let sink = 0;
+    for (let j = 0; j < n; j++) {
+      const h = hashes[j] as number;
+      if (h >= 0) sink ^= table[h & mask] as number;
+    }
+    // Pass 3: the candidate rows (every cache line of the row the apply pass reads); the buckets
+    // are in cache now, only the rows miss.
+    const u = t.u;
+    for (let j = 0; j < n; j++) {
+      const h = hashes[j] as number;
+      if (h < 0) continue;
+      const tag = (h & 0xff000000) >>> 0;
+      for (let i = h & mask, probes = 0; probes < 4; i = (i + 1) & mask, probes++) {
+        const v = table[i] as number;
+        if (v === 0) break;
+        if ((v & 0xff000000) >>> 0 !== tag) continue;
+        const ub = ((v & 0xffffff) - 1) * U_STRIDE;
+        sink ^= (u[ub] as number) ^ (u[ub + 16] as number) ^ (u[ub + U_STRIDE - 1] as number);
+        break;
+      }
+    }
+    this.#sink ^= sink;
   }
 
   /** An admitted observation of a narrow flow whose key words are `w[at..)`. */

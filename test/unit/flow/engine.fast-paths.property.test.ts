@@ -393,3 +393,147 @@ describe('observeEncoded() equals observe() of the decoded observation', () => {
     expect(e.snapshot()).toEqual([]);
   });
 });
+
+describe('observeEncodedBatch() equals observe() one by one', () => {
+  const avro = new AvroCodec();
+  const bytesOf = (o: Observation): Buffer => Buffer.from(avro.encodeObservation(o));
+  /** Bytes observeEncoded() declines: the message without its last byte. */
+  const declined = (o: Observation): Buffer => {
+    const b = bytesOf(o);
+    return b.subarray(0, b.length - 1);
+  };
+
+  /**
+   * Feeds runs of observations as observeEncodedBatch() calls (cut where `cuts` says, watermarks
+   * between runs), with a declined message inserted before each observation index in `bad`: the
+   * batch must stop at it (returned index), the caller skips it and goes on.
+   */
+  function runEncodedBatches(
+    options: Partial<EngineOptions>,
+    inputs: readonly Input[],
+    cuts: ReadonlySet<number>,
+    bad: ReadonlySet<number>,
+  ): unknown {
+    const engine = new FlowEngine(options);
+    let batch: Buffer[] = [];
+    let declinedAt: number[] = [];
+    const flush = (): void => {
+      let from = 0;
+      const seen: number[] = [];
+      while (from < batch.length) {
+        const stop = engine.observeEncodedBatch(batch, SINGLE_OBJECT_HEADER_LENGTH, from);
+        if (stop === batch.length) break;
+        seen.push(stop);
+        from = stop + 1;
+      }
+      expect(seen).toEqual(declinedAt);
+      batch = [];
+      declinedAt = [];
+    };
+    inputs.forEach((input, i) => {
+      if (input.type === 'obs') {
+        if (bad.has(i)) {
+          declinedAt.push(batch.length);
+          batch.push(declined(input.value));
+        }
+        batch.push(bytesOf(input.value));
+        if (cuts.has(i)) flush();
+      } else {
+        flush();
+        engine.watermark(input.value);
+      }
+    });
+    flush();
+    const out = engine.drain();
+    return { ...(outcome(engine, out.records) as object), changes: out.changes };
+  }
+
+  it('on generated streams (duplicates, reboots, id reuse, IPv6, NAT, declined messages, interleaved nodes)', () => {
+    fc.assert(
+      fc.property(
+        planArb(),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.constantFrom(BUSY, EXACT),
+        (plan, cutList, badList, dupList, options) => {
+          const { inputs } = simulate(plan);
+          const withDups: Input[] = [...inputs];
+          for (const d of dupList) {
+            if (inputs.length === 0) break;
+            const i = d % inputs.length;
+            withDups.splice(Math.min(withDups.length, i + 1 + (d % 3)), 0, inputs[i] as Input);
+          }
+          const mod = (c: number): number => (withDups.length === 0 ? 0 : c % withDups.length);
+          const cuts = new Set(cutList.map(mod));
+          const bad = new Set(badList.map(mod));
+          expect(runEncodedBatches(options, withDups, cuts, bad)).toEqual(runOneByOne(options, withDups));
+          // Watermarks left out: one batch spans many time steps of every node.
+          const obsOnly = withDups.filter((x) => x.type === 'obs');
+          expect(runEncodedBatches(options, obsOnly, new Set(), new Set())).toEqual(
+            runOneByOne(options, obsOnly),
+          );
+        },
+      ),
+      { numRuns: 100 },
+    );
+  }, 120_000);
+
+  it('across chunk boundaries, with a flow repeated inside one batch, new flows and nodes mid-batch, a sub-range', () => {
+    const inputs: Input[] = [];
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 700; i++) {
+        const f = i % 450;
+        const value = obs({
+          node: `n${(i + round) % 4}`,
+          timeUs: T0 + round * 7 * SEC + Math.floor(i / 3),
+          conntrackId: f + 1 + (round === 3 && f % 50 === 0 ? 10_000 : 0),
+          orig:
+            f % 97 === 0
+              ? tuple('fd00::1', 1000 + f, 'fd00::2', 443)
+              : tuple(`10.1.${f >> 8}.${f & 255}`, 1000 + f, '10.2.0.1', 443),
+          family: f % 97 === 0 ? 'IPV6' : 'IPV4',
+          counters: { origPackets: round * 10 + i, origBytes: 0, replyPackets: 0, replyBytes: 0 },
+          kind: round === 0 && i < 450 ? 'NEW' : 'POLL',
+        });
+        inputs.push({ type: 'obs', value });
+      }
+    }
+    expect(runEncodedBatches(EXACT, inputs, new Set(), new Set([255, 256, 900]))).toEqual(
+      runOneByOne(EXACT, inputs),
+    );
+    expect(runEncodedBatches(BUSY, inputs, new Set([100, 1000]), new Set([511]))).toEqual(
+      runOneByOne(BUSY, inputs),
+    );
+    // from/to: only messages[from..to) are applied.
+    const msgs = inputs.map((x) => bytesOf(x.value as Observation));
+    const e = new FlowEngine(EXACT);
+    expect(e.observeEncodedBatch(msgs, SINGLE_OBJECT_HEADER_LENGTH, 0, 300)).toBe(300);
+    expect(e.observeEncodedBatch(msgs, SINGLE_OBJECT_HEADER_LENGTH, 300, 300)).toBe(300);
+    expect(e.observeEncodedBatch(msgs, SINGLE_OBJECT_HEADER_LENGTH, 300)).toBe(msgs.length);
+    expect(outcome(e, e.drain().records)).toEqual(outcome(runPlain(EXACT, inputs), []));
+  });
+
+  /** An engine fed `inputs` by observe()/watermark(), records drained away. */
+  function runPlain(options: Partial<EngineOptions>, inputs: readonly Input[]): FlowEngine {
+    const e = new FlowEngine(options);
+    for (const x of inputs) {
+      if (x.type === 'obs') e.observe(x.value);
+      else e.watermark(x.value);
+    }
+    return e;
+  }
+
+  it('applies the messages before a bad observation, then throws the same error', () => {
+    const good = [obs({ timeUs: T0 }), obs({ timeUs: T0 + SEC, orig: tuple('10.0.0.5', 1, '10.0.0.6', 2) })];
+    const bad = obs({ timeUs: T0 + 2 * SEC, counters: { ...ctr(3), origBytes: -1 } });
+    const a = new FlowEngine();
+    for (const o of good) a.observe(o);
+    expect(() => a.observe(bad)).toThrow(/counters/);
+    const b = new FlowEngine();
+    const msgs = [...good, bad, obs({ timeUs: T0 + 3 * SEC })].map(bytesOf);
+    expect(() => b.observeEncodedBatch(msgs, SINGLE_OBJECT_HEADER_LENGTH)).toThrow(/counters/);
+    expect(b.snapshot()).toEqual(a.snapshot());
+    expect(b.drain()).toEqual(a.drain());
+  });
+});
