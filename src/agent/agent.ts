@@ -12,7 +12,12 @@ import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { startTelemetryServerFromConfig, type TelemetryServer } from '../telemetry/server.js';
 import { Publisher, type PublisherStats } from './publisher.js';
-import { countObservation, setKernelPrerequisites, sourceMetricsSync } from './source-metrics.js';
+import {
+  countObservation,
+  eventReadLagObserver,
+  setKernelPrerequisites,
+  sourceMetricsSync,
+} from './source-metrics.js';
 import { chooseReader, sourceOptions } from './source-options.js';
 import { emptyTableWarning } from './untracked-hint.js';
 
@@ -70,6 +75,7 @@ export async function startAgent(
     onError: (err) => log.warn({ code: err.code, details: err.details }, err.message),
     onWarning: (message) => log.warn({}, message),
     backpressure: () => publisher.backpressure(),
+    onReadLag: eventReadLagObserver(metrics, log),
   });
   const kernel = await source.start();
   const untracked = emptyTableWarning(source.stats.lastPoll?.entries);

@@ -16,7 +16,12 @@ import { startTelemetryServerFromConfig, type TelemetryServer } from '../telemet
 import { throttledErrorLog } from '../telemetry/throttled-log.js';
 import { EnginePipeline, type PipelineStats } from './pipeline.js';
 import { type RecordingStats, RecordingWriter, readRecording } from './recording.js';
-import { countObservation, setKernelPrerequisites, sourceMetricsSync } from './source-metrics.js';
+import {
+  countObservation,
+  eventReadLagObserver,
+  setKernelPrerequisites,
+  sourceMetricsSync,
+} from './source-metrics.js';
 import { chooseReader, sourceOptions } from './source-options.js';
 import { emptyTableWarning } from './untracked-hint.js';
 
@@ -25,6 +30,8 @@ export interface Log {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  /** Optional: slow conntrack events (eventReadLagObserver). */
+  debug?(obj: object, msg?: string): void;
 }
 
 /** Hooks for tests and metrics. */
@@ -175,7 +182,10 @@ export async function startEmbedded(
     return { done, stop, metrics, telemetry };
   }
 
-  const conntrack = new ConntrackSource(sourceOptions(config, hooks.commandPrefix), handlers);
+  const conntrack = new ConntrackSource(sourceOptions(config, hooks.commandPrefix), {
+    ...handlers,
+    onReadLag: eventReadLagObserver(metrics, log),
+  });
   let kernel: Awaited<ReturnType<ConntrackSource['start']>>;
   try {
     kernel = await conntrack.start();

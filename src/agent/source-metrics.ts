@@ -3,6 +3,9 @@
  * source keeps plain running totals (stats), and this advances the counters to them once per scrape
  * interval, so the hot path never touches prom-client.
  */
+import { Histogram } from 'prom-client';
+import type { ConntrackEvent } from '../conntrack/entry.js';
+import { SLOW_EVENT_US } from '../conntrack/events.js';
 import type { KernelSupport } from '../conntrack/kernel.js';
 import type { SourceStats } from '../conntrack/source.js';
 import type { Observation } from '../flow/types.js';
@@ -48,5 +51,64 @@ export function sourceMetricsSync(metrics: Metrics, stats: () => SourceStats): (
     overruns = nowOverruns;
     metrics.observationsRetimed.inc(Math.max(0, s.table.retimed - retimed));
     retimed = s.table.retimed;
+  };
+}
+
+/** Name of the event read lag histogram (registered by eventReadLagObserver). */
+export const EVENT_READ_LAG_METRIC = 'ctflow_conntrack_event_read_lag_seconds';
+
+/** From the reader's usual sub-ms to past a poll interval. */
+const READ_LAG_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** Where slow events are told, at debug level (pino's debug, when the logger has one). */
+export interface DebugLog {
+  debug?(obj: object, msg?: string): void;
+}
+
+/**
+ * Returns the source's onReadLag handler: every event's read lag (agent clock when handled − the
+ * event's stamp) into ctflow_conntrack_event_read_lag_seconds on the run's registry, and a debug log
+ * line, at most one per `logIntervalMs`, when events reach SLOW_EVENT_US (with how many did since
+ * the last line). A lag here is an event loop, pipe or reader that fell behind: with
+ * nf_conntrack_timestamp=0 the reader's receive stamp is the event's time.
+ */
+export function eventReadLagObserver(
+  metrics: Metrics,
+  log: DebugLog = {},
+  logIntervalMs = 10_000,
+  now: () => number = Date.now,
+): (lagUs: number, ev: ConntrackEvent) => void {
+  const existing = metrics.registry.getSingleMetric(EVENT_READ_LAG_METRIC);
+  const histogram =
+    existing instanceof Histogram
+      ? existing
+      : new Histogram({
+          name: EVENT_READ_LAG_METRIC,
+          help: 'Read lag of conntrack events: the agent clock when an event was handled minus its stamp (the reader receive time); large values mean the event loop, the reader pipe or the reader fell behind.',
+          buckets: READ_LAG_BUCKETS,
+          registers: [metrics.registry],
+        });
+  let slow = 0;
+  let maxUs = 0;
+  let lastLogMs = Number.NEGATIVE_INFINITY;
+  return (lagUs, ev) => {
+    histogram.observe(Math.max(0, lagUs) / 1e6);
+    if (lagUs < SLOW_EVENT_US || log.debug === undefined) return;
+    slow++;
+    maxUs = Math.max(maxUs, lagUs);
+    const t = now();
+    if (t - lastLogMs < logIntervalMs) return;
+    lastLogMs = t;
+    log.debug(
+      {
+        slowEvents: slow,
+        maxLagMs: Math.round(maxUs / 1000),
+        kind: ev.kind,
+        conntrackId: ev.entry.conntrackId,
+      },
+      'conntrack events handled late (read lag)',
+    );
+    slow = 0;
+    maxUs = 0;
   };
 }

@@ -4,17 +4,49 @@ import type { ClockUs } from './clock.js';
 import type { ConntrackEvent } from './entry.js';
 import { LineSplitter } from './lines.js';
 import { LineFormatError, parseError } from './parse-error.js';
-import type { Reader } from './reader.js';
+import type { EventLine, Reader } from './reader.js';
 import { commandError } from './run-lines.js';
 
 /** Counters of the event stream. */
 export interface EventStreamStats {
   events: number;
   parseErrors: number;
-  /** Times conntrack -E reported lost events (netlink socket overrun, ENOBUFS). */
+  /**
+   * Times events were lost: the kernel's netlink socket overran (ENOBUFS), or the reader dropped
+   * events itself because its output queue was full (ctnetlink "!DROPPED", also in `dropped`).
+   */
   overruns: number;
+  /** Events the reader dropped itself (ctnetlink: its output queue, 32 MiB, was full). */
+  dropped: number;
   restarts: number;
+  /**
+   * Read lag of events: the agent's clock when it handled an event minus the event's stamp (the
+   * reader's receive time). Largest seen, and how many reached SLOW_EVENT_US.
+   */
+  readLagMaxUs: number;
+  slowEvents: number;
+  /** Sync requests answered by a mark, and those given up after their timeout (sync()). */
+  syncs: number;
+  syncTimeouts: number;
 }
+
+/** EventStreamStats of a stream that has not read anything yet. */
+export function emptyEventStreamStats(): EventStreamStats {
+  return {
+    events: 0,
+    parseErrors: 0,
+    overruns: 0,
+    dropped: 0,
+    restarts: 0,
+    readLagMaxUs: 0,
+    slowEvents: 0,
+    syncs: 0,
+    syncTimeouts: 0,
+  };
+}
+
+/** Read lag from which an event counts as slow (stats.slowEvents; logged by the agent, see onReadLag). */
+export const SLOW_EVENT_US = 100_000;
 
 /** How to run and where to deliver the event stream. */
 export interface EventStreamOptions {
@@ -23,6 +55,10 @@ export interface EventStreamOptions {
   clock: ClockUs;
   onEvent(ev: ConntrackEvent): void;
   onError(err: CtflowError): void;
+  /** Events were lost (overrun or dropped): the table should be read again soon. */
+  onOverrun?(): void;
+  /** Read lag of every event, µs (agent clock when handled − the event's stamp). */
+  onReadLag?(lagUs: number, ev: ConntrackEvent): void;
   /** Delay before restarting a conntrack -E that exited (default 1000 ms). */
   restartDelayMs?: number;
 }
@@ -36,14 +72,20 @@ const READY_TIMEOUT_MS = 2000;
  * it exits; what was missed meanwhile is reconciled by the next dump.
  */
 export class EventStream {
-  readonly stats: EventStreamStats = { events: 0, parseErrors: 0, overruns: 0, restarts: 0 };
+  readonly stats: EventStreamStats = emptyEventStreamStats();
+  /** Callers of sync() waiting for the next mark. */
+  private syncWaiters: Array<(marked: boolean) => void> = [];
+  /** Whether sync() asks the reader (reader.syncsEvents, until it failed to answer even once). */
+  private syncable: boolean;
   private child: ChildProcess | null = null;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | null = null;
   /** Consecutive exits without a single event in between. */
   private failures = 0;
 
-  constructor(private readonly options: EventStreamOptions) {}
+  constructor(private readonly options: EventStreamOptions) {
+    this.syncable = options.reader.syncsEvents;
+  }
 
   /** Starts conntrack -E; resolves once it is subscribed (or after 2 s without confirmation). */
   start(): Promise<void> {
@@ -66,7 +108,7 @@ export class EventStream {
       const readyTimer = setTimeout(markReady, READY_TIMEOUT_MS);
       const splitter = new LineSplitter();
       const onLine = (line: string, lineNo: number): void => {
-        let ev: ConntrackEvent | null | 'overrun';
+        let ev: EventLine;
         try {
           ev = this.options.reader.parseEventLine(line);
         } catch (err) {
@@ -80,9 +122,22 @@ export class EventStream {
           this.overrun(argv);
           return;
         }
+        if ('mark' in ev) {
+          if (ev.mark === 'sync') this.releaseSyncs(true);
+          else {
+            this.stats.dropped += ev.count;
+            this.overrun(argv, `${ev.count} events were dropped by the reader (its output queue was full)`);
+          }
+          return;
+        }
         this.failures = 0;
         this.stats.events++;
         this.options.onEvent(ev);
+        // After the event was handled: the lag covers the reader's pipe, this event loop and the table.
+        const lagUs = this.options.clock() - ev.timeUs;
+        if (lagUs > this.stats.readLagMaxUs) this.stats.readLagMaxUs = lagUs;
+        if (lagUs >= SLOW_EVENT_US) this.stats.slowEvents++;
+        this.options.onReadLag?.(lagUs, ev);
       };
       const onBytes = (bytes: Buffer, lineNo: number): void => onLine(bytes.toString('latin1'), lineNo);
       child.stdout?.on('data', (chunk: Buffer) => splitter.push(chunk, onBytes));
@@ -93,8 +148,10 @@ export class EventStream {
         const lines = (stderrTail + text).split('\n');
         stderrTail = lines.pop() ?? '';
         for (const line of lines) {
-          // conntrack opens its subscribed socket before it sizes the buffer and says so.
-          if (line.includes('buffer size')) markReady();
+          // The reader is subscribed (conntrack sizes its buffer after it subscribed and says so;
+          // ctnetlink says "listening"). The marker used to be conntrack's only: with ctnetlink,
+          // start() always waited READY_TIMEOUT_MS.
+          if (line.includes(this.options.reader.readyMarker)) markReady();
           if (/ENOBUFS|No buffer space/i.test(line)) this.overrun(argv);
         }
       });
@@ -106,6 +163,8 @@ export class EventStream {
         markReady();
         splitter.end(onBytes);
         if (this.child === child) this.child = null;
+        // The reader is gone: no mark will come.
+        this.releaseSyncs(false);
         if (this.stopping) return;
         this.options.onError(commandError(argv, `event stream ended (${code ?? signal}); restarting`));
         // Back off (doubling, up to 30 s) while it keeps failing, e.g. without permission.
@@ -121,11 +180,56 @@ export class EventStream {
     });
   }
 
-  private overrun(argv: readonly string[]): void {
+  private overrun(argv: readonly string[], what = 'events were lost (netlink socket overrun)'): void {
     this.stats.overruns++;
-    this.options.onError(
-      commandError(argv, 'events were lost (netlink socket overrun); the next dump reconciles the table'),
-    );
+    this.options.onError(commandError(argv, `${what}; the next dump reconciles the table`));
+    this.options.onOverrun?.();
+  }
+
+  private releaseSyncs(marked: boolean): void {
+    if (marked) this.stats.syncs++;
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    for (const w of waiters) w(marked);
+  }
+
+  /**
+   * Resolves once every event the kernel had queued when it was called has been handled (onEvent):
+   * the reader answers a "sync" line on its stdin with a mark after them (reader.syncsEvents). A
+   * poll calls it before it reads the table, so a dump never shows a connection before the events
+   * that started or changed it, however long this event loop was busy: the table would otherwise
+   * report it at the dump's time and drop the earlier NEW as already known. Resolves false after
+   * `timeoutMs` without a mark (counted), at once when the reader cannot sync or is not running.
+   */
+  sync(timeoutMs: number): Promise<boolean> {
+    const child = this.child;
+    const stdin = child?.stdin;
+    if (!this.syncable || child === null || stdin == null || child.exitCode !== null) {
+      return Promise.resolve(false);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.syncWaiters = this.syncWaiters.filter((w) => w !== done);
+        this.stats.syncTimeouts++;
+        if (this.stats.syncs === 0) {
+          // Never answered: a reader built before sync marks existed. Polls stop waiting for it.
+          this.syncable = false;
+          this.options.onError(
+            commandError(
+              this.options.reader.eventsArgv,
+              'the event reader does not answer sync requests (rebuild tools/ctnetlink); polls no longer wait for it',
+            ),
+          );
+        }
+        resolve(false);
+      }, timeoutMs);
+      const done = (marked: boolean): void => {
+        clearTimeout(timer);
+        resolve(marked);
+      };
+      this.syncWaiters.push(done);
+      stdin.write('sync\n');
+    });
   }
 
   /** Stops the stream (idempotent); resolves when conntrack -E has exited. */

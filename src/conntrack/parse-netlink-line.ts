@@ -8,6 +8,9 @@
  *   | rsrc rdst rsport rdport rtype rcode rid | tcpState status mark | opk oby rpk rby | startNs stopNs
  *
  * kind: P (dump entry), N (new), U (update), D (destroy); timeUs: receive time of events (0 in dumps).
+ * Framing lines of `ctnetlink events`: "!ENOBUFS" (the kernel dropped events), "!DROPPED n" (the
+ * reader dropped n events: its output queue was full), "!SYNC timeUs" (every event the kernel had
+ * queued at timeUs came before this line; the answer to a "sync" line on its stdin).
  */
 import type { Counters, Family, TcpState, Tuple } from '../flow/types.js';
 import { canonicalAddress } from './address.js';
@@ -22,11 +25,22 @@ const KINDS: Record<string, ConntrackEvent['kind'] | 'DUMP'> = {
   D: 'DESTROY',
 };
 
-/** What one line is: a dump entry, an event, or the kernel's notice that events were lost. */
+/** What one line is: a dump entry, an event, a notice that events were lost, or a sync mark. */
 export type NetlinkLine =
   | { type: 'entry'; entry: ConntrackEntry }
   | { type: 'event'; event: ConntrackEvent }
-  | { type: 'overrun' };
+  | { type: 'overrun' }
+  | { type: 'dropped'; count: number }
+  | { type: 'sync'; timeUs: number };
+
+/** "!DROPPED n" / "!SYNC timeUs"; null for any other line. */
+function framing(line: string): NetlinkLine | null {
+  const tab = line.indexOf('\t');
+  const head = tab < 0 ? line : line.slice(0, tab);
+  if (head === '!DROPPED') return { type: 'dropped', count: uint(line.slice(tab + 1), 'dropped') };
+  if (head === '!SYNC') return { type: 'sync', timeUs: uint(line.slice(tab + 1), 'sync time') };
+  return null;
+}
 
 function opt(text: string, what: string, max: number): number | null {
   if (text === '-') return null;
@@ -57,6 +71,10 @@ function tuple(f: string[], at: number, family: Family, protocol: number, which:
 /** Parses one line of `ctnetlink dump` or `ctnetlink events`; throws LineFormatError when unreadable. */
 export function parseNetlinkLine(line: string): NetlinkLine {
   if (line === '!ENOBUFS') return { type: 'overrun' };
+  if (line.charCodeAt(0) === 33 /* ! */) {
+    const mark = framing(line);
+    if (mark !== null) return mark;
+  }
   const f = line.split('\t');
   if (f.length !== FIELDS) throw new LineFormatError(`${f.length} fields, expected ${FIELDS}`);
   const kind = KINDS[f[0] as string];

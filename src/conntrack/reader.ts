@@ -14,6 +14,15 @@ import { parseXmlDumpLine } from './parse-xml-dump.js';
  */
 export type ReaderKind = 'conntrack-tools' | 'ctnetlink';
 
+/**
+ * A framing line of the event stream that is not an event: a sync mark (every event the kernel had
+ * queued at timeUs came before it) or events the reader dropped itself (its output queue was full).
+ */
+export type EventMark = { mark: 'sync'; timeUs: number } | { mark: 'dropped'; count: number };
+
+/** What one events line is: an event, nothing (a line to ignore), lost events, or a mark. */
+export type EventLine = ConntrackEvent | null | 'overrun' | EventMark;
+
 /** How to run one reader and read its output. */
 export interface Reader {
   kind: ReaderKind;
@@ -29,12 +38,17 @@ export interface Reader {
    * ctflow's death then ends it too (lifeline.ts).
    */
   eventsArgv: readonly string[];
+  /**
+   * Whether the events command answers a "sync" line on its stdin with a sync mark (EventMark),
+   * which lets a poll first take in every event queued before it (EventStream.sync).
+   */
+  syncsEvents: boolean;
   /** Text on the events command's stderr that means it is subscribed. */
   readyMarker: string;
   /** Entry of a dump line; null for framing lines; throws LineFormatError. */
   parseDumpLine(line: string): ConntrackEntry | null;
-  /** Event of an events line; null for lines to ignore; 'overrun' when events were lost. */
-  parseEventLine(line: string): ConntrackEvent | null | 'overrun';
+  /** Event of an events line; null for lines to ignore; 'overrun' when events were lost; marks. */
+  parseEventLine(line: string): EventLine;
   /** Hash of a dump line without fields that change by themselves; null if not an entry. */
   fingerprint(line: Buffer): number | null;
   /** Conntrack id of a dump line, read from its bytes; null if not found. */
@@ -55,6 +69,7 @@ export function conntrackToolsReader(conntrack: readonly string[], eventBufferBy
       '-b',
       String(eventBufferBytes),
     ]),
+    syncsEvents: false,
     // conntrack opens its subscribed socket before it sizes the buffer, and says so.
     readyMarker: 'buffer size',
     parseDumpLine: parseXmlDumpLine,
@@ -87,6 +102,7 @@ export function ctnetlinkReader(ctnetlink: readonly string[]): Reader {
     diffArgv: [...ctnetlink, 'serve'],
     // Exits by itself when its stdin, a pipe, reaches EOF (tools/ctnetlink/lifeline.go).
     eventsArgv: [...ctnetlink, 'events'],
+    syncsEvents: true,
     readyMarker: 'listening',
     parseDumpLine: (line) => {
       const parsed = parseNetlinkLine(line);
@@ -95,9 +111,18 @@ export function ctnetlinkReader(ctnetlink: readonly string[]): Reader {
     },
     parseEventLine: (line) => {
       const parsed = parseNetlinkLine(line);
-      if (parsed.type === 'overrun') return 'overrun';
-      if (parsed.type !== 'event') throw new LineFormatError('not an event');
-      return parsed.event;
+      switch (parsed.type) {
+        case 'event':
+          return parsed.event;
+        case 'overrun':
+          return 'overrun';
+        case 'sync':
+          return { mark: 'sync', timeUs: parsed.timeUs };
+        case 'dropped':
+          return { mark: 'dropped', count: parsed.count };
+        default:
+          throw new LineFormatError('not an event');
+      }
     },
     // Nothing in a ctnetlink line changes by itself (no timeout is printed): hash all of it.
     fingerprint: (line) => (line[0] === 80 /* P */ ? hashBytes(line, [line.length, line.length]) : null),

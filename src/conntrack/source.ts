@@ -3,6 +3,7 @@ import type { Observation, Watermark } from '../flow/types.js';
 import { type ClockUs, wallClockUs } from './clock.js';
 import { DiffSession } from './diff-session.js';
 import { type DumpResult, readDump } from './dump.js';
+import type { ConntrackEvent } from './entry.js';
 import { EventStream, type EventStreamStats } from './events.js';
 import { checkKernelSupport, type KernelSupport, readBootId } from './kernel.js';
 import { conntrackToolsReader, ctnetlinkReader, type Reader, type ReaderKind } from './reader.js';
@@ -23,6 +24,11 @@ export interface SourceHandlers {
    * observations already emitted wait for Kafka). Events are never paused.
    */
   backpressure?(): Promise<void> | null;
+  /**
+   * Read lag of each event, µs: the agent's clock when it was handled minus its stamp (the reader's
+   * receive time; conntrack's print time with conntrack-tools). For a histogram and a debug log.
+   */
+  onReadLag?(lagUs: number, ev: ConntrackEvent): void;
 }
 
 /** Options of the conntrack source. */
@@ -78,6 +84,12 @@ export interface SourceStats {
 
 const MIN_POLL_MS = 1000;
 
+/**
+ * Longest wait of a poll for the event stream to catch up (EventStream.sync) before it reads the
+ * table anyway (counted in stats.events.syncTimeouts).
+ */
+const SYNC_TIMEOUT_MS = 2000;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -93,10 +105,15 @@ function sleep(ms: number): Promise<void> {
  * steady poll costs Node ~40 ms of CPU instead of ~850 ms (conntrack-tools) and takes about half the
  * time of a bare `conntrack -L` (bench/RESULTS.md).
  *
- * Times: POLL observations carry when their dump output arrived; events carry conntrack's µs print
- * time (0-10 ms after the kernel's packet); NEW/UPDATE events carry the last known counters (events
- * have none), DESTROY events the final ones. The TCP state change to TIME_WAIT/CLOSE arrives as an
- * UPDATE at the time of the closing packets.
+ * Times: POLL observations carry when their dump output arrived; events carry the reader's stamp:
+ * conntrack's µs print time (0-10 ms after the kernel's packet), or with ctnetlink the time the
+ * event was received from the kernel, taken by a reader that never waits for this process (so a busy
+ * event loop delays when events are handled, not their times). NEW/UPDATE events carry the last
+ * known counters (events have none), DESTROY events the final ones. The TCP state change to
+ * TIME_WAIT/CLOSE arrives as an UPDATE at the time of the closing packets. Each poll first waits
+ * until the events queued before it were handled (EventStream.sync), so a dump does not time a
+ * connection its NEW event should. Lost events (overrun, or dropped by the reader) bring the next
+ * poll forward.
  */
 export class ConntrackSource {
   private readonly clock: ClockUs;
@@ -111,6 +128,8 @@ export class ConntrackSource {
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /** Agent clock (ms) when the last poll began. */
+  private lastPollStartMs = 0;
   private lastWatermarkUs = 0;
   private bootId = '';
   private readonly statsBase = {
@@ -212,6 +231,12 @@ export class ConntrackSource {
           for (const o of table.event(ev)) this.emit(o);
         },
         onError: this.onError,
+        // Events were lost: read the table now rather than at the next tick (at most one poll a
+        // second), so what they carried is reconciled soon.
+        onOverrun: () => {
+          if (this.clock() / 1000 - this.lastPollStartMs >= MIN_POLL_MS) this.wake?.();
+        },
+        ...(this.handlers.onReadLag === undefined ? {} : { onReadLag: this.handlers.onReadLag }),
       });
       await this.events.start();
     }
@@ -283,6 +308,10 @@ export class ConntrackSource {
   private async poll(): Promise<DumpResult | null> {
     const table = this.table;
     if (table === null) throw new CtflowError('CONNTRACK_SOURCE', 'pollOnce() before start()');
+    this.lastPollStartMs = this.clock() / 1000;
+    // Every event queued before this poll is handled before the dump shows its connection (see
+    // EventStream.sync): the NEW event, not the dump, times a connection's start.
+    await this.events?.sync(SYNC_TIMEOUT_MS);
     let result: DumpResult;
     try {
       result = await readDump({

@@ -2,7 +2,7 @@
 // one tab-separated line per entry or event, for ctflow's conntrack source (src/conntrack/parse-netlink-line.ts).
 //
 //	ctnetlink dump     every entry of the table, then exits
-//	ctnetlink events   NEW / UPDATE / DESTROY events until killed, stamped with their receive time
+//	ctnetlink events   NEW / UPDATE / DESTROY events until killed, stamped with their receive time (events.go)
 //	ctnetlink serve    dumps on request and prints only what changed since the last dump (serve.go)
 //
 // Why: conntrack-tools prints the kernel start stamp to the ns only in its XML form, which omits ICMP
@@ -15,16 +15,15 @@
 //	tcpState status mark  opackets obytes rpackets rbytes  startNs stopNs
 //
 // kind: P (dump), N (new), U (update), D (destroy). timeUs: receive time (events), 0 for dumps.
-// A line "!ENOBUFS" means the kernel dropped events (socket buffer overrun).
+// A line "!ENOBUFS" means the kernel dropped events (socket buffer overrun); "!DROPPED n" that the
+// reader dropped n events itself (its output queue was full: ctflow did not read for a long time);
+// "!SYNC timeUs" answers a "sync" line on stdin (events.go).
 package main
 
 import (
 	"bufio"
-	"encoding/binary"
 	"fmt"
 	"os"
-	"syscall"
-	"time"
 )
 
 const (
@@ -86,7 +85,7 @@ func fail(format string, args ...any) {
 
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == "--version" {
-		fmt.Println("ctnetlink 2 (ctflow)")
+		fmt.Println("ctnetlink 3 (ctflow)")
 		return
 	}
 	if len(os.Args) != 2 {
@@ -123,65 +122,5 @@ func dumpOnce() {
 	w.Flush()
 	if err != nil {
 		fail("%v", err)
-	}
-}
-
-// events prints NEW / UPDATE / DESTROY events until killed (or until stdin, a pipe, reaches EOF:
-// see exitWithParent), each stamped with its receive time.
-func events() {
-	exitWithParent()
-	fd, err := openSocket(1 | 2 | 4) // NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY
-	if err != nil {
-		fail("%v", err)
-	}
-	fmt.Fprintln(os.Stderr, "ctnetlink: listening")
-	w := bufio.NewWriterSize(os.Stdout, 1<<16)
-	buf := make([]byte, 1<<20)
-	line := make([]byte, 0, 512)
-	for {
-		n, _, err := syscall.Recvfrom(fd, buf, 0)
-		if err == syscall.ENOBUFS {
-			fmt.Fprintln(w, "!ENOBUFS")
-			w.Flush()
-			continue
-		}
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			fail("recv: %v", err)
-		}
-		now := time.Now().UnixMicro()
-		b := buf[:n]
-		for len(b) >= 16 {
-			l := int(binary.LittleEndian.Uint32(b[0:4]))
-			typ := binary.LittleEndian.Uint16(b[4:6])
-			flags := binary.LittleEndian.Uint16(b[6:8])
-			if l < 16 || l > len(b) {
-				break
-			}
-			msg := b[16:l]
-			if typ>>8 == subsysCtnetlink && len(msg) >= 4 {
-				kind := byte('P')
-				switch typ & 0xff {
-				case msgCtNew:
-					kind = 'U'
-					if flags&nlmFCreate != 0 {
-						kind = 'N'
-					}
-				case msgCtDelete:
-					kind = 'D'
-				}
-				e := decodeEntry(msg[0], msg[4:])
-				line = appendLine(line[:0], kind, now, &e)
-				_, _ = w.Write(line)
-			}
-			a := (l + 3) &^ 3
-			if a > len(b) {
-				a = len(b)
-			}
-			b = b[a:]
-		}
-		w.Flush()
 	}
 }

@@ -97,7 +97,7 @@ export function kernelEntry(kernel: RigConntrackEntry[], c: Conn): RigConntrackE
 }
 
 /** First and last captured packet of a connection: by family and client port, or for ICMP by family and echo type. */
-function wireTimes(packets: Packet[], c: Conn): Conn['wire'] {
+export function wireTimes(packets: Packet[], c: Conn): Conn['wire'] {
   const echo = c.protocol === 1 ? [0, 8] : [128, 129];
   // By family too: an IPv4 burst connection and the long IPv6 one can get the same client port.
   const family = c.src.includes(':') ? 6 : 4;

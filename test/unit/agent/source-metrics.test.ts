@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { setKernelPrerequisites, sourceMetricsSync } from '../../../src/agent/source-metrics.js';
+import {
+  EVENT_READ_LAG_METRIC,
+  eventReadLagObserver,
+  setKernelPrerequisites,
+  sourceMetricsSync,
+} from '../../../src/agent/source-metrics.js';
+import type { ConntrackEvent } from '../../../src/conntrack/entry.js';
+import { emptyEventStreamStats } from '../../../src/conntrack/events.js';
 import type { SourceStats } from '../../../src/conntrack/source.js';
 import { emptyTableStats } from '../../../src/conntrack/table.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
@@ -51,7 +58,7 @@ describe('sourceMetricsSync (shared by the agent and ctflow run)', () => {
       parseErrors: 3,
       lastPoll: { durationUs: 250_000, entries: 42 } as never,
       table: { ...emptyTableStats(), retimed: 5 },
-      events: { events: 10, parseErrors: 0, overruns: 2, restarts: 0 },
+      events: { ...emptyEventStreamStats(), events: 10, overruns: 2 },
     });
     sync();
     sync();
@@ -71,5 +78,35 @@ describe('sourceMetricsSync (shared by the agent and ctflow run)', () => {
     expect(text).toContain('ctflow_kernel_prerequisite{name="nf_conntrack_acct"} 1');
     expect(text).toContain('ctflow_kernel_prerequisite{name="nf_conntrack_timestamp"} 0');
     expect(text).toContain('ctflow_kernel_prerequisite{name="conntrack_binary"} 1');
+  });
+
+  it('eventReadLagObserver: every event read lag into the histogram, slow ones in a throttled debug line', async () => {
+    const m = createMetrics({ role: 'run', version: 't', processMetrics: false });
+    const lines: Array<{ obj: Record<string, unknown>; msg: string | undefined }> = [];
+    let nowMs = 0;
+    const log = {
+      debug: (obj: object, msg?: string) => lines.push({ obj: obj as Record<string, unknown>, msg }),
+    };
+    const observe = eventReadLagObserver(m, log, 10_000, () => nowMs);
+    const ev = { kind: 'UPDATE', timeUs: 0, entry: { conntrackId: 7 } } as unknown as ConntrackEvent;
+    observe(300, ev);
+    observe(250_000, ev); // slow: logged
+    nowMs = 5_000;
+    observe(1_200_000, ev); // slow, within the interval: counted for the next line
+    nowMs = 10_000;
+    observe(150_000, ev); // slow: logged with the two since the last line
+    expect(await read(m, `${EVENT_READ_LAG_METRIC}_count`)).toBe(4);
+    expect(await read(m, `${EVENT_READ_LAG_METRIC}_sum`)).toBeCloseTo(1.6003, 6);
+    const text = await m.registry.metrics();
+    expect(text).toContain(`${EVENT_READ_LAG_METRIC}_bucket{le="0.0005"} 1`);
+    expect(text).toContain(`${EVENT_READ_LAG_METRIC}_bucket{le="1"} 3`);
+    expect(lines.map((l) => [l.obj.slowEvents, l.obj.maxLagMs])).toEqual([
+      [1, 250],
+      [2, 1200],
+    ]);
+    expect(lines[0]!.msg).toContain('read lag');
+    // A second observer on the same registry (a restarted source) shares the histogram.
+    eventReadLagObserver(m)(1000, ev);
+    expect(await read(m, `${EVENT_READ_LAG_METRIC}_count`)).toBe(5);
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventStream } from '../../../src/conntrack/events.js';
+import { EventStream, SLOW_EVENT_US } from '../../../src/conntrack/events.js';
 import type { ConntrackEvent } from '../../../src/conntrack/entry.js';
-import { conntrackToolsReader } from '../../../src/conntrack/reader.js';
+import { conntrackToolsReader, ctnetlinkReader } from '../../../src/conntrack/reader.js';
 import type { CtflowError } from '../../../src/errors.js';
 import { fixtureLines } from './fixtures.js';
 
@@ -27,6 +27,25 @@ function fakeConntrack(eventLine: string): string[] {
     setInterval(() => {}, 1000);
   `;
   // `--`: conntrack's own options (-E -o ...) are the script's arguments, not node's.
+  return [process.execPath, '-e', script, '--'];
+}
+
+/**
+ * A stand-in for `ctnetlink events` (node -e; the subcommand follows, ignored): says it is
+ * listening, prints `first` at once, then holds `lines` until a "sync" line arrives on its stdin and
+ * prints them followed by a sync mark (unless `answers` is false: a reader built before sync marks).
+ */
+function fakeCtnetlinkEvents(lines: string[], first = '', answers = true): string[] {
+  const script = `
+    process.stderr.write('ctnetlink: listening\\n');
+    if (${JSON.stringify(first)} !== '') process.stdout.write(${JSON.stringify(`${first}\n`)});
+    let held = ${JSON.stringify(lines)};
+    require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => {
+      if (l !== 'sync' || !${answers}) return;
+      process.stdout.write(held.map((x) => x + '\\n').join('') + '!SYNC\\t1\\n');
+      held = [];
+    });
+  `;
   return [process.execPath, '-e', script, '--'];
 }
 
@@ -57,5 +76,84 @@ describe('EventStream', () => {
       expect(err.code).toBe('CONNTRACK_SOURCE');
       expect(err.message).toContain('events were lost (netlink socket overrun)');
     }
+  });
+
+  it('sync() resolves only after every event the reader printed before its mark was handled', async () => {
+    const lines = fixtureLines('ctnetlink-events.txt').slice(0, 3);
+    const events: ConntrackEvent[] = [];
+    const stream = new EventStream({
+      reader: ctnetlinkReader(fakeCtnetlinkEvents(lines)),
+      clock: () => 0,
+      onEvent: (ev) => events.push(ev),
+      onError: () => {},
+    });
+    streams.push(stream);
+    await stream.start();
+    // The fake holds its events until asked, as a reader whose output waits in the pipe.
+    expect(events).toHaveLength(0);
+    const marked = await stream.sync(2000);
+    expect(marked).toBe(true);
+    expect(events.map((e) => e.kind)).toEqual(['NEW', 'UPDATE', 'UPDATE']);
+    expect(stream.stats).toMatchObject({ events: 3, syncs: 1, syncTimeouts: 0 });
+  });
+
+  it('counts events the reader dropped as lost, asks for a resync, and measures the read lag', async () => {
+    const lines = fixtureLines('ctnetlink-events.txt').slice(0, 2);
+    const stampUs = Number(lines[1]!.split('\t')[1]);
+    const errors: CtflowError[] = [];
+    const lags: number[] = [];
+    let overruns = 0;
+    const stream = new EventStream({
+      reader: ctnetlinkReader(fakeCtnetlinkEvents(lines, '!DROPPED\t5')),
+      // Handled 150 ms after the newest stamp: slow.
+      clock: () => stampUs + SLOW_EVENT_US + 50_000,
+      onEvent: () => {},
+      onError: (err) => errors.push(err),
+      onOverrun: () => overruns++,
+      onReadLag: (lagUs) => lags.push(lagUs),
+    });
+    streams.push(stream);
+    await stream.start();
+    expect(await stream.sync(2000)).toBe(true);
+    expect(stream.stats).toMatchObject({ dropped: 5, overruns: 1, events: 2 });
+    expect(overruns).toBe(1);
+    expect(errors.map((e) => e.message).join()).toContain('5 events were dropped by the reader');
+    const firstStampUs = Number(lines[0]!.split('\t')[1]);
+    expect(lags).toEqual([stampUs + 150_000 - firstStampUs, 150_000]);
+    expect(stream.stats.readLagMaxUs).toBe(stampUs + 150_000 - firstStampUs);
+    expect(stream.stats.slowEvents).toBe(2);
+  });
+
+  it('sync() gives up after its timeout, and stops asking a reader that never answered', async () => {
+    const errors: CtflowError[] = [];
+    const stream = new EventStream({
+      // An old reader: reads its stdin (the lifeline) but never answers.
+      reader: ctnetlinkReader(fakeCtnetlinkEvents([], '', false)),
+      clock: () => 0,
+      onEvent: () => {},
+      onError: (err) => errors.push(err),
+    });
+    streams.push(stream);
+    await stream.start();
+    expect(await stream.sync(100)).toBe(false);
+    expect(stream.stats.syncTimeouts).toBe(1);
+    expect(errors.map((e) => e.message).join()).toContain('does not answer sync requests');
+    const t0 = Date.now();
+    expect(await stream.sync(5000)).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(stream.stats.syncTimeouts).toBe(1);
+  });
+
+  it('sync() does not wait for conntrack-tools, which cannot answer', async () => {
+    const stream = new EventStream({
+      reader: conntrackToolsReader(fakeConntrack(fixtureLines('events.txt')[0]!), 1024),
+      clock: () => 0,
+      onEvent: () => {},
+      onError: () => {},
+    });
+    streams.push(stream);
+    await stream.start();
+    expect(await stream.sync(5000)).toBe(false);
+    expect(stream.stats.syncTimeouts).toBe(0);
   });
 });

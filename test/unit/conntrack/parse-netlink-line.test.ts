@@ -85,6 +85,14 @@ describe('parseNetlinkLine on real output of tools/ctnetlink', () => {
     expect(parseNetlinkLine('!ENOBUFS')).toEqual({ type: 'overrun' });
   });
 
+  it('reads the marks of the events reader: events it dropped, and sync marks', () => {
+    expect(parseNetlinkLine('!DROPPED\t17')).toEqual({ type: 'dropped', count: 17 });
+    expect(parseNetlinkLine('!SYNC\t1795711929601860')).toEqual({ type: 'sync', timeUs: 1795711929601860 });
+    for (const bad of ['!DROPPED', '!DROPPED\t', '!SYNC\tx', '!SYNC\t-1', '!OTHER\t1']) {
+      expect(() => parseNetlinkLine(bad), bad).toThrow(LineFormatError);
+    }
+  });
+
   const good = fixtureLines('ctnetlink-dump.txt').find((l) => l.includes('\t1\t10.201.0.1\t')) as string;
   it.each([
     ['a short line', good.split('\t').slice(0, 20).join('\t')],

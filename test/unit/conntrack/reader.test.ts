@@ -38,6 +38,10 @@ describe('readers', () => {
     expect(reader.fingerprint(Buffer.from(event))).toBeNull();
     expect(() => reader.parseDumpLine(event)).toThrow();
     expect(reader.parseEventLine('!ENOBUFS')).toBe('overrun');
+    expect(reader.parseEventLine('!DROPPED\t3')).toEqual({ mark: 'dropped', count: 3 });
+    expect(reader.parseEventLine('!SYNC\t42')).toEqual({ mark: 'sync', timeUs: 42 });
+    expect(reader.syncsEvents).toBe(true);
+    expect(conntrackToolsReader(['conntrack'], 1024).syncsEvents).toBe(false);
   });
 
   it('conntrack-tools: reads the id from the bytes of an XML dump line', () => {
