@@ -13,6 +13,8 @@ import {
 } from '../../../src/processor/fence.js';
 import { encodeMarker, MARKER_KEY } from '../../../src/processor/marker.js';
 import { ChangelogFold } from '../../../src/processor/restore.js';
+import { RecordBatchReader } from '../../../src/kafka/wire/record-batch.js';
+import { encodeBatch, type TestRecord } from '../kafka/wire/batches.js';
 
 const h = (c: OwnerClaim) => Buffer.from(claimHeader(c));
 const Z: OwnerClaim = { epoch: 10, owner: 'zombie' };
@@ -198,6 +200,50 @@ describe('ChangelogFold with owner claims', () => {
     expect(viaViews.claim).toEqual(viaMessages.claim);
     expect(text(viaViews.repairs())).toEqual(text(viaMessages.repairs()));
     expect(viaViews.staleRecords).toBe(viaMessages.staleRecords);
+  });
+
+  it("records read in place by ctflow's Fetch reader (WireRecordView: positions, header compared in place) fold like kafkajs messages", () => {
+    // The same log as RecordBatch v2 bytes, in three batches (the middle one gzip), extra headers around the
+    // owner header on some records, none on others (older writers), as the broker hands them to the reader.
+    const withExtras = [
+      ...log,
+      rec(14, 'e', 'e@none'),
+      rec(15, 'f', 'f@s', sClaim),
+      rec(16, 'a', 'a@s2', sClaim),
+    ];
+    const toTest = (m: ConsumedMessage, i: number, extra: boolean): TestRecord => {
+      const owner = m.headers[OWNER_HEADER];
+      const headers: Array<[string, string | null]> = [];
+      if (extra) headers.push(['trace', 'x'.repeat(i)]);
+      if (owner !== undefined) headers.push([OWNER_HEADER, owner.toString()]);
+      if (extra) headers.push(['ctflow-owners', 'not-this-one']);
+      return { key: m.key!.toString(), value: m.value?.toString() ?? null, headers };
+    };
+    const cuts = [0, 6, 11, withExtras.length];
+    const bytes = Buffer.concat(
+      cuts.slice(1).map((end, b) =>
+        encodeBatch({
+          baseOffset: cuts[b]!,
+          compression: b === 1 ? 'gzip' : 'none',
+          records: withExtras.slice(cuts[b], end).map((m, i) => toTest(m, i, i % 2 === 0)),
+        }),
+      ),
+    );
+    const viaWire = new ChangelogFold('s[0]');
+    const reader = new RecordBatchReader(0, withExtras.length, 's[0]');
+    reader.read(bytes, 0, bytes.length, (r) => viaWire.addRecord(r));
+    const viaMessages = new ChangelogFold('s[0]');
+    viaMessages.add({ topic: 's', partition: 0, highWatermark: withExtras.length, messages: withExtras });
+    expect(text(viaWire.sequence)).toEqual(text(viaMessages.sequence));
+    expect(text(viaWire.sequence)).toContainEqual(['e', 'e@none']);
+    expect(text(viaWire.latest)).toEqual(text(viaMessages.latest));
+    expect(viaWire.marker).toEqual(viaMessages.marker);
+    expect(viaWire.claim).toEqual(sClaim);
+    expect(text(viaWire.repairs()).sort()).toEqual(text(viaMessages.repairs()).sort());
+    expect(viaWire.repairs().length).toBeGreaterThan(0);
+    expect(viaWire.markerStale).toBe(viaMessages.markerStale);
+    expect(viaWire.staleRecords).toBe(viaMessages.staleRecords);
+    expect(viaWire.records).toBe(withExtras.length);
   });
 
   it('a changelog written before fencing (no headers, no claims) folds as before', () => {
