@@ -130,9 +130,13 @@ async function readDiffDump(options: DumpOptions, session: DiffSession): Promise
       return;
     }
     if (entry === null) return;
+    // The reader's receive stamp, not this process's arrival time, which a busy event loop delays
+    // (no later than the arrival: the two clocks agree to about 1 ms).
+    const stampUs = reader.lineTimeUs(bytes);
+    const atUs = stampUs > 0 && stampUs < seenUs ? stampUs : seenUs;
     const complete = table.completeIcmp(entry);
-    if (complete === null) deferred.push({ entry, seenUs, fingerprint: null });
-    else report(table.dumpEntry(complete, seenUs));
+    if (complete === null) deferred.push({ entry, seenUs: atUs, fingerprint: null });
+    else report(table.dumpEntry(complete, atUs));
   }, options.gate);
   if (!result.full) table.keepUnchanged((id) => session.holds(id));
   // Incomplete ICMP lines may stay unresolved: have them printed again next time.

@@ -28,6 +28,8 @@ export interface EventStreamStats {
   /** Sync requests answered by a mark, and those given up after their timeout (sync()). */
   syncs: number;
   syncTimeouts: number;
+  /** Longest wait for a mark (request written to its mark handled), µs. */
+  syncWaitMaxUs: number;
 }
 
 /** EventStreamStats of a stream that has not read anything yet. */
@@ -42,6 +44,7 @@ export function emptyEventStreamStats(): EventStreamStats {
     slowEvents: 0,
     syncs: 0,
     syncTimeouts: 0,
+    syncWaitMaxUs: 0,
   };
 }
 
@@ -223,8 +226,11 @@ export class EventStream {
         }
         resolve(false);
       }, timeoutMs);
+      const askedUs = this.options.clock();
       const done = (marked: boolean): void => {
         clearTimeout(timer);
+        if (marked)
+          this.stats.syncWaitMaxUs = Math.max(this.stats.syncWaitMaxUs, this.options.clock() - askedUs);
         resolve(marked);
       };
       this.syncWaiters.push(done);

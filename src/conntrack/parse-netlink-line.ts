@@ -7,7 +7,8 @@
  *   kind timeUs id zone family proto | osrc odst osport odport otype ocode oid
  *   | rsrc rdst rsport rdport rtype rcode rid | tcpState status mark | opk oby rpk rby | startNs stopNs
  *
- * kind: P (dump entry), N (new), U (update), D (destroy); timeUs: receive time of events (0 in dumps).
+ * kind: P (dump entry), N (new), U (update), D (destroy); timeUs: receive time from the kernel of
+ * events and of the entries `ctnetlink serve` prints (0 in `ctnetlink dump`).
  * Framing lines of `ctnetlink events`: "!ENOBUFS" (the kernel dropped events), "!DROPPED n" (the
  * reader dropped n events: its output queue was full), "!SYNC timeUs" (every event the kernel had
  * queued at timeUs came before this line; the answer to a "sync" line on its stdin).

@@ -53,6 +53,11 @@ export interface Reader {
   fingerprint(line: Buffer): number | null;
   /** Conntrack id of a dump line, read from its bytes; null if not found. */
   conntrackId(line: Buffer): number | null;
+  /**
+   * Time a dump line carries, µs (the reader's receive time of the entry from the kernel); 0 when
+   * it carries none, and the agent's clock at the line's arrival stands in.
+   */
+  lineTimeUs(line: Buffer): number;
 }
 
 /** conntrack-tools as the reader; `conntrack` = prefix + binary. */
@@ -76,7 +81,22 @@ export function conntrackToolsReader(conntrack: readonly string[], eventBufferBy
     parseEventLine: (line) => (/ENOBUFS/.test(line) ? 'overrun' : parseEventLine(line)),
     fingerprint: lineFingerprint,
     conntrackId: lineConntrackId,
+    lineTimeUs: () => 0,
   };
+}
+
+/** Second tab-separated field of a ctnetlink line (its time), as a number; 0 if not one. */
+function netlinkTime(line: Buffer): number {
+  const a = line.indexOf(9);
+  const b = a < 0 ? -1 : line.indexOf(9, a + 1);
+  if (b < 0 || b - a > 17) return 0;
+  let n = 0;
+  for (let i = a + 1; i < b; i++) {
+    const d = (line[i] as number) - 48;
+    if (d < 0 || d > 9) return 0;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /** Third tab-separated field of a ctnetlink line, as a number. */
@@ -127,5 +147,6 @@ export function ctnetlinkReader(ctnetlink: readonly string[]): Reader {
     // Nothing in a ctnetlink line changes by itself (no timeout is printed): hash all of it.
     fingerprint: (line) => (line[0] === 80 /* P */ ? hashBytes(line, [line.length, line.length]) : null),
     conntrackId: netlinkId,
+    lineTimeUs: netlinkTime,
   };
 }

@@ -14,7 +14,8 @@
 //	kind timeUs id zone family proto  osrc odst osport odport otype ocode oid  rsrc rdst rsport rdport rtype rcode rid
 //	tcpState status mark  opackets obytes rpackets rbytes  startNs stopNs
 //
-// kind: P (dump), N (new), U (update), D (destroy). timeUs: receive time (events), 0 for dumps.
+// kind: P (dump), N (new), U (update), D (destroy). timeUs: receive time from the kernel (events, and
+// entries printed by serve), 0 in `ctnetlink dump`.
 // A line "!ENOBUFS" means the kernel dropped events (socket buffer overrun); "!DROPPED n" that the
 // reader dropped n events itself (its output queue was full: ctflow did not read for a long time);
 // "!SYNC timeUs" answers a "sync" line on stdin (events.go).
@@ -114,7 +115,8 @@ func dumpOnce() {
 	}
 	w := bufio.NewWriterSize(os.Stdout, 1<<16)
 	line := make([]byte, 0, 512)
-	err = readDump(fd, make([]byte, 1<<18), 1, func(family byte, body []byte) {
+	// No time in these lines: ctflow hashes whole `dump` lines to skip unchanged ones.
+	err = readDump(fd, make([]byte, 1<<18), 1, func(family byte, body []byte, _ int64) {
 		e := decodeEntry(family, body)
 		line = appendLine(line[:0], 'P', 0, &e)
 		_, _ = w.Write(line)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"syscall"
+	"time"
 )
 
 const afInet6 = syscall.AF_INET6
@@ -39,10 +40,11 @@ func requestDump(fd int, seq uint32) error {
 	return nil
 }
 
-// readDump reads the answer to dump request `seq`: onEntry gets each entry (family, attributes),
-// afterBatch runs after each datagram (to flush output while the kernel prepares the next one).
+// readDump reads the answer to dump request `seq`: onEntry gets each entry (family, attributes, the
+// time its datagram was received in µs), afterBatch runs after each datagram (to flush output while
+// the kernel prepares the next one).
 // Returns nil at NLMSG_DONE, the kernel's error otherwise.
-func readDump(fd int, buf []byte, seq uint32, onEntry func(family byte, body []byte), afterBatch func()) error {
+func readDump(fd int, buf []byte, seq uint32, onEntry func(family byte, body []byte, recvUs int64), afterBatch func()) error {
 	for {
 		n, _, err := syscall.Recvfrom(fd, buf, 0)
 		if err == syscall.EINTR {
@@ -51,6 +53,7 @@ func readDump(fd int, buf []byte, seq uint32, onEntry func(family byte, body []b
 		if err != nil {
 			return fmt.Errorf("recv: %w", err)
 		}
+		recvUs := time.Now().UnixMicro()
 		b := buf[:n]
 		for len(b) >= 16 {
 			l := int(binary.LittleEndian.Uint32(b[0:4]))
@@ -69,7 +72,7 @@ func readDump(fd int, buf []byte, seq uint32, onEntry func(family byte, body []b
 						return fmt.Errorf("kernel error: %w", syscall.Errno(-code))
 					}
 				case typ>>8 == subsysCtnetlink && len(msg) >= 4:
-					onEntry(msg[0], msg[4:])
+					onEntry(msg[0], msg[4:], recvUs)
 				}
 			}
 			a := (l + 3) &^ 3

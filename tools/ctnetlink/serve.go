@@ -32,8 +32,9 @@ type session struct {
 // serve reads commands from stdin, one per line, until stdin closes:
 //
 //	forget ID...   drop these ids from the diff (their next dump line is printed in full)
-//	dump           dump the table; print new and changed entries (P lines), the ids gone since the
-//	               last dump (G lines, up to 1024 ids each), then "E entries printed gone"
+//	dump           dump the table; print new and changed entries (P lines, stamped with their receive
+//	               time), the ids gone since the last dump (G lines, up to 1024 ids each), then
+//	               "E entries printed gone"
 //	dump full      the same after dropping the whole diff: every entry is printed, none is gone
 //
 // A failed dump prints "X reason" instead of the E line and drops the diff (the next dump prints
@@ -84,7 +85,7 @@ func (s *session) dump() {
 	entries, printed := 0, 0
 	err := requestDump(s.fd, s.seq)
 	if err == nil {
-		err = readDump(s.fd, s.buf, s.seq, func(family byte, body []byte) {
+		err = readDump(s.fd, s.buf, s.seq, func(family byte, body []byte, recvUs int64) {
 			id := entryID(body)
 			if id < 0 {
 				return
@@ -98,7 +99,8 @@ func (s *session) dump() {
 			}
 			s.state[k] = seen{fp, s.gen}
 			e := decodeEntry(family, body)
-			s.line = appendLine(s.line[:0], 'P', 0, &e)
+			// Stamped when the kernel handed the entry over, not when ctflow reads the line.
+			s.line = appendLine(s.line[:0], 'P', recvUs, &e)
 			_, _ = s.out.Write(s.line)
 			printed++
 		}, func() {

@@ -98,7 +98,7 @@ for (const { reader, timestamp } of CASES) {
       // Dumps (agent clock) and events (conntrack's clock) race; the table re-times the loser instead
       // of letting the engine drop it (a dropped POLL once cost a connection all its counters).
       console.log(
-        `ts=${timestamp}: ${run.retimed.count} observations re-timed, by at most ${run.retimed.maxUs} µs`,
+        `ts=${timestamp} ${reader}: ${run.retimed.count} observations re-timed, by at most ${run.retimed.maxUs} µs; event read lag max ${(run.eventReadLagMaxUs / 1000).toFixed(1)} ms; poll sync wait max ${(run.syncWaitMaxUs / 1000).toFixed(1)} ms`,
       );
       expect(run.lateObservations).toBe(0);
     });

@@ -154,7 +154,7 @@ describe('ctflow run, reader ctnetlink, nf_conntrack_timestamp=0: the event loop
     const ev = run.summary.source?.events;
     const max = (xs: number[]) => Math.max(...xs).toFixed(1);
     console.log(
-      `stall ${run.stalledMs.toFixed(0)} ms, ${BURST} connections: start err ms p50 ${median(startErrors).toFixed(1)} max ${max(startErrors)} | end err ms p50 ${median(endErrors).toFixed(1)} max ${max(endErrors)} | read lag max ${((ev?.readLagMaxUs ?? 0) / 1000).toFixed(0)} ms, ${ev?.slowEvents} events >= 100 ms, ${ev?.syncs} syncs, ${ev?.syncTimeouts} sync timeouts`,
+      `stall ${run.stalledMs.toFixed(0)} ms, ${BURST} connections: start err ms p50 ${median(startErrors).toFixed(1)} max ${max(startErrors)} | end err ms p50 ${median(endErrors).toFixed(1)} max ${max(endErrors)} | read lag max ${((ev?.readLagMaxUs ?? 0) / 1000).toFixed(0)} ms, ${ev?.slowEvents} events >= 100 ms, ${ev?.syncs} syncs (longest wait ${((ev?.syncWaitMaxUs ?? 0) / 1000).toFixed(1)} ms), ${ev?.syncTimeouts} sync timeouts`,
     );
   });
 

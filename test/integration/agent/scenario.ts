@@ -59,6 +59,9 @@ export interface ScenarioResult {
   retimed: { count: number; maxUs: number };
   /** Times conntrack -E said events were lost (netlink overrun). */
   eventOverruns: number;
+  /** Event read lag (agent clock when handled − the event's stamp), largest, µs; and the longest poll sync wait. */
+  eventReadLagMaxUs: number;
+  syncWaitMaxUs: number;
 }
 
 const nowUs = (): number => Math.floor((performance.timeOrigin + performance.now()) * 1000);
@@ -290,6 +293,8 @@ export async function runScenario(timestamp: 0 | 1, reader: ReaderKind): Promise
       lateObservations: summary.lateObservations,
       retimed: { count: summary.source?.table.retimed ?? 0, maxUs: summary.source?.table.retimedMaxUs ?? 0 },
       eventOverruns: summary.source?.events?.overruns ?? 0,
+      eventReadLagMaxUs: summary.source?.events?.readLagMaxUs ?? 0,
+      syncWaitMaxUs: summary.source?.events?.syncWaitMaxUs ?? 0,
     };
   } finally {
     for (const f of cleanups.reverse()) await f().catch(() => {});

@@ -167,4 +167,35 @@ describe('readDump through a DiffSession', () => {
     ]);
     expect(table.size).toBe(2);
   });
+
+  it('times POLL observations by the reader stamp of each line, never later than the line arrived', async () => {
+    const [a, b] = lines.filter((l) => l.split('\t')[5] !== '1') as [string, string];
+    const stamped = (line: string, timeUs: number): string => {
+      const f = line.split('\t');
+      f[1] = String(timeUs);
+      return f.join('\t');
+    };
+    const early = clockUs - 250_000;
+    // b: a stamp past the arrival (clocks a little apart): the arrival time stands.
+    const s = session([[stamped(a, early), stamped(b, 9e15)]]);
+    const table = new ConntrackTable({ node: 'n1', bootId: 'b1', acct: true });
+    const seen: Observation[] = [];
+    const result = await readDump({
+      reader: ctnetlinkReader(['unused']),
+      conntrack: ['conntrack'],
+      clock,
+      table,
+      emit: (o) => seen.push(o),
+      onError: (err) => {
+        throw err;
+      },
+      session: s,
+    });
+    expect(seen.map((o) => [o.conntrackId, o.timeUs])).toEqual([
+      [idOf(a), early],
+      [idOf(b), expect.any(Number)],
+    ]);
+    expect(seen[1]!.timeUs).toBeGreaterThan(early);
+    expect(seen[1]!.timeUs).toBeLessThanOrEqual(result.endUs);
+  });
 });
