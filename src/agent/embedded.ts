@@ -52,6 +52,11 @@ export interface EmbeddedRun {
   readonly done: Promise<EmbeddedSummary>;
   /** Stop reading, end open flows as forced end, flush exporters and the recording. */
   stop(): Promise<EmbeddedSummary>;
+  /**
+   * Where a stop is (`running` before it starts, then `source`, `flows`, `recording`, `exporters`,
+   * `telemetry`, `stopped`): logged when a stop overruns its bound, so the stuck part is named.
+   */
+  stopPhase(): string;
   /** The Prometheus metrics of this run (role `run`). */
   readonly metrics: Metrics;
   /** /metrics, /healthz, /readyz on metrics.listen; undefined when metrics.enabled is false. */
@@ -143,19 +148,27 @@ export async function startEmbedded(
   };
 
   let finished: Promise<EmbeddedSummary> | null = null;
+  let phase = 'running';
+  const stopPhase = () => phase;
   let sourceStats: () => SourceStats | null = () => null;
   const finish = (recording: RecordingStats | null, stopSource: () => Promise<void>) => {
     finished ??= (async () => {
       state = 'stopping';
       try {
+        phase = 'source';
         await stopSource();
+        phase = 'flows';
         await pipeline.shutdown();
+        phase = 'recording';
         await recorder?.close();
+        phase = 'exporters';
         await exporter?.close();
         await sync().catch(() => {});
       } finally {
         clearInterval(timer);
+        phase = 'telemetry';
         await telemetry?.close().catch(() => {});
+        phase = 'stopped';
       }
       return {
         pipeline: pipeline.stats,
@@ -179,7 +192,7 @@ export async function startEmbedded(
       abort.abort();
       return done;
     };
-    return { done, stop, metrics, telemetry };
+    return { done, stop, stopPhase, metrics, telemetry };
   }
 
   const conntrack = new ConntrackSource(sourceOptions(config, hooks.commandPrefix), {
@@ -219,5 +232,5 @@ export async function startEmbedded(
     resolveDone(summary);
     return summary;
   };
-  return { done, stop, metrics, telemetry };
+  return { done, stop, stopPhase, metrics, telemetry };
 }

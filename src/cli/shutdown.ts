@@ -21,6 +21,8 @@ export function onShutdownSignal(
   log: ShutdownLog,
   timeoutS: number,
   stop: (signal: NodeJS.Signals) => void,
+  /** Where the stop is, logged when it overruns (names the stuck part). */
+  stopPhase?: () => string,
 ): () => void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
@@ -31,7 +33,11 @@ export function onShutdownSignal(
     stopping = true;
     // unref: a finished stop lets the process end; a stuck socket keeps the loop alive, and then this fires.
     const deadline = setTimeout(() => {
-      log.error({ timeoutS }, 'graceful stop did not finish within shutdownTimeout; exiting');
+      const phase = stopPhase?.();
+      log.error(
+        phase === undefined ? { timeoutS } : { timeoutS, phase },
+        'graceful stop did not finish within shutdownTimeout; exiting',
+      );
       process.exit(SHUTDOWN_TIMEOUT_EXIT_STATUS);
     }, timeoutS * 1000);
     deadline.unref();

@@ -70,10 +70,15 @@ or on a second signal, 2 on invalid configuration or usage.`,
     }
     if (embedded.telemetry)
       log.info({ url: embedded.telemetry.url }, 'metrics and health endpoints listening');
-    const removeHandlers = onShutdownSignal(log, config.run.shutdownTimeout, (signal) => {
-      log.info({ signal }, 'stopping: ending open flows as forced end, flushing');
-      void embedded.stop();
-    });
+    const removeHandlers = onShutdownSignal(
+      log,
+      config.run.shutdownTimeout,
+      (signal) => {
+        log.info({ signal }, 'stopping: ending open flows as forced end, flushing');
+        void embedded.stop();
+      },
+      () => embedded.stopPhase(),
+    );
     try {
       const summary = await embedded.done;
       log.info(summary, 'stopped');

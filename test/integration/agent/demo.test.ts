@@ -70,6 +70,9 @@ describe('scripts/demo.sh', () => {
         '1',
         '--active-timeout',
         '5',
+        // Below the 20 s this test waits for the exit: an overrun then logs the stuck phase of the stop.
+        '--set',
+        'run.shutdownTimeout=12',
       ]),
     );
     await pollUntil(() => (demo.out().includes('Ctrl-C stops') ? true : undefined), {

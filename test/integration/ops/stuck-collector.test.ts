@@ -122,7 +122,7 @@ test(`ctflow run: a collector that never reads cannot hold the stop past run.shu
   expect(stop.code).toBe(1);
   expect(stop.afterMs).toBeGreaterThanOrEqual(TIMEOUT_S * 1000 - 100);
   expect(stop.afterMs).toBeLessThan(TIMEOUT_S * 1000 + 3000);
-  expect(run.logs().some((l) => String(l['msg']).includes('did not finish within shutdownTimeout'))).toBe(
-    true,
-  );
+  const overrun = run.logs().find((l) => String(l['msg']).includes('did not finish within shutdownTimeout'));
+  // The log names the part of the stop that was stuck: the forced-end records wait for the collector.
+  expect(overrun?.['phase']).toBe('flows');
 });
