@@ -84,6 +84,9 @@ export interface SourceStats {
 
 const MIN_POLL_MS = 1000;
 
+/** Longest wait of stop() for a poll in progress before it ends the reader (see stop()). */
+const STOP_POLL_GRACE_MS = 5000;
+
 /**
  * Longest wait of a poll for the event stream to catch up (EventStream.sync) before it reads the
  * table anyway (counted in stats.events.syncTimeouts).
@@ -310,8 +313,11 @@ export class ConntrackSource {
     if (table === null) throw new CtflowError('CONNTRACK_SOURCE', 'pollOnce() before start()');
     this.lastPollStartMs = this.clock() / 1000;
     // Every event queued before this poll is handled before the dump shows its connection (see
-    // EventStream.sync): the NEW event, not the dump, times a connection's start.
-    await this.events?.sync(SYNC_TIMEOUT_MS);
+    // EventStream.sync): the NEW event, not the dump, times a connection's start. A diffed dump runs
+    // meanwhile and its lines wait for the sync (their times are the reader's); a full dump's lines
+    // are stamped on arrival, so it starts after the sync.
+    const synced = this.events?.sync(SYNC_TIMEOUT_MS);
+    if (this.session === null) await synced;
     let result: DumpResult;
     try {
       result = await readDump({
@@ -322,6 +328,7 @@ export class ConntrackSource {
         emit: this.emit,
         onError: this.onError,
         ...(this.session === null ? {} : { session: this.session }),
+        ...(this.session === null || synced === undefined ? {} : { after: synced }),
         ...(this.handlers.backpressure === undefined
           ? {}
           : { gate: () => this.handlers.backpressure?.() ?? null }),
@@ -348,11 +355,28 @@ export class ConntrackSource {
     return result;
   }
 
-  /** Stops polling and the event stream; resolves when no poll is running. */
+  /**
+   * Stops polling and the event stream; resolves when no poll is running. A poll in progress may end
+   * (its counters are the freshest the forced-end records can carry), but a reader that stopped
+   * answering must not hold the stop until the dump timeout: past STOP_POLL_GRACE_MS the reader is
+   * ended, which fails that dump (reported like any failed dump).
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
-    await this.loop;
+    const loop = this.loop;
+    if (loop !== null) {
+      let grace: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        loop.then(() => true),
+        new Promise<false>((r) => {
+          grace = setTimeout(() => r(false), STOP_POLL_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(grace);
+      if (!ended) await this.session?.close();
+      await loop;
+    }
     this.loop = null;
     await this.events?.stop();
     await this.session?.close();
