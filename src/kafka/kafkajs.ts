@@ -61,11 +61,18 @@ if (require.cache[sendMessagesPath] === undefined && require.cache[groupPath] ==
 /**
  * The Produce request encoder (kafkajs' produce/v3/request.js, which v4-v7 reuse) is replaced the same way by
  * produce-encoding.ts: the same bytes in one buffer per batch instead of an Encoder per record (~20 µs of CPU
- * per message before). CTFLOW_KAFKAJS_PRODUCE_ENCODER=kafkajs keeps kafkajs' own (for comparisons).
+ * per message before). CTFLOW_KAFKAJS_PRODUCE_ENCODER=kafkajs keeps kafkajs' own (for comparisons), and so
+ * does a process that loaded kafkajs before this module.
  */
 const produceV3Path = join(root, 'src', 'protocol', 'requests', 'produce', 'v3', 'request.js');
 const OWN_PRODUCE = Symbol.for('ctflow.kafka.ownProduceEncoding');
-if (require.cache[produceV3Path] === undefined && process.env.CTFLOW_KAFKAJS_PRODUCE_ENCODER !== 'kafkajs') {
+// Not when kafkajs itself was loaded first (e.g. a bare-kafkajs baseline in a bench): it keeps its own, as
+// with the grouping above.
+if (
+  require.cache[require.resolve('kafkajs')] === undefined &&
+  require.cache[produceV3Path] === undefined &&
+  process.env.CTFLOW_KAFKAJS_PRODUCE_ENCODER !== 'kafkajs'
+) {
   const replacement = new Module(produceV3Path);
   replacement.filename = produceV3Path;
   replacement.loaded = true;
