@@ -251,4 +251,46 @@ describe('BatchingProducer', () => {
       ['z', [[1, 8]]],
     ]);
   });
+
+  it('counts offsets per partition across runs that come back to a partition within one send', async () => {
+    const producer = {
+      sendBatch: async () => [
+        { topicName: 'c', partition: 0, errorCode: 0, baseOffset: '10' },
+        { topicName: 'c', partition: 1, errorCode: 0, baseOffset: '20' },
+      ],
+      disconnect: async () => {},
+    };
+    const p = new BatchingProducer(client, producer as never, 1, 10, 1000);
+    const told: Array<Array<[number, number]>> = [];
+    const tell = (m: ReadonlyMap<number, number>) => void told.push([...m]);
+    await Promise.all([
+      p.send(
+        'c',
+        [0, 0, 1, 0, 1].map((partition, i) => ({ value: String(i), partition })),
+        {
+          atomic: true,
+          onOffsets: tell,
+        },
+      ),
+      p.send(
+        'c',
+        [1, 0].map((partition, i) => ({ value: String(i), partition })),
+        {
+          atomic: true,
+          onOffsets: tell,
+        },
+      ),
+    ]);
+    // First send: partition 0 gets 3 messages (10-12), partition 1 gets 2 (20-21); the second starts after.
+    expect(told).toEqual([
+      [
+        [0, 10],
+        [1, 20],
+      ],
+      [
+        [1, 22],
+        [0, 13],
+      ],
+    ]);
+  });
 });
