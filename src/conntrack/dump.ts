@@ -38,6 +38,13 @@ export interface DumpOptions {
   session?: DiffSession;
   /** Flow control: pauses reading the dump while what it emitted waits downstream. */
   gate?: ReadGate;
+  /**
+   * Lines of a diffed dump are handled only once this settles (the event stream's sync, asked for
+   * at the same time as the dump): a dump never shows a connection before the events queued ahead
+   * of it, and the sync's round trip does not delay the dump. Its lines carry the reader's stamps,
+   * so holding them changes no time. Must not reject.
+   */
+  after?: Promise<unknown>;
 }
 
 type Deferred = { entry: ConntrackEntry; seenUs: number; fingerprint: number | null };
@@ -114,7 +121,7 @@ async function readDiffDump(options: DumpOptions, session: DiffSession): Promise
     reported += list.length;
   };
   table.beginDump();
-  const result = await session.dump((bytes, lineNo, seenUs) => {
+  const handle = (bytes: Buffer, lineNo: number, seenUs: number): void => {
     const line = bytes.toString('latin1');
     let entry: ConntrackEntry | null;
     try {
@@ -137,7 +144,30 @@ async function readDiffDump(options: DumpOptions, session: DiffSession): Promise
     const complete = table.completeIcmp(entry);
     if (complete === null) deferred.push({ entry, seenUs: atUs, fingerprint: null });
     else report(table.dumpEntry(complete, atUs));
-  }, options.gate);
+  };
+  // Lines that arrive before `after` settles wait here (copied: a line may share its chunk's bytes).
+  let held: Array<[Buffer, number, number]> | null = options.after === undefined ? null : [];
+  let failed = false;
+  const released = (options.after ?? Promise.resolve()).then(() => {
+    const lines = held ?? [];
+    held = null;
+    if (failed) return;
+    for (const [bytes, lineNo, seenUs] of lines) handle(bytes, lineNo, seenUs);
+  });
+  // Awaited below on success; a failed dump must not leave it unhandled.
+  released.catch(() => {});
+  let result: Awaited<ReturnType<DiffSession['dump']>>;
+  try {
+    result = await session.dump((bytes, lineNo, seenUs) => {
+      if (held !== null) held.push([Buffer.from(bytes), lineNo, seenUs]);
+      else handle(bytes, lineNo, seenUs);
+    }, options.gate);
+  } catch (err) {
+    // The dump failed: what it held is not handled (the caller does not end the dump either).
+    failed = true;
+    throw err;
+  }
+  await released;
   if (!result.full) table.keepUnchanged((id) => session.holds(id));
   // Incomplete ICMP lines may stay unresolved: have them printed again next time.
   for (const d of deferred) session.forget(d.entry.conntrackId);

@@ -198,4 +198,48 @@ describe('readDump through a DiffSession', () => {
     expect(seen[1]!.timeUs).toBeGreaterThan(early);
     expect(seen[1]!.timeUs).toBeLessThanOrEqual(result.endUs);
   });
+
+  it('holds the lines of a dump until `after` settles (the event sync), then handles them in order', async () => {
+    const [a, b] = lines.filter((l) => l.split('\t')[5] !== '1') as [string, string];
+    const s = session([[a, b], { failAfter: [withTraffic(a)] }]);
+    const table = new ConntrackTable({ node: 'n1', bootId: 'b1', acct: true });
+    const seen: Observation[] = [];
+    let release: () => void = () => {};
+    const after = new Promise<void>((r) => {
+      release = r;
+    });
+    const options = {
+      reader: ctnetlinkReader(['unused']),
+      conntrack: ['conntrack'],
+      clock,
+      table,
+      emit: (o: Observation) => seen.push(o),
+      onError: (err: CtflowError) => {
+        throw err;
+      },
+      session: s,
+    };
+    let done = false;
+    const dumped = readDump({ ...options, after }).then((r) => {
+      done = true;
+      return r;
+    });
+    // The reader answered long ago; nothing is handled before the sync.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toEqual([]);
+    expect(done).toBe(false);
+    release();
+    expect(await dumped).toMatchObject({ entries: 2, reported: 2 });
+    expect(seen.map((o) => o.conntrackId)).toEqual([idOf(a), idOf(b)]);
+    // A dump that fails while its lines are held: nothing of it is handled, even once released.
+    seen.length = 0;
+    let releaseFailed: () => void = () => {};
+    const failedAfter = new Promise<void>((r) => {
+      releaseFailed = r;
+    });
+    await expect(readDump({ ...options, after: failedAfter })).rejects.toThrow(CtflowError);
+    releaseFailed();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual([]);
+  });
 });

@@ -1,7 +1,8 @@
 // A stand-in for `ctnetlink serve` (tools/ctnetlink/serve.go) in unit tests: same protocol, but the
 // table of each dump comes from a script. Usage: node fake-ctnetlink-serve.mjs SCRIPT.json
 // SCRIPT.json: an array, one item per dump: an array of P lines (the table), "X" (the dump fails),
-// "EXIT" (the reader dies with a message on stderr) or "HANG" (no answer). Commands received go to stderr as "cmd: ...".
+// "EXIT" (the reader dies with a message on stderr), "HANG" (no answer) or {"failAfter": [P lines]}
+// (those lines, then the dump fails). Commands received go to stderr as "cmd: ...".
 // The number of dumps served so far is kept in SCRIPT.json.count, so a restarted reader goes on.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -33,6 +34,12 @@ for await (const command of createInterface({ input: process.stdin })) {
   if (table === 'X') {
     state.clear();
     process.stdout.write('X\tkernel error: EBUSY\n');
+    continue;
+  }
+  if (Array.isArray(table.failAfter)) {
+    // Some lines, then the dump fails.
+    state.clear();
+    process.stdout.write(`${[...table.failAfter, 'X\tkernel error: EBUSY'].join('\n')}\n`);
     continue;
   }
   const seen = new Set();
