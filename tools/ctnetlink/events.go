@@ -120,13 +120,19 @@ func events() {
 func waitReadable(fd, wakeFd int) error {
 	for {
 		var set syscall.FdSet
-		set.Bits[fd/64] |= 1 << (uint(fd) % 64)
-		set.Bits[wakeFd/64] |= 1 << (uint(wakeFd) % 64)
+		fdSet(&set, fd)
+		fdSet(&set, wakeFd)
 		_, err := syscall.Select(max(fd, wakeFd)+1, &set, nil, nil, nil)
 		if err != syscall.EINTR {
 			return err
 		}
 	}
+}
+
+// fdSet adds fd to set (FD_SET): 1024 bits in 16 words of 64 bits, or 32 of 32 on 32-bit targets.
+func fdSet(set *syscall.FdSet, fd int) {
+	w := 1024 / len(set.Bits)
+	set.Bits[fd/w] |= 1 << (uint(fd) % uint(w))
 }
 
 // receiveAll receives every datagram queued on the socket without waiting, stamping each when received.
