@@ -12,7 +12,7 @@
  *    decode + observe() path, CPU µs per message of each (noise-resistant: same process, interleaved rounds).
  *
  *   node --import tsx bench/processor.ts [--messages 200000] [--flows 100000] [--flows-per-node 2000]
- *        [--part throughput|restore|apply] [--fetch-kib 1024]
+ *        [--part throughput|restore|apply] [--fetch-kib 1024] [--input wire|kafkajs]
  */
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -177,8 +177,13 @@ class PhaseClock {
 }
 
 /** Processor settings under test (none yet). */
-function processorTuning(): Record<string, never> {
-  return {};
+/** --input wire|kafkajs: how the processor reads its input (default: the processor's default, wire). */
+function processorTuning(): { input?: 'wire' | 'kafkajs' } {
+  const i = process.argv.indexOf('--input');
+  if (i < 0) return {};
+  const mode = process.argv[i + 1];
+  if (mode !== 'wire' && mode !== 'kafkajs') throw new Error('--input wire|kafkajs');
+  return { input: mode };
 }
 
 function topicsFor(base: string): TopicNames {

@@ -7,6 +7,7 @@ import type { Consumer as KafkajsConsumer } from 'kafkajs';
 import { CtflowError } from '../errors.js';
 import { describeKafkaError, kafkaSecurityProblem } from './errors.js';
 import { type KafkaClient, kafkajsOf } from './client.js';
+import { controlledAssigner, type MemberControl } from './join-barrier.js';
 import { fromKafkajs, type MessageBatch, toOffset } from './message.js';
 
 /** Partitions of one topic. */
@@ -40,6 +41,13 @@ export interface GroupConsumerOptions {
   maxBytesPerPartition?: number;
   /** Batches of different partitions handled at once. Default 1. */
   partitionsConsumedConcurrently?: number;
+  /**
+   * The member reads its partitions itself (input-fetcher.ts): kafkajs keeps every assigned partition paused
+   * (membership, heartbeats and commits only) until {@link GroupConsumer.fetchWithKafkajs}, and awaits
+   * `beforeJoin` before each (re)join of the group (join-barrier.ts): stop reading and finish the batch in
+   * flight there. It must not reject.
+   */
+  ownFetching?: { beforeJoin: () => Promise<void> };
 }
 
 /** Given to a batch handler. */
@@ -77,6 +85,13 @@ export interface GroupConsumer {
    * data is timed (the fetch response is decoded before the first batch is handed out).
    */
   onFetchStart(listener: () => void): () => void;
+  /**
+   * For a member that reads its partitions itself: resolves while the membership holds, rejects once a
+   * rebalance (or a crash) was seen and until the next assignment.
+   */
+  heartbeat(): Promise<void>;
+  /** For a member that read its partitions itself: kafkajs fetches them from now on (positions: seek()). */
+  fetchWithKafkajs(): void;
   /** Called when the consumer crashed; `restarting` says whether kafkajs rejoins by itself. */
   onCrash(listener: (error: Error, restarting: boolean) => void): () => void;
   /** Leaves the group and closes connections. */
@@ -93,11 +108,54 @@ function wrap(what: string, groupId: string, err: unknown): CtflowError {
 }
 
 class KafkajsGroupConsumer implements GroupConsumer {
+  /** Own fetching: kafkajs' partitions stay paused (set false by fetchWithKafkajs()). */
+  #pauseAll: boolean;
+  /** A rebalance or crash was seen and no assignment since. */
+  #rejoining = false;
+
   constructor(
     readonly groupId: string,
     private readonly consumer: KafkajsConsumer,
     private readonly concurrency: number,
-  ) {}
+    private readonly topics: readonly string[],
+    ownFetching: boolean,
+    private readonly control: MemberControl,
+  ) {
+    this.#pauseAll = ownFetching;
+    // Registered first: kafkajs fetches right after the join, and a new ConsumerGroup (after a crash)
+    // forgets pauses.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.#rejoining = false;
+      if (this.#pauseAll) consumer.pause(topics.map((topic) => ({ topic })));
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.#rejoining = true;
+    });
+    consumer.on(consumer.events.CRASH, () => {
+      this.#rejoining = true;
+    });
+  }
+
+  heartbeat(): Promise<void> {
+    return this.#rejoining
+      ? Promise.reject(
+          new CtflowError('KAFKA', `group ${this.groupId} is rebalancing`, {
+            details: { groupId: this.groupId },
+            retriable: true,
+          }),
+        )
+      : Promise.resolve();
+  }
+
+  fetchWithKafkajs(): void {
+    if (!this.#pauseAll) return;
+    this.#pauseAll = false;
+    try {
+      this.consumer.resume(this.topics.map((topic) => ({ topic })));
+    } catch {
+      // Not running yet: nothing is paused.
+    }
+  }
 
   async run(handler: BatchHandler): Promise<void> {
     await this.consumer.run({
@@ -176,7 +234,12 @@ class KafkajsGroupConsumer implements GroupConsumer {
   }
 
   async disconnect(): Promise<void> {
-    await this.consumer.disconnect();
+    try {
+      await this.consumer.disconnect();
+    } finally {
+      // Ends a restart after a crash that kafkajs lets complete after its disconnect (join-barrier.ts).
+      this.control.disposed = true;
+    }
   }
 }
 
@@ -185,6 +248,8 @@ export async function createGroupConsumer(
   client: KafkaClient,
   options: GroupConsumerOptions,
 ): Promise<GroupConsumer> {
+  const control: MemberControl = { disposed: false };
+  if (options.ownFetching !== undefined) control.beforeJoin = options.ownFetching.beforeJoin;
   const consumer = kafkajsOf(client).consumer({
     groupId: options.groupId,
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
@@ -193,13 +258,22 @@ export async function createGroupConsumer(
     maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
     allowAutoTopicCreation: false,
+    partitionAssigners: [controlledAssigner(control) as never],
   });
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? false });
   } catch (err) {
+    control.disposed = true;
     await consumer.disconnect().catch(() => {});
     throw wrap(`subscribing to ${options.topics.join(', ')}`, options.groupId, err);
   }
-  return new KafkajsGroupConsumer(options.groupId, consumer, options.partitionsConsumedConcurrently ?? 1);
+  return new KafkajsGroupConsumer(
+    options.groupId,
+    consumer,
+    options.partitionsConsumedConcurrently ?? 1,
+    options.topics,
+    options.ownFetching !== undefined,
+    control,
+  );
 }

@@ -28,6 +28,9 @@ export async function syncProcessorMetrics(metrics: Metrics, stats: ProcessorSta
   for (const [reason, n] of Object.entries(stats.restoreFallbacksByReason)) {
     await advanceCounterTo(metrics.restoreFallbacks, { reason }, n);
   }
+  for (const [reason, n] of Object.entries(stats.inputFallbacksByReason)) {
+    await advanceCounterTo(metrics.inputFallbacks, { reason }, n);
+  }
   await advanceCounterTo(metrics.changelogClaims, {}, stats.claims);
   await advanceCounterTo(metrics.changelogStale, {}, stats.staleChangelogRecords);
   await advanceCounterTo(metrics.changelogRepairs, {}, stats.changelogRepairs);

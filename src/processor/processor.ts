@@ -25,6 +25,7 @@ import { FlowStateCodec } from '../flow/state-codec.js';
 import type { EngineOptions, FlowEngineApi, RecordSink } from '../flow/types.js';
 import type { KafkaClient } from '../kafka/client.js';
 import { type BatchContext, createGroupConsumer, type GroupConsumer } from '../kafka/consumer.js';
+import { createInputFetcher, InputFallbackNeeded, type InputFetcher } from '../kafka/input-fetcher.js';
 import type { ConsumedMessage, MessageBatch } from '../kafka/message.js';
 import { fetchCommittedOffsets, fetchEndOffsets, type PartitionOffsets } from '../kafka/offsets.js';
 import { createProducer, type OutgoingMessage, type Producer } from '../kafka/producer.js';
@@ -39,6 +40,9 @@ import { type ExportMarker, encodeMarker, MARKER_KEY, resumePoint } from './mark
 import { type RestoredPartition, restorePartition } from './restore.js';
 import { emptyProcessorStats, type ProcessorStats } from './stats.js';
 import { APPLY_CHUNK, type CommitPolicy, DEFAULT_COMMIT_POLICY, WriteCache } from './write-cache.js';
+
+/** Wire input: fetches of one partition in a row before the next partition's turn. */
+const FETCHES_PER_TURN = 8;
 
 /** Most messages per produce request (see start()). */
 const PRODUCE_BATCH = 1000;
@@ -64,6 +68,13 @@ export interface ProcessorGroupOptions {
   livenessCheckMs?: number;
 }
 
+/**
+ * How the input partitions are read: "wire" = ctflow's own Fetch requests (src/kafka/input-fetcher.ts; kafkajs
+ * only for the group, heartbeats and commits, its partitions paused), falling back to kafkajs' fetching for
+ * what wire/ does not read (SASL, other codecs; counted); "kafkajs" = kafkajs' consumer fetches them.
+ */
+export type InputMode = 'wire' | 'kafkajs';
+
 /** Processor settings. */
 export interface ProcessorOptions {
   client: KafkaClient;
@@ -86,6 +97,8 @@ export interface ProcessorOptions {
    * with its end offset. Defaults DEFAULT_COMMIT_POLICY (1000 ms, 4000 states).
    */
   commit?: Partial<CommitPolicy>;
+  /** How the input is read. Default "wire". */
+  input?: InputMode;
   /** Creates the group consumer (at the start and at each liveness restart). Default createGroupConsumer. */
   createConsumer?: typeof createGroupConsumer;
   /** Restore: fail (and retry the batch) after this long without a changelog record. Default 60000 ms. */
@@ -149,8 +162,19 @@ class KafkaProcessor implements Processor {
   readonly #positions = new Map<number, number>();
   /** A consumer restart in progress (stop() waits for it). */
   #restarting: Promise<void> | undefined;
+  /** Restore fallbacks counted by changelog readers replaced since (#renewReader). */
+  readonly #restoreFallbacks: Record<string, number> = {};
+  /** Wire input fallbacks by reason, kept after the fetcher was closed. */
+  #inputFallbacks: Record<string, number> = {};
   /** The last restart failed to start a consumer: the next liveness check tries again. */
   #consumerDown = false;
+  /** Wire input (InputMode "wire") until a fallback to kafkajs' fetching. */
+  #fetcher: InputFetcher | undefined;
+  /** Wire input: next offset to fetch per assigned partition. */
+  readonly #fetchPos = new Map<number, number>();
+  /** Wire input: the fetch loop of the current assignment runs while #loopGen is its generation. */
+  #loopGen = 0;
+  #loop: Promise<void> = Promise.resolve();
   #producer!: Producer;
   #reader: PartitionRecordReader | undefined;
   #assigned: number[] = [];
@@ -196,6 +220,12 @@ class KafkaProcessor implements Processor {
     if (g.stallTimeoutMs !== undefined) policy.stallMs = g.stallTimeoutMs;
     if (g.livenessCheckMs !== undefined) policy.checkIntervalMs = g.livenessCheckMs;
     this.#liveness = new ConsumerLiveness(policy, Date.now());
+    if ((this.#o.input ?? 'wire') === 'wire') {
+      this.#fetcher = createInputFetcher(this.#o.client, {
+        topic: this.#t.observations,
+        ...(g.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: g.maxBytesPerPartition }),
+      });
+    }
     await this.#startConsumer();
     this.#livenessTimer = setInterval(() => void this.#checkLiveness(), policy.checkIntervalMs);
     this.#livenessTimer.unref();
@@ -214,6 +244,8 @@ class KafkaProcessor implements Processor {
       ...(g.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeoutMs: g.rebalanceTimeoutMs }),
       ...(g.maxWaitTimeMs === undefined ? {} : { maxWaitTimeMs: g.maxWaitTimeMs }),
       ...(g.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: g.maxBytesPerPartition }),
+      // Before kafkajs rejoins: no batch in flight, none after (the next assignment starts a new loop).
+      ...(this.#fetcher === undefined ? {} : { ownFetching: { beforeJoin: () => this.#stopFetching() } }),
     });
     this.#consumer = consumer;
     this.#unlisten = [
@@ -222,6 +254,8 @@ class KafkaProcessor implements Processor {
       consumer.onCrash((error, restarting) => {
         // kafkajs restarts itself after a retry delay: the stall time counts from here.
         this.#liveness.progress(Date.now());
+        // Wire input: no batch while the membership is in doubt; the next assignment starts a new loop.
+        if (this.#fetcher !== undefined) this.#loopGen++;
         this.#log.error({ err: error, restarting }, 'processor consumer crashed');
         if (!restarting && !this.#stopping && this.#consumer === consumer) this.#rejectDone(error);
       }),
@@ -231,7 +265,10 @@ class KafkaProcessor implements Processor {
     this.#liveness.progress(Date.now());
     // A replaced consumer that still hands out a batch (its disconnect timed out) must not touch our state.
     await consumer.run((batch, ctx) =>
-      this.#consumer === consumer ? this.#handle(batch, ctx) : Promise.resolve(),
+      // Wire input: kafkajs keeps the partitions paused; a batch it still hands out is not ours to handle.
+      this.#consumer === consumer && this.#fetcher === undefined
+        ? this.#handle(batch, ctx)
+        : Promise.resolve(),
     );
   }
 
@@ -281,6 +318,7 @@ class KafkaProcessor implements Processor {
     const old = this.#consumer;
     for (const unlisten of this.#unlisten) unlisten();
     this.#unlisten = [];
+    await this.#stopFetching();
     if (!this.#consumerDown) {
       await this.#inFlight.catch(() => {});
       await this.#commits;
@@ -325,11 +363,18 @@ class KafkaProcessor implements Processor {
     return {
       ...this.#stats,
       deadLetteredByReason: { ...this.#stats.deadLetteredByReason },
-      restoreFallbacksByReason: this.#reader?.fallbacks() ?? {},
+      restoreFallbacksByReason: this.#restoreFallbacksByReason(),
+      inputFallbacksByReason: this.#fetcher?.fallbacks() ?? { ...this.#inputFallbacks },
       recordsByReason: { ...this.#stats.recordsByReason },
       flows,
       partitions: this.#states.size,
     };
+  }
+
+  #restoreFallbacksByReason(): Record<string, number> {
+    const out = { ...this.#restoreFallbacks };
+    for (const [k, n] of Object.entries(this.#reader?.fallbacks() ?? {})) out[k] = (out[k] ?? 0) + n;
+    return out;
   }
 
   partitions(): number[] {
@@ -346,10 +391,12 @@ class KafkaProcessor implements Processor {
     clearInterval(this.#livenessTimer);
     await this.#restarting;
     if (this.#assigned.length > 0) this.#consumer.pause(this.#t.observations, this.#assigned);
+    await this.#stopFetching();
     await this.#inFlight.catch(() => {});
     await this.#commits;
     try {
       await this.#consumer.disconnect();
+      await this.#fetcher?.close();
       await this.#reader?.close();
       await this.#producer.disconnect();
     } finally {
@@ -379,6 +426,155 @@ class KafkaProcessor implements Processor {
       else state.verify = true;
     }
     this.#log.info({ partitions: mine }, 'partitions assigned');
+    if (this.#fetcher !== undefined && !this.#stopping) {
+      const gen = ++this.#loopGen;
+      this.#loop = this.#fetchLoop(gen, mine).catch((err: unknown) => {
+        this.#log.error({ err }, 'input fetch loop failed');
+      });
+    }
+  }
+
+  /** Wire input: ends the fetch loop after the batch in flight (resolves when it ended). Never rejects. */
+  async #stopFetching(): Promise<void> {
+    this.#loopGen++;
+    await this.#loop;
+  }
+
+  /**
+   * Wire input: reads the assigned partitions from the group's committed offsets (the log start where none),
+   * one fetch per partition in turn, and hands each fetch's records to #handle as kafkajs would (one batch
+   * at a time, in order); sleeps a fetch wait when a whole round found nothing.
+   */
+  async #fetchLoop(gen: number, partitions: readonly number[]): Promise<void> {
+    const fetcher = this.#fetcher!;
+    const topic = this.#t.observations;
+    const waitMs = this.#o.group?.maxWaitTimeMs ?? 500;
+    const live = () => gen === this.#loopGen && !this.#stopping && this.#fetcher !== undefined;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    this.#fetchPos.clear();
+    while (live() && this.#fetchPos.size < partitions.length) {
+      try {
+        const [committed, ends] = await Promise.all([
+          fetchCommittedOffsets(this.#o.client, this.groupId, topic),
+          fetchEndOffsets(this.#o.client, topic),
+        ]);
+        for (const p of partitions) {
+          const c = committed.find((e) => e.partition === p)?.offset ?? -1;
+          // Where nothing was committed: the log start (fromBeginning, as the kafkajs consumer).
+          this.#fetchPos.set(p, c >= 0 ? c : (ends.find((e) => e.partition === p)?.low ?? 0));
+        }
+      } catch (err) {
+        this.#log.warn({ error: (err as Error).message }, 'input positions not available; trying again');
+        await sleep(Math.max(waitMs, 200));
+      }
+    }
+    // Consecutive failures per partition: the wait before its next attempt doubles (0.2 s to 5 s), as
+    // kafkajs' retries did (every failed restore attempt writes a claim to the changelog).
+    const failures = new Map<number, number>();
+    const backoff = (p: number) => {
+      const n = (failures.get(p) ?? 0) + 1;
+      failures.set(p, n);
+      return sleep(Math.min(Math.max(waitMs, 200) * 2 ** (n - 1), 5000));
+    };
+    const ctx: BatchContext = {
+      heartbeat: () => this.#consumer.heartbeat(),
+      isRunning: () => !this.#stopping,
+      isStale: () => gen !== this.#loopGen,
+    };
+    while (live()) {
+      let progressed = false;
+      for (const p of partitions) {
+        // A partition's batches one after the other while it has input (at most FETCHES_PER_TURN, then
+        // the next partition's turn): the fetch after its last batch finds the end of the log, and its write
+        // cache is committed then, as kafkajs' batch that reached the high watermark would be.
+        for (let turn = 0; turn < FETCHES_PER_TURN; turn++) {
+          if (!live()) return;
+          const from = this.#fetchPos.get(p)!;
+          this.#o.onFetchStart?.();
+          let fetched: Awaited<ReturnType<InputFetcher['fetch']>>;
+          try {
+            fetched = await fetcher.fetch(p, from);
+          } catch (err) {
+            if (err instanceof InputFallbackNeeded) return this.#toKafkajsInput(err, partitions);
+            this.#log.warn(
+              { partition: p, offset: from, error: (err as Error).message },
+              'input fetch failed',
+            );
+            await backoff(p);
+            break;
+          }
+          // A rebalance came while fetching: these records are read again by whoever owns p next.
+          if (!live()) return;
+          const messages = fetched.messages;
+          if (messages.length === 0) {
+            if (fetched.caughtUp) await this.#caughtUp(p);
+            break;
+          }
+          progressed = true;
+          const last = messages.at(-1)!.offset;
+          this.#fetchPos.set(p, last + 1);
+          const batch: MessageBatch = {
+            topic,
+            partition: p,
+            // Caught up: the batch ends at the end offset (the write cache commits now).
+            highWatermark: fetched.caughtUp ? last + 1 : Number.MAX_SAFE_INTEGER,
+            messages,
+          };
+          try {
+            await this.#handle(batch, ctx);
+          } catch (err) {
+            // Read the batch again, unless the handler moved the position (#seek to what the changelog covers).
+            if (this.#fetchPos.get(p) === last + 1) this.#fetchPos.set(p, from);
+            this.#log.warn(
+              { partition: p, offset: from, error: (err as Error).message },
+              'input batch failed; read again',
+            );
+            await backoff(p);
+            break;
+          }
+          failures.delete(p);
+          if (fetched.caughtUp) break;
+        }
+      }
+      if (!progressed && live()) await sleep(waitMs);
+    }
+  }
+
+  /** Wire input: p reached the end of its log; commit its write cache now (as a batch that caught up would). */
+  async #caughtUp(p: number): Promise<void> {
+    const state = this.#states.get(p);
+    if (state === undefined || state.cache.empty || this.#stopping) return;
+    this.#liveness.busy(Date.now());
+    const run = this.#commitCache(p, state)
+      .then(() => {})
+      .catch((err: unknown) => {
+        if (this.#states.get(p) === state && state.appliedTo > state.coveredTo && !this.#stopping)
+          this.#seek(p, state.coveredTo);
+        this.#drop(p, `error: ${(err as Error).message}`);
+        this.#log.warn({ partition: p, error: (err as Error).message }, 'write cache commit failed');
+      })
+      .finally(() => this.#liveness.idle(Date.now()));
+    this.#inFlight = run;
+    await run;
+  }
+
+  /**
+   * Wire input: what wire/ does not read (SASL, a codec, an old format) goes back to kafkajs' fetching, from
+   * the positions reached, for the rest of this processor's life (counted in inputFallbacksByReason).
+   */
+  #toKafkajsInput(err: InputFallbackNeeded, partitions: readonly number[]): void {
+    this.#log.warn(
+      { reason: err.reason, error: err.message },
+      'input read through the kafkajs consumer from now on',
+    );
+    this.#inputFallbacks = this.#fetcher?.fallbacks() ?? {};
+    void this.#fetcher?.close().catch(() => {});
+    this.#fetcher = undefined;
+    for (const p of partitions) {
+      const offset = this.#fetchPos.get(p);
+      if (offset !== undefined) this.#consumer.seek({ topic: this.#t.observations, partition: p, offset });
+    }
+    this.#consumer.fetchWithKafkajs();
   }
 
   #drop(p: number, why: string): void {
@@ -494,9 +690,14 @@ class KafkaProcessor implements Processor {
           rebalance = err;
         });
       },
-    }).finally(() => {
-      this.#stats.restoring--;
-    });
+    })
+      .catch((err: unknown) => {
+        this.#renewReader();
+        throw err;
+      })
+      .finally(() => {
+        this.#stats.restoring--;
+      });
     this.#stats.staleChangelogRecords += restored.staleRecords;
     if (!sameClaim(restored.claim, claim)) {
       // Another processor claimed p after us (we are the stale one, or it is): never use this state.
@@ -542,6 +743,20 @@ class KafkaProcessor implements Processor {
       throw rebalance;
     }
     return state;
+  }
+
+  /**
+   * After a failed restore read: a new changelog reader (new connections, metadata asked again). The range
+   * reader keeps its bootstrap connection when a Metadata request on it fails, so after a broker restart it
+   * would fail every restore (seen: hundreds of claims, no restore). Fallback counts carry over.
+   */
+  #renewReader(): void {
+    const old = this.#reader;
+    if (old === undefined) return;
+    for (const [k, n] of Object.entries(old.fallbacks()))
+      this.#restoreFallbacks[k] = (this.#restoreFallbacks[k] ?? 0) + n;
+    this.#reader = createRecordRangeReader(this.#o.client, { topic: this.#t.flowState });
+    void old.close().catch(() => {});
   }
 
   /**
@@ -679,6 +894,10 @@ class KafkaProcessor implements Processor {
   /** The next fetch of p starts at `offset` (read again from what the changelog covers). */
   #seek(p: number, offset: number): void {
     this.#positions.set(p, offset);
+    if (this.#fetcher !== undefined) {
+      this.#fetchPos.set(p, offset);
+      return;
+    }
     this.#consumer.seek({ topic: this.#t.observations, partition: p, offset });
   }
 

@@ -52,6 +52,11 @@ export interface ProcessorStats {
    * ("sasl", "compression-zstd", "magic-1", "fetch-version", ...): see src/kafka/record-range-reader.ts.
    */
   restoreFallbacksByReason: Record<string, number>;
+  /**
+   * Input reads that needed kafkajs' fetching instead of ctflow's own (the processor then reads its input
+   * through kafkajs for the rest of its life), by reason, as restoreFallbacksByReason.
+   */
+  inputFallbacksByReason: Record<string, number>;
   /** Partitions that came back after a rebalance with nobody else having written: state kept. */
   keptAfterRebalance: number;
   /** Partition states dropped (taken away, changed by another processor, or after an error). */
@@ -104,6 +109,7 @@ export function emptyProcessorStats(): ProcessorStats {
     restoredEntries: 0,
     restoreMs: 0,
     restoreFallbacksByReason: {},
+    inputFallbacksByReason: {},
     keptAfterRebalance: 0,
     dropped: 0,
     uncommittedDropped: 0,

@@ -326,6 +326,13 @@ export const METRIC_DEFINITIONS = {
     labels: ['reason'],
     roles: ['processor'],
   },
+  inputFallbacks: {
+    type: 'counter',
+    name: 'ctflow_processor_input_fallbacks_total',
+    help: "Input partitions that could not be read with ctflow's own Fetch requests, by reason (SASL, a compression codec or message format it does not read, a broker without Fetch v4-v11): the processor then reads its input through the Kafka client's consumer.",
+    labels: ['reason'],
+    roles: ['processor'],
+  },
   changelogClaims: {
     type: 'counter',
     name: 'ctflow_processor_changelog_claims_total',

@@ -74,6 +74,19 @@ export class WireRecordView implements RecordView {
   #headerName = '';
   #headerBytes = Buffer.alloc(0);
 
+  /** The batch's baseTimestamp, or its maxTimestamp when the topic stamps LogAppendTime (attributes bit 3). */
+  batchTimestamp = 0;
+  /** True for LogAppendTime batches: every record's time is the batch's maxTimestamp. */
+  logAppendTime = false;
+
+  /**
+   * The record's timestamp, ms since the epoch: batchTimestamp + timestampDelta (deltas beyond 2^27 ms, 37
+   * hours within one batch, are not read exactly), or the batch's LogAppendTime.
+   */
+  timestampMs(): number {
+    return this.logAppendTime ? this.batchTimestamp : this.batchTimestamp + this.timestampDelta;
+  }
+
   /** The key as a view on the fetched bytes (no copy), or null. */
   key(): Buffer | null {
     return this.keyLength < 0 ? null : this.buf.subarray(this.keyStart, this.keyStart + this.keyLength);
@@ -240,6 +253,9 @@ export class RecordBatchReader {
           this.skippedBatches++;
         } else {
           const compression = attributes & 7;
+          // Record times (live input: dead letters keep the original time), from the batch header.
+          this.#view.logAppendTime = (attributes & 0x08) !== 0;
+          this.#view.batchTimestamp = readInt64(buf, this.#view.logAppendTime ? at + 35 : at + 27);
           if (compression === 0) this.#records(buf, at + BATCH_HEADER, batchEnd, count, baseOffset, onRecord);
           else if (compression === 1) {
             let inflated: Buffer;

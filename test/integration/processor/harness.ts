@@ -102,7 +102,7 @@ export class ProcessorHarness {
    */
   async startProcessor(
     exporterOptions: Partial<ExporterOptions> = {},
-    extra: Pick<ProcessorOptions, 'createConsumer'> & { group?: ProcessorGroupOptions } = {},
+    extra: Pick<ProcessorOptions, 'createConsumer' | 'input'> & { group?: ProcessorGroupOptions } = {},
   ): Promise<RunningProcessor> {
     const exporter = createExporter({
       collectors: [this.collectorUrl],
@@ -125,6 +125,7 @@ export class ProcessorHarness {
         ...extra.group,
       },
       ...(extra.createConsumer === undefined ? {} : { createConsumer: extra.createConsumer }),
+      ...(extra.input === undefined ? {} : { input: extra.input }),
     });
     const running: RunningProcessor = {
       processor,
