@@ -577,14 +577,19 @@ export class FlowEngine implements FlowEngineApi {
    * codec.decodeEntry() makes, and the same errors (a foreign or unknown-fingerprint value throws
    * CODEC_DECODE naming `where` and the key), without an object per flow: each value is decoded
    * by a reader specialised to schemas/flowstate.v2.avsc (and v1) straight into the flow table.
+   * `sizeHint`: the number of entries when `entries` is neither a Map nor an Array (table room is
+   * reserved for it once instead of growing); an overestimate only costs memory, so pass at most
+   * the real count.
    */
   restoreEncoded(
     entries: Iterable<readonly [key: string, value: Buffer | null]>,
     codec: FlowStateCodec,
     where = 'changelog message',
+    sizeHint = 0,
   ): void {
     this.#checkEmpty();
-    const size = entries instanceof Map ? entries.size : Array.isArray(entries) ? entries.length : 0;
+    const size =
+      entries instanceof Map ? entries.size : Array.isArray(entries) ? entries.length : Math.max(0, sizeHint);
     if (size > 0) this.#t.reserve(size);
     const d = new DecodedState();
     const keys: string[] = [];

@@ -289,6 +289,26 @@ describe('restoreEncoded() equals restore()', () => {
     viaBytes.restoreEncoded(messages, codec);
     expect(viaBytes.snapshot()).toEqual(viaObjects.snapshot());
     expect(viaBytes.size).toBe(1);
+    // A plain iterable (no size) with a size hint, exact or too small: the same engine, going on alike.
+    for (const hint of [messages.length, 1, 0]) {
+      const reference = new FlowEngine();
+      reference.restore(messages.map(([k, v]) => codec.decodeEntry(k, v)));
+      const viaIterable = new FlowEngine();
+      viaIterable.restoreEncoded(
+        (function* () {
+          yield* messages;
+        })(),
+        codec,
+        'changelog message',
+        hint,
+      );
+      expect(viaIterable.snapshot()).toEqual(reference.snapshot());
+      for (const e2 of [viaIterable, reference]) {
+        e2.observe(obs({ timeUs: T0 + 3 * SEC, counters: ctr(9) }));
+        e2.watermark(wm(T0 + 100 * SEC));
+      }
+      expect(viaIterable.drain()).toEqual(reference.drain());
+    }
   });
 
   it('refuses foreign bytes, an unknown fingerprint and a truncated body with the codec errors', () => {
