@@ -135,6 +135,12 @@ function kernelStart(obs: Observation): number {
   return k !== null && k >= MIN_PLAUSIBLE_US && k <= obs.timeUs ? k : 0;
 }
 
+function notRestoring(method: string): CtflowError {
+  return new CtflowError('CONFIG_INVALID', `${method}() without restoreBegin()`, {
+    details: { method, expected: 'restoreBegin() first' },
+  });
+}
+
 /** The flow engine (see the module comment for its rules). */
 export class FlowEngine implements FlowEngineApi {
   readonly #o: EngineOptions;
@@ -157,6 +163,10 @@ export class FlowEngine implements FlowEngineApi {
   #encObs: Observation | undefined;
   #encStart = 0;
   readonly #decoder = new ObservationV1Decoder();
+  /** restoreBegin() .. restoreEnd(): the reader's scratch and the pending chunk. */
+  #restoring:
+    | { readonly d: DecodedState; readonly keys: string[]; readonly values: (Buffer | null)[] }
+    | undefined;
   /** Node of the previous restored flow key. */
   #restoreLast: NodeClock | undefined;
   #records: FlowRecord[] = [];
@@ -587,13 +597,36 @@ export class FlowEngine implements FlowEngineApi {
     where = 'changelog message',
     sizeHint = 0,
   ): void {
+    this.restoreBegin(
+      entries instanceof Map ? entries.size : Array.isArray(entries) ? entries.length : sizeHint,
+    );
+    this.restoreEncodedChunk(entries, codec, where);
+    this.restoreEnd();
+  }
+
+  /**
+   * Starts an incremental restoreEncoded(): restoreEncodedChunk() any number of times (e.g. one per
+   * fetched batch of the changelog, while the next is on its way), then restoreEnd(). The result is
+   * restoreEncoded() of all chunks' entries concatenated in order (the last value of a key wins
+   * across chunks). `sizeHint`: the expected number of entries (table room reserved once; an
+   * overestimate only costs memory). The engine must be empty; until restoreEnd() it must not be
+   * used otherwise, and after an error it is to be discarded (as after a failed restore()).
+   */
+  restoreBegin(sizeHint = 0): void {
     this.#checkEmpty();
-    const size =
-      entries instanceof Map ? entries.size : Array.isArray(entries) ? entries.length : Math.max(0, sizeHint);
-    if (size > 0) this.#t.reserve(size);
-    const d = new DecodedState();
-    const keys: string[] = [];
-    const values: (Buffer | null)[] = [];
+    if (sizeHint > 0) this.#t.reserve(sizeHint);
+    this.#restoring = { d: new DecodedState(), keys: [], values: [] };
+  }
+
+  /** The next entries of an incremental restore (see restoreBegin()); same errors as restoreEncoded(). */
+  restoreEncodedChunk(
+    entries: Iterable<readonly [key: string, value: Buffer | null]>,
+    codec: FlowStateCodec,
+    where = 'changelog message',
+  ): void {
+    const r = this.#restoring;
+    if (r === undefined) throw notRestoring('restoreEncodedChunk');
+    const { d, keys, values } = r;
     const add = (value: Buffer | null, key: string): void => {
       keys.push(key);
       values.push(value);
@@ -603,6 +636,12 @@ export class FlowEngine implements FlowEngineApi {
     if (entries instanceof Map) (entries as Map<string, Buffer | null>).forEach(add);
     else for (const [key, value] of entries) add(value, key);
     this.#restoreChunk(keys, values, codec, where, d);
+  }
+
+  /** Ends an incremental restore (see restoreBegin()): builds the timer heaps; the engine is ready. */
+  restoreEnd(): void {
+    if (this.#restoring === undefined) throw notRestoring('restoreEnd');
+    this.#restoring = undefined;
     this.#buildHeaps();
   }
 
@@ -682,6 +721,15 @@ export class FlowEngine implements FlowEngineApi {
   }
 
   #checkEmpty(): void {
+    if (this.#restoring !== undefined) {
+      throw new CtflowError(
+        'CONFIG_INVALID',
+        'a restore is in progress (restoreBegin() without restoreEnd())',
+        {
+          details: { flows: this.#t.size, nodes: this.#nodeList.length },
+        },
+      );
+    }
     if (this.#t.size > 0 || this.#nodeList.length > 0) {
       throw new CtflowError('CONFIG_INVALID', 'restore() needs an empty flow engine', {
         details: { flows: this.#t.size, nodes: this.#nodeList.length },
