@@ -175,6 +175,16 @@ export const ROWS: RowSpec[] = [
         ],
       },
       {
+        title: 'Event read lag',
+        description:
+          'Time from the reader receiving a conntrack event to the agent handling it. Without kernel stamps (nf_conntrack_timestamp=0) the receive time is the event time, so this shows how far behind the agent runs, not an error in the times.',
+        unit: 's',
+        queries: [
+          q(quantile(0.5, 'ctflow_conntrack_event_read_lag_seconds'), 'p50'),
+          q(quantile(0.99, 'ctflow_conntrack_event_read_lag_seconds'), 'p99'),
+        ],
+      },
+      {
         title: 'Kernel prerequisites',
         description:
           'Nodes where a prerequisite is off, worst node shown: nf_conntrack_acct (counters), ' +
@@ -230,6 +240,16 @@ export const ROWS: RowSpec[] = [
         queries: [
           q(increase('ctflow_restored_flows_total', 'instance'), '{{instance}}'),
           q(increase('ctflow_processor_restore_fallbacks_total', 'reason'), 'fallback: {{reason}}'),
+        ],
+      },
+      {
+        title: 'Input reader: fallbacks and consumer restarts',
+        description:
+          "Partitions whose input is read through the Kafka client instead of ctflow's own Fetch requests, by reason; and group consumers restarted by the liveness check (assigned input left unread while no batch came).",
+        unit: 'short',
+        queries: [
+          q(increase('ctflow_processor_input_fallbacks_total', 'reason'), 'fallback: {{reason}}'),
+          q(increase('ctflow_processor_consumer_restarts_total', 'instance'), 'restarts {{instance}}'),
         ],
       },
       {

@@ -121,6 +121,14 @@ export const METRIC_DEFINITIONS = {
     labels: [],
     roles: AGENT,
   },
+  conntrackEventReadLag: {
+    type: 'histogram',
+    name: 'ctflow_conntrack_event_read_lag_seconds',
+    help: 'Read lag of conntrack events: the agent clock when an event was handled minus its stamp (the reader receive time); large values mean the event loop, the reader pipe or the reader fell behind.',
+    labels: [],
+    roles: AGENT,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  },
   observationsRetimed: {
     type: 'counter',
     name: 'ctflow_observations_retimed_total',
