@@ -376,12 +376,20 @@ class WireRecordReader implements PartitionRecordReader {
       try {
         const link = await this.#link(`bootstrap ${address.host}:${address.port}`, address);
         const version = link.metadataVersion as number;
-        const body = await link.conn.request(
-          METADATA_KEY,
-          version,
-          encodeMetadataRequest(version, this.#topic),
-          `metadata of ${this.#topic}`,
-        );
+        let body: Buffer;
+        try {
+          body = await link.conn.request(
+            METADATA_KEY,
+            version,
+            encodeMetadataRequest(version, this.#topic),
+            `metadata of ${this.#topic}`,
+          );
+        } catch (err) {
+          // No answer on this connection (closed by a restarting broker, timed out): the next
+          // Metadata request must open a new one, or this reader would never read again.
+          this.#forget(link);
+          throw err;
+        }
         const md = parseMetadataResponse(version, body, this.#topic);
         if (md.errorCode !== 0) {
           throw new CtflowError('KAFKA', `metadata of ${this.#topic}: ${kafkaErrorName(md.errorCode)}`, {

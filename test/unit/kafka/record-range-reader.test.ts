@@ -26,8 +26,8 @@ interface FetchAsked {
   maxBytes: number;
 }
 
-/** Answers per API key; `undefined` leaves the request unanswered. */
-type Handler = (apiKey: number, version: number, body: Buffer) => Buffer | undefined;
+/** Answers per API key; `undefined` leaves the request unanswered, 'close' closes the connection. */
+type Handler = (apiKey: number, version: number, body: Buffer) => Buffer | undefined | 'close';
 
 const servers: net.Server[] = [];
 afterEach(async () => {
@@ -48,6 +48,10 @@ async function fakeBroker(handler: Handler, secure?: tls.TlsOptions): Promise<nu
         const correlationId = r.int32('id');
         r.string('client');
         const answer = handler(apiKey, version, frame.subarray(r.at));
+        if (answer === 'close') {
+          socket.destroy();
+          return;
+        }
         if (answer === undefined) continue;
         const head = Buffer.alloc(8);
         head.writeInt32BE(answer.length + 4, 0);
@@ -234,6 +238,55 @@ describe('record range reader (scripted broker)', () => {
     const result = await r.readRecords({ partition: 0, fromOffset: 0, toOffset: 100, onRecord: () => {} });
     expect(result.records).toBe(100);
     expect(log.metadataCalls()).toBe(3);
+    await r.close();
+  });
+
+  it('a connection closed at a Metadata request (a broker restarting) is not used again', async () => {
+    let port = 0;
+    let metadataCalls = 0;
+    let connections = 0;
+    port = await fakeBroker((apiKey, version, body) => {
+      if (apiKey === 18) {
+        connections++;
+        return apiVersionsResponse([
+          [1, 4, 18],
+          [3, 0, 13],
+        ]);
+      }
+      if (apiKey === 3) {
+        // The first Metadata request meets a broker going down.
+        if (metadataCalls++ === 0) return 'close';
+        return metadataResponse(
+          version,
+          TOPIC,
+          [{ id: 1, host: '127.0.0.1', port }],
+          [{ partition: 0, leader: 1 }],
+        );
+      }
+      const f = parseFetch(body);
+      const bytes = encodeBatch({ baseOffset: 0, records: [{ key: 'k', value: 'v', headers: [] }] });
+      return fetchResponse(version, TOPIC, 0, {
+        highWatermark: 1,
+        records: f.offset === 0 ? bytes : Buffer.alloc(0),
+      });
+    });
+    const r = reader(port);
+    const first = await r
+      .readRecords({ partition: 0, fromOffset: 0, toOffset: 1, onRecord: () => {} })
+      .catch((e: unknown) => e);
+    expect(isCtflowError(first) && first.retriable).toBe(true);
+    const keys: string[] = [];
+    const second = await r.readRecords({
+      partition: 0,
+      fromOffset: 0,
+      toOffset: 1,
+      onRecord: (rec) => keys.push(rec.keyString() ?? ''),
+    });
+    expect(second.records).toBe(1);
+    expect(keys).toEqual(['k']);
+    expect(metadataCalls).toBe(2);
+    // The bootstrap connection that was closed, a new bootstrap connection, the leader's.
+    expect(connections).toBe(3);
     await r.close();
   });
 
