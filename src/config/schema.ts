@@ -341,6 +341,12 @@ const processorSchema = z
       .describe(
         'Write cache: commit a partition once this many distinct flows changed since its last commit (bounds the one atomic changelog request of a commit).',
       ),
+    input: z
+      .enum(['wire', 'kafkajs'])
+      .default('wire')
+      .describe(
+        "How the input partitions are read: wire = ctflow's own Fetch requests (kafkajs keeps the group membership, heartbeats and commits; about a third less CPU per message; SASL and snappy/lz4/zstd fall back to kafkajs by themselves, counted), kafkajs = the Kafka client's consumer fetches them.",
+      ),
     shutdownTimeout: seconds('Bound on a graceful shutdown: end flows, flush, commit, exit').default(30),
   })
   .prefault({})

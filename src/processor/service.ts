@@ -59,6 +59,7 @@ export async function startProcessorService(
         intervalMs: config.processor.commitInterval * 1000,
         maxStates: config.processor.commitMaxStates,
       },
+      input: config.processor.input,
       topics: topicNames(config),
       engine: engineOptions(config),
       sink: exporter,
