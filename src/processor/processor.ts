@@ -229,7 +229,14 @@ class KafkaProcessor implements Processor {
     await this.#startConsumer();
     this.#livenessTimer = setInterval(() => void this.#checkLiveness(), policy.checkIntervalMs);
     this.#livenessTimer.unref();
-    this.#log.info({ groupId: this.groupId, topic: this.#t.observations }, 'processor joined its group');
+    this.#log.info(
+      {
+        groupId: this.groupId,
+        topic: this.#t.observations,
+        input: this.#fetcher === undefined ? 'kafkajs' : 'wire',
+      },
+      'processor joined its group',
+    );
   }
 
   /** Creates the group consumer, wires the processor's listeners and starts it. */
@@ -712,7 +719,7 @@ class KafkaProcessor implements Processor {
       engine: restored.engine,
       coveredTo: resume.coveredTo,
       appliedTo: resume.coveredTo,
-      cache: new WriteCache(),
+      cache: new WriteCache(restored.engine),
       duplicatesBelow: resume.duplicatesBelow,
       changelogEnd: range.high,
       verify: false,

@@ -4,6 +4,16 @@ import type { ProcessorHarness } from '../processor/harness.js';
 import { type CtflowChild, spawnCtflow } from './cli.js';
 
 /** `ctflow processor` in the harness' group and topics, exporting to its collector. */
-export function spawnProcessor(h: ProcessorHarness, shutdownTimeoutS: number): CtflowChild {
-  return spawnCtflow([...processorCliArgs(h), '--set', `processor.shutdownTimeout=${shutdownTimeoutS}`]);
+export function spawnProcessor(
+  h: ProcessorHarness,
+  shutdownTimeoutS: number,
+  input: 'wire' | 'kafkajs' = 'wire',
+): CtflowChild {
+  return spawnCtflow([
+    ...processorCliArgs(h),
+    '--set',
+    `processor.shutdownTimeout=${shutdownTimeoutS}`,
+    '--set',
+    `processor.input=${input}`,
+  ]);
 }
