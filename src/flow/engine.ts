@@ -194,6 +194,15 @@ export class FlowEngine implements FlowEngineApi {
     return this.#t.size;
   }
 
+  /**
+   * At least the number of changelog entries the next drain() returns: flows and nodes changed and flow keys
+   * removed since the last drain (or drainRecords()). O(1), so a caller can bound what it will drain (the
+   * processor's commit size) without tracking keys itself.
+   */
+  get pendingChanges(): number {
+    return this.#dirtySlots.length + this.#dirtyNodes.length + this.#removed.length;
+  }
+
   get stats(): Readonly<EngineStats> {
     return this.#stats;
   }

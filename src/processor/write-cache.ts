@@ -10,7 +10,8 @@
  * the input it came from is read again from the changelog's export marker by whoever owns the partition
  * next, and nothing was counted twice.
  */
-import type { FlowRecord, FlowStateEntry, StateValue } from '../flow/types.js';
+import { FlowEngine } from '../flow/engine.js';
+import type { FlowEngineApi, FlowRecord, FlowStateEntry, StateValue } from '../flow/types.js';
 import type { ConsumedMessage } from '../kafka/message.js';
 import { murmur2 } from '../kafka/murmur2.js';
 import type { RefusedMessage } from './apply.js';
@@ -20,11 +21,14 @@ export interface CommitPolicy {
   /** Commit once the oldest uncommitted input was applied this long ago. */
   intervalMs: number;
   /**
-   * Commit once the cache holds this many distinct changed keys. It bounds the one atomic changelog request
-   * of a commit: kafkajs 2.2.4 groups a request's messages per partition by copying the array once per
-   * message (producer/groupMessagesPerPartition.js), so that request's cost grows with the square of its
-   * size. Counted as distinct message keys; a commit may exceed it by node states, flows ended by timers
-   * and the keys of one chunk of input (APPLY_CHUNK messages).
+   * Commit once the cache holds this many changed keys. It bounds the one atomic changelog request of a
+   * commit (and the memory of the cache). It was set when that request's cost grew with the square of its
+   * size (kafkajs 2.2.4's grouping and request encoding, both replaced since by src/kafka); it still bounds
+   * the request and the time a commit blocks the partition. Counted, with a FlowEngine, as the engine's
+   * pending changes (changed flows and nodes, removed flow keys: at least what the commit will write) plus
+   * the changes already drained; with another FlowEngineApi, as distinct message keys plus the drained
+   * changes (node states and flows ended by timers come on top). Checked between chunks of input, so a
+   * commit may exceed it by the changes of one chunk (APPLY_CHUNK messages).
    */
   maxStates: number;
 }
@@ -52,18 +56,26 @@ export interface CachedOutput {
 /**
  * The uncommitted output of one partition. The engine itself coalesces state changes per key until it is
  * drained (it drains at most one change per changed key, built only then), so the processor drains it only
- * at a commit, or where records must be told apart (possible duplicates); the cache counts the distinct
- * message keys applied since the last commit to bound the commit's size without draining.
+ * at a commit, or where records must be told apart (possible duplicates). The commit's size is bounded
+ * without draining by the engine's count of pending changes (O(1)); for an engine that has none, by the
+ * distinct message keys applied since the last commit (a murmur2 and a Set entry per message).
  */
 export class WriteCache {
   #out: CachedOutput;
   /** Date.now() when the oldest uncommitted input was applied; undefined when empty. */
   #since: number | undefined;
-  /** murmur2 of each distinct message key applied since the last commit (collisions only undercount). */
+  /** The engine whose pending changes bound the commit; undefined: count message keys instead. */
+  readonly #engine: FlowEngine | undefined;
+  /**
+   * Without #engine: murmur2 of each distinct message key applied since the last commit (collisions only
+   * undercount).
+   */
   #keys = new Set<number>();
 
-  constructor() {
+  /** `engine`: the partition's engine (its pending changes are then what is counted toward maxStates). */
+  constructor(engine?: FlowEngineApi) {
     this.#out = WriteCache.#empty(0);
+    this.#engine = engine instanceof FlowEngine ? engine : undefined;
   }
 
   static #empty(to: number): CachedOutput {
@@ -76,11 +88,13 @@ export class WriteCache {
   }
 
   /**
-   * Bound on the distinct keys a commit would write now: message keys applied since the last commit plus
-   * changes already drained (node states and flows ended by timers come on top).
+   * Bound on the keys a commit would write now: the engine's pending changes (or, without a FlowEngine, the
+   * distinct message keys applied since the last commit) plus the changes already drained.
    */
   get states(): number {
-    return this.#keys.size + this.#out.changes.size;
+    return (
+      (this.#engine === undefined ? this.#keys.size : this.#engine.pendingChanges) + this.#out.changes.size
+    );
   }
 
   /** Input messages applied since the last commit. */
@@ -101,9 +115,11 @@ export class WriteCache {
     this.#since ??= now;
     out.to = to;
     out.messages += end - start;
-    for (let i = start; i < end; i++) {
-      const key = messages[i]!.key;
-      if (key !== null) this.#keys.add(murmur2(key));
+    if (this.#engine === undefined) {
+      for (let i = start; i < end; i++) {
+        const key = messages[i]!.key;
+        if (key !== null) this.#keys.add(murmur2(key));
+      }
     }
     for (const r of refused) out.refused.push(r);
   }
@@ -131,7 +147,7 @@ export class WriteCache {
     const out = this.#out;
     this.#out = WriteCache.#empty(out.to);
     this.#since = undefined;
-    this.#keys = new Set<number>();
+    if (this.#keys.size > 0) this.#keys = new Set<number>();
     return out;
   }
 }

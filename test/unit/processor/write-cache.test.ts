@@ -1,8 +1,12 @@
 import { describe, expect, test } from 'vitest';
+import { AvroCodec } from '../../../src/codec/avro-codec.js';
+import { createFlowEngine } from '../../../src/flow/engine.js';
+import { applyMessages } from '../../../src/processor/apply.js';
 import type { FlowRecord, StateValue } from '../../../src/flow/types.js';
 import type { ConsumedMessage } from '../../../src/kafka/message.js';
 import { CtflowError } from '../../../src/errors.js';
 import { WriteCache } from '../../../src/processor/write-cache.js';
+import { ctr, obs, SEC, T0, tuple, wm } from '../flow/helpers.js';
 
 function message(offset: number, key: string | null): ConsumedMessage {
   return {
@@ -49,7 +53,7 @@ describe('WriteCache', () => {
     expect(cache.take()).toMatchObject({ to: 13, messages: 0, records: [], refused: [] });
   });
 
-  test('counts distinct message keys (not messages) toward maxStates; keyless messages do not count', () => {
+  test('without a FlowEngine: counts distinct message keys (not messages) toward maxStates; keyless ones do not count', () => {
     const cache = new WriteCache();
     const batch = [message(0, 'a'), message(1, 'a'), message(2, null), message(3, 'b'), message(4, 'a')];
     cache.applied(batch, 0, batch.length, 5, [], 0);
@@ -86,5 +90,70 @@ describe('WriteCache', () => {
     expect(out.possibleDuplicates).toBe(2);
     expect(out.records).toHaveLength(3);
     expect(out.refused).toEqual([refused]);
+  });
+});
+
+describe('WriteCache with a FlowEngine', () => {
+  const codec = new AvroCodec();
+  const obsMessage = (offset: number, o: Parameters<typeof obs>[0]): ConsumedMessage => ({
+    ...message(offset, null),
+    value: Buffer.from(codec.encodeObservation(obs(o))),
+  });
+
+  test("counts the engine's pending changes (at least what the commit writes), not message keys", () => {
+    const engine = createFlowEngine();
+    const cache = new WriteCache(engine);
+    // Three flows of one node, each observed twice, in messages without keys: 3 flows + 1 node state pending.
+    const batch: ConsumedMessage[] = [];
+    for (let round = 0; round < 2; round++)
+      for (let i = 0; i < 3; i++)
+        batch.push(
+          obsMessage(batch.length, {
+            timeUs: T0 + round * SEC + i,
+            conntrackId: i + 1,
+            orig: tuple(`10.0.0.${i + 1}`, 1000, '10.0.0.9', 80),
+            counters: ctr(round + 1),
+          }),
+        );
+    applyMessages(engine, codec, batch);
+    cache.applied(batch, 0, batch.length, batch.length, [], 0);
+    expect(cache.states).toBe(engine.pendingChanges);
+    expect(cache.states).toBeGreaterThanOrEqual(4);
+    expect(cache.due({ intervalMs: 1000, maxStates: 4 }, 0, false)).toBe(true);
+    expect(cache.due({ intervalMs: 1000, maxStates: 10 }, 0, false)).toBe(false);
+    // Drained changes move from the engine's count to the cache's, and stay counted until the commit.
+    const pending = cache.states;
+    const drained = engine.drain();
+    expect(drained.changes.length).toBeLessThanOrEqual(pending);
+    cache.absorb(drained, false);
+    expect(engine.pendingChanges).toBe(0);
+    expect(cache.states).toBe(drained.changes.length);
+    cache.take();
+    expect(cache.states).toBe(0);
+  });
+
+  test('the pending count bounds what drain() returns, ended flows (tombstones) included', () => {
+    const engine = createFlowEngine();
+    const batch: ConsumedMessage[] = [];
+    for (let i = 0; i < 5; i++) {
+      const orig = tuple(`10.0.1.${i + 1}`, 2000, '10.0.0.9', 443);
+      batch.push(obsMessage(batch.length, { timeUs: T0 + i, conntrackId: 10 + i, orig, counters: ctr(1) }));
+      batch.push(
+        obsMessage(batch.length, {
+          timeUs: T0 + SEC + i,
+          conntrackId: 10 + i,
+          orig,
+          kind: 'DESTROY',
+          counters: ctr(2),
+        }),
+      );
+    }
+    applyMessages(engine, codec, batch);
+    engine.watermark(wm(T0 + 600 * SEC));
+    const pending = engine.pendingChanges;
+    const out = engine.drain();
+    expect(out.changes.some((c) => c.state === null)).toBe(true);
+    expect(out.changes.length).toBeLessThanOrEqual(pending);
+    expect(out.changes.length).toBeGreaterThan(0);
   });
 });
