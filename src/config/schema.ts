@@ -339,7 +339,7 @@ const processorSchema = z
       .min(1)
       .default(4000)
       .describe(
-        'Write cache: commit a partition once this many distinct flows changed since its last commit (bounds the one atomic changelog request of a commit).',
+        'Write cache: commit a partition once this many changelog states are pending since its last commit (flows and nodes changed, flows ended; bounds the one atomic changelog request of a commit).',
       ),
     input: z
       .enum(['wire', 'kafkajs'])
