@@ -57,6 +57,18 @@ describe('scripts/demo.sh', () => {
     await sweepStaleNamespaces();
     const pair = await createNetnsPair({ acct: 1, timestamp: 1 });
     cleanups.push(() => pair.dispose());
+    // Whatever of the demo is left when the test fails: killing its process group (spawnGroup) ends bash
+    // and ctflow run, but the collector runs under setsid in a group of its own.
+    cleanups.push(async () => {
+      const { stdout } = await run(['ip', 'netns', 'pids', pair.node], { allowFailure: true });
+      for (const pid of stdout.split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // Gone already.
+        }
+      }
+    });
     const demo = spawnGroup(
       inNetns(pair.node, [
         'bash',
