@@ -12,6 +12,12 @@ export interface RigConntrackEntry {
   dst: string;
   sport: number | null;
   dport: number | null;
+  /**
+   * Reply tuple ports (the server's and the client's port as they are on the wire: NAT, or a source
+   * port conntrack remapped because the reply tuple was taken, makes them differ from sport/dport).
+   */
+  replySport: number | null;
+  replyDport: number | null;
   /** Original direction counters, null without nf_conntrack_acct. */
   origPackets: number | null;
   origBytes: number | null;
@@ -59,6 +65,8 @@ export async function readConntrackTable(ns: string): Promise<RigConntrackEntry[
       dst: tag(orig, 'dst') ?? '',
       sport: num(orig, 'sport'),
       dport: num(orig, 'dport'),
+      replySport: num(reply, 'sport'),
+      replyDport: num(reply, 'dport'),
       origPackets: op,
       origBytes: ob,
       replyPackets: rp,

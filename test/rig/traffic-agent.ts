@@ -56,7 +56,10 @@ function tcpClient(req: TcpClientRequest): Promise<TrafficResult> {
     let localPort = 0;
     const firstPacketEarliestUs = nowUs();
     let firstPacketUs = firstPacketEarliestUs;
-    const sock = connect(req.port, req.host);
+    const sock =
+      req.localPort === undefined
+        ? connect(req.port, req.host)
+        : connect({ port: req.port, host: req.host, localPort: req.localPort });
     // Node issues connect(2) (which sends the SYN) on the next tick; a tick queued now runs right
     // after it, so this time is µs after the first packet, however busy this process is.
     process.nextTick(() => {

@@ -20,6 +20,11 @@ export interface TcpClientRequest {
   bytes: number;
   chunks: number;
   intervalMs: number;
+  /**
+   * Client port to bind (SO_REUSEADDR, as Node binds: a port whose only other socket is in
+   * TIME_WAIT towards another destination can be taken again); default: the kernel picks one.
+   */
+  localPort?: number;
 }
 
 /** Starts a UDP server that echoes every datagram. */

@@ -246,5 +246,23 @@ for (const { reader, timestamp } of CASES) {
         run.conns.find((c) => c.kind === 'short-tcp')!.dstPort,
       );
     });
+
+    it("a connection whose source port conntrack remapped (its reply tuple was the NAT entry's) keeps the socket port and carries the post-NAPT source port", () => {
+      const clash = run.conns.find((c) => c.kind === 'nat-clash')!;
+      const nat = run.conns.find((c) => c.kind === 'nat')!;
+      expect(clash.srcPort).toBe(nat.srcPort);
+      const k = kernelEntry(run.kernel, clash);
+      expect(k, 'the clashing connection is in the kernel table').toBeDefined();
+      // The clash really happened: on the wire the client port is another one.
+      expect(k!.replyDport).not.toBe(clash.srcPort);
+      for (const collector of COLLECTORS) {
+        const recs = recordsOf(run.decoded[collector], clash);
+        expect(recs.length, collector).toBeGreaterThan(0);
+        for (const r of recs) {
+          expect(Number(r.postNAPTSourceTransportPort), collector).toBe(k!.replyDport);
+          expect(Number(r.flowStartMs), collector).toBeGreaterThan(ms(nat.wire.lastUs));
+        }
+      }
+    });
   });
 }

@@ -24,7 +24,16 @@ import { type Packet, startCapture } from './capture.js';
 export const TIMERS = { pollInterval: 1, activeTimeout: 3, idleTimeout: 2 } as const;
 
 /** The kinds of connection one run makes. */
-export type ConnKind = 'short-tcp' | 'long-tcp6' | 'udp' | 'udp6' | 'icmp' | 'icmp6' | 'nat' | 'many';
+export type ConnKind =
+  | 'short-tcp'
+  | 'long-tcp6'
+  | 'udp'
+  | 'udp6'
+  | 'icmp'
+  | 'icmp6'
+  | 'nat'
+  | 'nat-clash'
+  | 'many';
 
 /** One connection made by the traffic generator, with how to find it in records and in the kernel table. */
 export interface Conn {
@@ -99,21 +108,42 @@ export function kernelEntry(kernel: RigConntrackEntry[], c: Conn): RigConntrackE
   );
 }
 
-/** First and last captured packet of a connection: by family and client port, or for ICMP by family and echo type. */
-export function wireTimes(packets: Packet[], c: Conn): Conn['wire'] {
+/**
+ * First and last captured packet of a connection: by family and its ports as they are on the wire, or
+ * for ICMP by family and echo type. The capture is on the node's veth, after NAT: the ports on the
+ * wire are the kernel entry's reply tuple (`kernel`, read after the traffic). They are not always the
+ * client's socket port: when the DNAT connection (10.201.0.99:80 → the server) and a later burst
+ * connection to the server got the same client port, conntrack remaps the burst connection's source
+ * port (its reply tuple is taken by the NAT entry), and matching by the socket port attributed the
+ * NAT connection's packets, 2.5 s earlier, to the burst connection (a CI failure: flowStart "2.4 s
+ * late"). Without a kernel entry, the socket port.
+ */
+export function wireTimes(packets: Packet[], c: Conn, kernel: RigConntrackEntry[] = []): Conn['wire'] {
   const echo = c.protocol === 1 ? [0, 8] : [128, 129];
   // By family too: an IPv4 burst connection and the long IPv6 one can get the same client port.
   const family = c.src.includes(':') ? 6 : 4;
+  const entry = kernelEntry(kernel, c);
+  const clientPort = entry?.replyDport ?? c.srcPort;
+  const serverPort = entry?.replySport ?? null;
+  const ours = (p: Packet): boolean =>
+    (p.srcPort === clientPort && (serverPort === null || p.dstPort === serverPort)) ||
+    (p.dstPort === clientPort && (serverPort === null || p.srcPort === serverPort));
   const mine = packets.filter((p) =>
     p.protocol !== c.protocol || p.family !== family
       ? false
       : c.protocol === 6 || c.protocol === 17
-        ? p.srcPort === c.srcPort || p.dstPort === c.srcPort
+        ? ours(p)
         : p.icmpType !== null && echo.includes(p.icmpType),
   );
   if (mine.length === 0) throw new Error(`no packet of ${c.kind} ${connKey(c)} captured`);
   return { firstUs: mine[0]!.timeUs, lastUs: mine.at(-1)!.timeUs, packets: mine.length };
 }
+
+/**
+ * Client port of the DNAT connection, below the ephemeral range (32768–60999) so that no connection
+ * the kernel numbers takes it; the port-clash connection binds it again.
+ */
+const NAT_CLIENT_PORT = 24_680;
 
 /** The number of concurrent short connections of the "many flows" part. */
 export const MANY = 100;
@@ -215,8 +245,14 @@ export async function runScenario(timestamp: 0 | 1, reader: ReaderKind): Promise
         traffic,
         wire: { firstUs: 0, lastUs: 0, packets: 0 },
       });
-    const tcpTo = (host: string, port: number, bytes: number, chunks: number, intervalMs: number) =>
-      client.tcpClient({ host, port, bytes, chunks, intervalMs });
+    const tcpTo = (
+      host: string,
+      port: number,
+      bytes: number,
+      chunks: number,
+      intervalMs: number,
+      localPort?: number,
+    ) => client.tcpClient({ host, port, bytes, chunks, intervalMs, ...(localPort ? { localPort } : {}) });
     const capture = await startCapture(pair.node);
     // dumpcap says "Capturing on" a little before packets reach it (measured ~100 ms under load).
     await new Promise((r) => setTimeout(r, 500));
@@ -234,8 +270,17 @@ export async function runScenario(timestamp: 0 | 1, reader: ReaderKind): Promise
         .then(conn('udp6', 17, v6, peer6, udp.port)),
       client.ping({ host: peer4, count: 5, intervalMs: 200 }).then(conn('icmp', 1, v4, peer4, 0)),
       client.ping({ host: peer6, count: 3, intervalMs: 200 }).then(conn('icmp6', 58, v6, peer6, 0)),
-      tcpTo('10.201.0.99', 80, 3000, 1, 0).then(conn('nat', 6, v4, '10.201.0.99', 80)),
+      tcpTo('10.201.0.99', 80, 3000, 1, 0, NAT_CLIENT_PORT).then(conn('nat', 6, v4, '10.201.0.99', 80)),
     ]);
+    // The DNAT connection's client port (bound explicitly, as this one: Node binds with SO_REUSEADDR,
+    // and a port in TIME_WAIT can be bound again only when both sockets had it), taken again for a connection straight to the server: its
+    // reply tuple (server → client port) is the NAT entry's, so conntrack remaps the new connection's
+    // source port on the wire (the kernel's table keeps the socket's port in the original tuple).
+    // Once it happened by chance to a burst connection and the test matched the wrong packets.
+    const natConn = timed.find((c) => c.kind === 'nat')!;
+    const clash = await tcpTo(peer4, tcp.port, 2500, 1, 0, natConn.srcPort).then(
+      conn('nat-clash', 6, v4, peer4, tcp.port),
+    );
     const burst: Array<Promise<Conn>> = [];
     // Started BURST_GAP_MS apart, so dumps and events interleave closely: the race that once cost
     // connections their counters (issue 5: a POLL stamped before an event already reported was
@@ -246,12 +291,11 @@ export async function runScenario(timestamp: 0 | 1, reader: ReaderKind): Promise
       burst.push(tcpTo(peer4, tcp.port, 1000 + i, 1, 0).then(conn('many', 6, v4, peer4, tcp.port)));
       await new Promise((r) => setTimeout(r, BURST_GAP_MS));
     }
-    const conns = [...timed, ...(await Promise.all(burst)), await long];
+    const conns = [...timed, clash, ...(await Promise.all(burst)), await long];
     // dumpcap reads the kernel's capture buffer in blocks: give it the last packets (the closing
     // FIN/ACK) before stopping it, or the capture ends at the data before them.
     await new Promise((r) => setTimeout(r, 1000));
     const packets = await capture.stop();
-    for (const c of conns) c.wire = wireTimes(packets, c);
 
     // Done when every connection's last packet is covered by a released record: the end of flow for
     // TCP; for the others the record an idle (or, when due first, active) timeout released.
@@ -275,6 +319,7 @@ export async function runScenario(timestamp: 0 | 1, reader: ReaderKind): Promise
           .join('; ')}`,
     });
     const kernel = await readConntrackTable(pair.node);
+    for (const c of conns) c.wire = wireTimes(packets, c, kernel);
     const count = released.length;
     const [tsharkFlows, nfcapdFlows] = await Promise.all([
       tshark.records({ count, timeoutMs: 20_000 }),
