@@ -69,7 +69,15 @@ import {
 } from './tuple-key.js';
 import { NodeClock } from './node-clock.js';
 import { resolveEngineOptions } from './options.js';
-import { DecodedState, decodeStateInto, type FlowStateCodec, SN } from './state-codec.js';
+import {
+  DecodedState,
+  decodeStateAt,
+  decodeStateInto,
+  type FlowStateCodec,
+  KeyBytes,
+  SN,
+} from './state-codec.js';
+import { barAt, encodeKeyBytes, NodesByBytes, nameBytesHash } from './key-bytes.js';
 import { buildRecord, isNat, isPlainInversion } from './record.js';
 import {
   type Counters,
@@ -135,6 +143,30 @@ function kernelStart(obs: Observation): number {
   return k !== null && k >= MIN_PLAUSIBLE_US && k <= obs.timeUs ? k : 0;
 }
 
+/** Ints per record in restoreRecords()' position table. */
+const REC_INTS = 6;
+/** restoreRecords(): how a record of a chunk is applied. */
+const SKIP = 0;
+const AS_TEXT = 1;
+const NARROW = 2;
+
+/** State of an incremental restore (restoreBegin() .. restoreEnd()). */
+class Restoring {
+  /** The value reader's output, reused. */
+  readonly d = new DecodedState();
+  /** restoreEncodedChunk(): the pending chunk. */
+  readonly keys: string[] = [];
+  readonly values: (Buffer | null)[] = [];
+  /** restoreRecords(): per record of a chunk, its kind, its node if met already, its first '|'. */
+  readonly kinds = new Uint8Array(BATCH_CHUNK);
+  readonly nodes: (NodeClock | undefined)[] = new Array<NodeClock | undefined>(BATCH_CHUNK).fill(undefined);
+  readonly bars = new Int32Array(BATCH_CHUNK);
+  /** Nodes by the bytes of their name in keys. */
+  readonly byBytes = new NodesByBytes<NodeClock>();
+  /** The key of the value being decoded, for error messages. */
+  readonly key = new KeyBytes();
+}
+
 function notRestoring(method: string): CtflowError {
   return new CtflowError('CONFIG_INVALID', `${method}() without restoreBegin()`, {
     details: { method, expected: 'restoreBegin() first' },
@@ -164,9 +196,7 @@ export class FlowEngine implements FlowEngineApi {
   #encStart = 0;
   readonly #decoder = new ObservationV1Decoder();
   /** restoreBegin() .. restoreEnd(): the reader's scratch and the pending chunk. */
-  #restoring:
-    | { readonly d: DecodedState; readonly keys: string[]; readonly values: (Buffer | null)[] }
-    | undefined;
+  #restoring: Restoring | undefined;
   /** Node of the previous restored flow key. */
   #restoreLast: NodeClock | undefined;
   #records: FlowRecord[] = [];
@@ -624,7 +654,7 @@ export class FlowEngine implements FlowEngineApi {
   restoreBegin(sizeHint = 0): void {
     this.#checkEmpty();
     if (sizeHint > 0) this.#t.reserve(sizeHint);
-    this.#restoring = { d: new DecodedState(), keys: [], values: [] };
+    this.#restoring = new Restoring();
   }
 
   /** The next entries of an incremental restore (see restoreBegin()); same errors as restoreEncoded(). */
@@ -645,6 +675,138 @@ export class FlowEngine implements FlowEngineApi {
     if (entries instanceof Map) (entries as Map<string, Buffer | null>).forEach(add);
     else for (const [key, value] of entries) add(value, key);
     this.#restoreChunk(keys, values, codec, where, d);
+  }
+
+  /**
+   * The next records of an incremental restore (see restoreBegin()) as positions in fetched bytes, e.g. one
+   * call per Kafka fetch response. Record i in [from, to) is pos[6i .. 6i + 6) = key source (index in
+   * `bufs`), key start, key length (-1: no key, skipped), value source, value start, value length (-1:
+   * tombstone). The same engine and errors as restoreEncodedChunk() of (the key bytes as UTF-8 text, the
+   * value bytes) in that order, without a key string or a Buffer per record: narrow keys are parsed from
+   * their bytes into key words and values decoded in place (a key is made into text only when it is wide,
+   * has no '|', or for an error message). Table room for `to - from` more flows is reserved first.
+   */
+  restoreRecords(
+    bufs: readonly Buffer[],
+    pos: Int32Array,
+    from: number,
+    to: number,
+    codec: FlowStateCodec,
+    where = 'changelog message',
+  ): void {
+    const r = this.#restoring;
+    if (r === undefined) throw notRestoring('restoreRecords');
+    if (to > from) this.#t.reserve(to - from);
+    for (let i = from; i < to; i += BATCH_CHUNK) {
+      this.#restoreRecordChunk(bufs, pos, i, Math.min(to, i + BATCH_CHUNK), codec, where, r);
+    }
+  }
+
+  /**
+   * restoreRecords() of at most BATCH_CHUNK records: key words and hashes first (nodes met already only, as
+   * #restoreChunk()), their index buckets touched, then each record applied in order.
+   */
+  #restoreRecordChunk(
+    bufs: readonly Buffer[],
+    pos: Int32Array,
+    from: number,
+    to: number,
+    codec: FlowStateCodec,
+    where: string,
+    r: Restoring,
+  ): void {
+    const words = this.#batchWords;
+    const hashes = this.#batchHashes;
+    const { kinds, nodes, bars, byBytes } = r;
+    for (let i = from, j = 0; i < to; i++, j++) {
+      hashes[j] = -1;
+      nodes[j] = undefined;
+      const p = i * REC_INTS;
+      const keyLength = pos[p + 2] as number;
+      if (keyLength < 0) {
+        kinds[j] = SKIP;
+        continue;
+      }
+      const b = bufs[pos[p] as number] as Buffer;
+      const keyStart = pos[p + 1] as number;
+      const keyEnd = keyStart + keyLength;
+      const bar = barAt(b, keyStart, keyEnd);
+      if (bar < 0 || !encodeKeyBytes(b, bar + 1, keyEnd, words, j * KEY_WORDS)) {
+        kinds[j] = AS_TEXT;
+        continue;
+      }
+      kinds[j] = NARROW;
+      bars[j] = bar;
+      const node = byBytes.get(b, keyStart, bar, nameBytesHash(b, keyStart, bar));
+      if (node === undefined) continue;
+      nodes[j] = node;
+      hashes[j] = keyWordsHash(node.hash, words, j * KEY_WORDS);
+    }
+    const { table, mask } = this.#t.index;
+    let sink = 0;
+    for (let j = 0; j < to - from; j++) {
+      const h = hashes[j] as number;
+      if (h >= 0) sink ^= table[h & mask] as number;
+    }
+    this.#sink ^= sink;
+    const t = this.#t;
+    const d = r.d;
+    const kb = r.key;
+    for (let i = from, j = 0; i < to; i++, j++) {
+      const kind = kinds[j] as number;
+      if (kind === SKIP) continue;
+      const p = i * REC_INTS;
+      const b = bufs[pos[p] as number] as Buffer;
+      const keyStart = pos[p + 1] as number;
+      const keyEnd = keyStart + (pos[p + 2] as number);
+      const valueLength = pos[p + 5] as number;
+      if (kind === AS_TEXT) {
+        const key = b.toString('utf8', keyStart, keyEnd);
+        const vb = bufs[pos[p + 3] as number] as Buffer;
+        const vs = pos[p + 4] as number;
+        const value = valueLength < 0 ? null : vb.subarray(vs, vs + valueLength);
+        this.#restoreEncodedOne(key, value, codec, where, d, -1);
+        continue;
+      }
+      if (valueLength < 0) d.kind = 0;
+      else {
+        const vs = pos[p + 4] as number;
+        kb.buf = b;
+        kb.start = keyStart;
+        kb.end = keyEnd;
+        decodeStateAt(codec, bufs[pos[p + 3] as number] as Buffer, vs, vs + valueLength, d, where, kb);
+        if (d.node !== null) {
+          this.#restoreNode(d.node);
+          continue;
+        }
+      }
+      const at = j * KEY_WORDS;
+      let n = nodes[j];
+      let h = hashes[j] as number;
+      if (n === undefined) {
+        n = this.#restoreNodeBytes(b, keyStart, bars[j] as number, byBytes);
+        h = keyWordsHash(n.hash, words, at);
+      }
+      const previous = t.findWords(words, at, n.idx, h);
+      if (previous >= 0) t.release(previous);
+      if (d.kind !== 1) continue;
+      writeDecodedState(t, t.alloc(words, at, undefined, n.idx, h), d);
+      const seq = d.n[SN.seq] as number;
+      const lastSeen = d.n[SN.lastSeenUs] as number;
+      if (seq + 1 > n.nextSeq) n.nextSeq = seq + 1;
+      if (lastSeen > n.eventTimeUs) n.eventTimeUs = lastSeen;
+    }
+  }
+
+  /** The node whose name is the UTF-8 text b[from, to) (met or created, as #restoreNodeOf()). */
+  #restoreNodeBytes(b: Buffer, from: number, to: number, byBytes: NodesByBytes<NodeClock>): NodeClock {
+    const h = nameBytesHash(b, from, to);
+    let node = byBytes.get(b, from, to, h);
+    if (node === undefined) {
+      node = this.#node(b.toString('utf8', from, to));
+      byBytes.set(b, from, to, h, node);
+    }
+    return node;
   }
 
   /** Ends an incremental restore (see restoreBegin()): builds the timer heaps; the engine is ready. */

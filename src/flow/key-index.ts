@@ -163,7 +163,10 @@ export class KeyIndex {
 
   /** Makes room for `n` entries without further growth. */
   reserve(n: number): void {
-    while (n * 2 > this.table.length) this.#grow();
+    let cap = this.table.length;
+    while (n * 2 > cap) cap *= 2;
+    // One rehash into the final size (a restore reserves for ~100,000 flows at once).
+    if (cap !== this.table.length) this.#rehash(cap);
   }
 
   /** Adds `slot` under hash `h` (the caller knows it is absent). */
@@ -206,10 +209,15 @@ export class KeyIndex {
   }
 
   #grow(): void {
+    this.#rehash(this.table.length * 2);
+  }
+
+  #rehash(cap: number): void {
     const old = this.table;
-    const table = new Uint32Array(old.length * 2);
-    const mask = table.length - 1;
-    for (const v of old) {
+    const table = new Uint32Array(cap);
+    const mask = cap - 1;
+    for (let k = 0; k < old.length; k++) {
+      const v = old[k] as number;
       if (v === 0) continue;
       let i = this.#hashOf((v & 0xffffff) - 1) & mask;
       while (table[i] !== 0) i = (i + 1) & mask;

@@ -109,9 +109,14 @@ export class FlowStateCodec {
 
   /** FLOWSTATE_V2 (this codec's schema), FLOWSTATE_V1, or 0 for any other header. */
   versionOf(buf: Buffer): number {
-    if (buf.length < HEADER) return 0;
-    if (sameHeader(buf, this.#header)) return FLOWSTATE_V2;
-    return sameHeader(buf, this.#v1Header) ? FLOWSTATE_V1 : 0;
+    return this.versionAt(buf, 0, buf.length);
+  }
+
+  /** versionOf() of the value buf[start, end) (e.g. a record inside fetched bytes). */
+  versionAt(buf: Uint8Array, start: number, end: number): number {
+    if (end - start < HEADER) return 0;
+    if (sameHeader(buf, start, this.#header)) return FLOWSTATE_V2;
+    return sameHeader(buf, start, this.#v1Header) ? FLOWSTATE_V1 : 0;
   }
 
   /**
@@ -119,14 +124,19 @@ export class FlowStateCodec {
    * fingerprint of a schema this codec reads.
    */
   checkHeader(buf: Buffer, where: string): void {
-    if (buf.length < HEADER || buf[0] !== 0xc3 || buf[1] !== 0x01) {
+    this.checkHeaderAt(buf, 0, buf.length, where);
+  }
+
+  /** checkHeader() of the value buf[start, end). */
+  checkHeaderAt(buf: Uint8Array, start: number, end: number, where: string): void {
+    if (end - start < HEADER || buf[start] !== 0xc3 || buf[start + 1] !== 0x01) {
       throw new CtflowError('CODEC_DECODE', `${where}: not an Avro single-object flow state`, {
         details: { where, offset: 0, expected: 'c301 + fingerprint' },
       });
     }
     // Compared in place: a subarray per value was a measurable share of a changelog restore.
-    if (!sameHeader(buf, this.#header) && !sameHeader(buf, this.#v1Header)) {
-      const hex = buf.toString('hex', 2, HEADER);
+    if (!sameHeader(buf, start, this.#header) && !sameHeader(buf, start, this.#v1Header)) {
+      const hex = Buffer.from(buf.buffer, buf.byteOffset + start + 2, HEADER - 2).toString('hex');
       throw new CtflowError('CODEC_DECODE', `${where}: unknown flow state schema fingerprint ${hex}`, {
         details: { where, offset: 2, fingerprint: hex, expected: this.#hex },
       });
@@ -148,8 +158,8 @@ function headerOf(fp: bigint): Buffer {
 }
 
 /** Byte by byte: cheaper than Buffer.compare's native call for 10 bytes, once per restored flow. */
-function sameHeader(buf: Buffer, h: Buffer): boolean {
-  for (let i = 0; i < HEADER; i++) if (buf[i] !== h[i]) return false;
+function sameHeader(buf: Uint8Array, start: number, h: Buffer): boolean {
+  for (let i = 0; i < HEADER; i++) if (buf[start + i] !== h[i]) return false;
   return true;
 }
 
@@ -195,25 +205,39 @@ class Corrupt extends Error {}
  * hand-specialised: no object per value.
  */
 class Reader {
-  buf: Buffer = Buffer.alloc(0);
+  buf: Uint8Array = new Uint8Array(0);
   pos = 0;
+  /** End of the value being read (exclusive): the value may sit inside larger fetched bytes. */
+  end = 0;
 
   /** A long (≤ 2^53 in magnitude, as avsc accepts). */
   long(): number {
     const buf = this.buf;
-    let b = buf[this.pos++];
-    if (b === undefined) throw new Corrupt('truncated');
-    if (b < 0x80) return (b >>> 1) ^ -(b & 1);
+    const end = this.end;
+    let pos = this.pos;
+    if (pos >= end) throw new Corrupt('truncated');
+    let b = buf[pos++] as number;
+    if (b < 0x80) {
+      this.pos = pos;
+      return (b >>> 1) ^ -(b & 1);
+    }
+    // The zig-zag sign is the first byte's low bit: no floating-point n % 2 (a slow fmod) per long.
+    const odd = b & 1;
     let n = b & 0x7f;
     let f = 128;
     do {
-      b = buf[this.pos++];
-      if (b === undefined) throw new Corrupt('truncated');
+      if (pos >= end) {
+        this.pos = pos;
+        throw new Corrupt('truncated');
+      }
+      b = buf[pos++] as number;
       n += (b & 0x7f) * f;
       f *= 128;
     } while (b >= 0x80 && f < 2 ** 63);
+    this.pos = pos;
     if (b >= 0x80) throw new Corrupt('varint too long');
-    const v = n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+    // Past 2^53, n is rounded (even): keep the old parity of the rounded value there.
+    const v = n < 2 ** 53 ? (odd === 0 ? n / 2 : -(n + 1) / 2) : n % 2 === 0 ? n / 2 : -(n + 1) / 2;
     if (!Number.isSafeInteger(v)) throw new Corrupt('long out of range');
     return v;
   }
@@ -228,8 +252,8 @@ class Reader {
   string(): string {
     const len = this.long();
     const end = this.pos + len;
-    if (len < 0 || end > this.buf.length) throw new Corrupt('truncated string');
-    const s = this.buf.toString('utf8', this.pos, end);
+    if (len < 0 || end > this.end) throw new Corrupt('truncated string');
+    const s = Buffer.from(this.buf.buffer, this.buf.byteOffset + this.pos, len).toString('utf8');
     this.pos = end;
     return s;
   }
@@ -256,13 +280,44 @@ export function decodeStateInto(
   buf: Buffer,
   out: DecodedState,
   where: string,
-  key?: string,
+  key?: string | KeyBytes,
 ): void {
-  const version = codec.versionOf(buf);
-  if (version === 0) codec.checkHeader(buf, whereOf(where, key));
+  decodeStateAt(codec, buf, 0, buf.length, out, where, key);
+}
+
+/**
+ * The name of a key given as bytes (restore from fetched records): made into text only for an error
+ * message. One instance is reused from value to value.
+ */
+export class KeyBytes {
+  buf: Uint8Array = new Uint8Array(0);
+  start = 0;
+  end = 0;
+
+  /** The key's text (UTF-8). */
+  text(): string {
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset + this.start, this.end - this.start).toString(
+      'utf8',
+    );
+  }
+}
+
+/** decodeStateInto() of the value buf[start, end) (e.g. inside a fetched response: no view per value). */
+export function decodeStateAt(
+  codec: FlowStateCodec,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  out: DecodedState,
+  where: string,
+  key?: string | KeyBytes,
+): void {
+  const version = codec.versionAt(buf, start, end);
+  if (version === 0) codec.checkHeaderAt(buf, start, end, whereOf(where, key));
   const r = reader;
   r.buf = buf;
-  r.pos = HEADER;
+  r.pos = start + HEADER;
+  r.end = end;
   try {
     out.kind = 0;
     out.reply = null;
@@ -316,25 +371,28 @@ export function decodeStateInto(
   } finally {
     r.buf = EMPTY;
   }
-  if (r.pos !== buf.length) {
+  if (r.pos !== end) {
     throw new CtflowError(
       'CODEC_DECODE',
-      `${whereOf(where, key)}: flow state body of ${buf.length} bytes ends at ${r.pos}`,
+      `${whereOf(where, key)}: flow state body of ${end - start} bytes ends at ${r.pos - start}`,
       {
-        details: { where: whereOf(where, key), offset: r.pos, expected: buf.length },
+        details: { where: whereOf(where, key), offset: r.pos - start, expected: end - start },
       },
     );
   }
 }
 
+/** A Buffer like every value read (the reader's field stays monomorphic). */
 const EMPTY = Buffer.alloc(0);
 
 /** The message named in errors (built only on error: no string per value). */
-function whereOf(where: string, key: string | undefined): string {
-  return key === undefined ? where : `${where} key ${key}`;
+function whereOf(where: string, key: string | KeyBytes | undefined): string {
+  if (key === undefined) return where;
+  return `${where} key ${typeof key === 'string' ? key : key.text()}`;
 }
 
 function readBoolean(r: Reader): boolean {
+  if (r.pos >= r.end) throw new Corrupt('truncated');
   const b = r.buf[r.pos++];
   if (b === undefined) throw new Corrupt('truncated');
   // avsc reads any non-zero byte as true.

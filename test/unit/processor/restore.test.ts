@@ -158,6 +158,9 @@ test('restorePartition loads the changelog bytes straight into the engine: the s
   expect(log.some((m) => m.value === null)).toBe(true);
   expect(new Set(log.map((m) => m.key!.toString())).size).toBeLessThan(log.length - 20);
   const reads: RecordRangeRead[] = [];
+  let engine: ReturnType<typeof createFlowEngine> | undefined;
+  /** Flows in the engine after each fetch: it loads each fetch while the next one is on its way. */
+  const loadedAfterFetch: number[] = [];
   const reader: PartitionRecordReader = {
     async readRecords(range) {
       reads.push(range);
@@ -182,6 +185,7 @@ test('restorePartition loads the changelog bytes straight into the engine: the s
           range.onRecord(view);
         }
         await range.onProgress?.(to);
+        loadedAfterFetch.push(engine?.size ?? -1);
       }
       return { partition: 2, records: log.length, lastOffset: log.length - 1, complete: true };
     },
@@ -196,11 +200,17 @@ test('restorePartition loads the changelog bytes straight into the engine: the s
     partition: 2,
     fromOffset: 0,
     toOffset: log.length,
-    createEngine: () => createFlowEngine(),
+    createEngine: () => {
+      engine = createFlowEngine();
+      return engine;
+    },
     onProgress: () => {
       progress++;
     },
   });
+  expect(restored.engine).toBe(engine);
+  expect(loadedAfterFetch[0]).toBeGreaterThan(0);
+  expect(loadedAfterFetch[1]).toBeGreaterThanOrEqual(restored.entries);
   expect(reads.map((r) => [r.partition, r.fromOffset, r.toOffset])).toEqual([[2, 0, log.length]]);
   expect(progress).toBe(2);
   expect(restored.records).toBe(log.length);
