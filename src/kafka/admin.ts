@@ -1,6 +1,7 @@
 /**
  * Cluster administration that several parts need: topic partition counts and configs, deleting topics and
- * groups (tests clean up with these). Each call opens and closes its own admin connection.
+ * groups (tests clean up with these). Each call opens and closes its own admin connection, unless the client
+ * is held (holdAdmin): then the calls share one connected admin.
  */
 import kafkajs from './kafkajs.js';
 import type { Admin } from 'kafkajs';
@@ -8,17 +9,77 @@ import { CtflowError } from '../errors.js';
 import { type KafkaClient, kafkajsOf } from './client.js';
 import { describeKafkaError, kafkaSecurityProblem } from './errors.js';
 
-/** Runs `fn` with a connected kafkajs admin client and always disconnects. For src/kafka only. */
+/** A connected admin kept for a held client (holdAdmin), and how many holders it has. */
+interface HeldAdmin {
+  holders: number;
+  admin: Promise<Admin> | undefined;
+}
+
+const held = new WeakMap<KafkaClient, HeldAdmin>();
+
+/**
+ * Keeps one connected kafkajs admin for `client` until the returned release is called (holders are counted):
+ * withAdmin() calls on the client use it instead of connecting an admin each (a connect is an ApiVersions,
+ * a Metadata and, with SASL, a handshake: 10-300 ms per call on a busy broker). The processor holds its
+ * client for its life: it asks offsets at every assignment, restore and liveness check. An admin whose call
+ * failed is disconnected and replaced at the next call (a restarted broker, a lost connection).
+ */
+export function holdAdmin(client: KafkaClient): () => Promise<void> {
+  let h = held.get(client);
+  if (h === undefined) {
+    h = { holders: 0, admin: undefined };
+    held.set(client, h);
+  }
+  h.holders++;
+  let released = false;
+  const entry = h;
+  return async () => {
+    if (released) return;
+    released = true;
+    entry.holders--;
+    if (entry.holders > 0 || entry.admin === undefined) return;
+    const admin = entry.admin;
+    entry.admin = undefined;
+    await (await admin.catch(() => undefined))?.disconnect().catch(() => {});
+  };
+}
+
+/** The held admin of `client` (connected on first use), or undefined when nobody holds the client. */
+function heldAdmin(client: KafkaClient): { entry: HeldAdmin; admin: Promise<Admin> } | undefined {
+  const entry = held.get(client);
+  if (entry === undefined || entry.holders === 0) return undefined;
+  if (entry.admin === undefined) {
+    const admin = kafkajsOf(client).admin();
+    const connected = admin.connect().then(() => admin);
+    entry.admin = connected;
+    connected.catch(() => {
+      if (entry.admin === connected) entry.admin = undefined;
+    });
+  }
+  return { entry, admin: entry.admin };
+}
+
+/**
+ * Runs `fn` with a connected kafkajs admin client: the held one (holdAdmin), else its own, always
+ * disconnected after. For src/kafka only.
+ */
 export async function withAdmin<T>(
   client: KafkaClient,
   what: string,
   fn: (admin: Admin) => Promise<T>,
 ): Promise<T> {
-  const admin = kafkajsOf(client).admin();
+  const shared = heldAdmin(client);
+  const own = shared === undefined ? kafkajsOf(client).admin() : undefined;
   try {
-    await admin.connect();
+    const admin = own ?? (await shared!.admin);
+    if (own !== undefined) await own.connect();
     return await fn(admin);
   } catch (err) {
+    if (shared !== undefined && shared.entry.admin === shared.admin) {
+      // Whatever failed (the connection, the broker), the next call starts from a new admin.
+      shared.entry.admin = undefined;
+      void shared.admin.then((a) => a.disconnect()).catch(() => {});
+    }
     if (err instanceof CtflowError) throw err;
     throw new CtflowError(
       'KAFKA',
@@ -30,7 +91,7 @@ export async function withAdmin<T>(
       },
     );
   } finally {
-    await admin.disconnect().catch(() => {});
+    if (own !== undefined) await own.disconnect().catch(() => {});
   }
 }
 

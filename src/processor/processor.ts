@@ -25,8 +25,14 @@ import { FlowStateCodec } from '../flow/state-codec.js';
 import type { EngineOptions, FlowEngineApi, RecordSink } from '../flow/types.js';
 import type { KafkaClient } from '../kafka/client.js';
 import { type BatchContext, createGroupConsumer, type GroupConsumer } from '../kafka/consumer.js';
-import { createInputFetcher, InputFallbackNeeded, type InputFetcher } from '../kafka/input-fetcher.js';
+import {
+  createInputFetcher,
+  InputFallbackNeeded,
+  type InputFetch,
+  type InputFetcher,
+} from '../kafka/input-fetcher.js';
 import type { ConsumedMessage, MessageBatch } from '../kafka/message.js';
+import { holdAdmin } from '../kafka/admin.js';
 import { fetchCommittedOffsets, fetchEndOffsets, type PartitionOffsets } from '../kafka/offsets.js';
 import { createProducer, type OutgoingMessage, type Producer } from '../kafka/producer.js';
 import { createRecordRangeReader, type PartitionRecordReader } from '../kafka/record-range-reader.js';
@@ -119,6 +125,16 @@ export interface Processor {
   readonly done: Promise<void>;
 }
 
+/** A fetch's result or its error (a fetch sent ahead must never reject unobserved). */
+type FetchOutcome = { value: InputFetch; error?: undefined } | { value?: undefined; error: unknown };
+
+/** Wire input: a fetch sent before the loop's turn to make it. */
+interface AheadFetch {
+  partition: number;
+  from: number;
+  outcome: Promise<FetchOutcome>;
+}
+
 interface PartitionState {
   engine: FlowEngineApi;
   /** Input below this offset is reflected in the changelog (and committed or about to be). */
@@ -184,10 +200,19 @@ class KafkaProcessor implements Processor {
   #commits: Promise<void> = Promise.resolve();
   /** Offsets waiting in #commits, per partition. */
   readonly #pendingCommits = new Map<number, number>();
+  /**
+   * Wire input: write cache commits running in the background, per partition (#caughtUp; at most one per
+   * partition: a partition's next batch or commit awaits it).
+   */
+  readonly #committing = new Map<number, Promise<void>>();
+  /** Wire input: states being made ready for a partition's next batch (#prepare). */
+  readonly #preparing = new Map<number, Promise<PartitionState>>();
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #resolveDone: () => void = () => {};
   #rejectDone: (err: unknown) => void = () => {};
+  /** Releases the admin connection held for the processor's offset requests (holdAdmin). */
+  #releaseAdmin: () => Promise<void> = async () => {};
 
   constructor(options: ProcessorOptions) {
     this.#o = options;
@@ -226,7 +251,14 @@ class KafkaProcessor implements Processor {
         ...(g.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: g.maxBytesPerPartition }),
       });
     }
-    await this.#startConsumer();
+    // Offsets are asked at every assignment, restore and liveness check: over one admin connection.
+    this.#releaseAdmin = holdAdmin(this.#o.client);
+    try {
+      await this.#startConsumer();
+    } catch (err) {
+      await this.#releaseAdmin();
+      throw err;
+    }
     this.#livenessTimer = setInterval(() => void this.#checkLiveness(), policy.checkIntervalMs);
     this.#livenessTimer.unref();
     this.#log.info(
@@ -407,6 +439,7 @@ class KafkaProcessor implements Processor {
       await this.#reader?.close();
       await this.#producer.disconnect();
     } finally {
+      await this.#releaseAdmin();
       // Never committed from here (kafkajs may be rejoining without us): the next owner reads that input again.
       for (const [p, state] of this.#states)
         if (!state.cache.empty)
@@ -461,10 +494,10 @@ class KafkaProcessor implements Processor {
     this.#fetchPos.clear();
     while (live() && this.#fetchPos.size < partitions.length) {
       try {
-        const [committed, ends] = await Promise.all([
-          fetchCommittedOffsets(this.#o.client, this.groupId, topic),
-          fetchEndOffsets(this.#o.client, topic),
-        ]);
+        // One after the other: at the same time on a new admin, kafkajs' group offset request waited for
+        // a retry (~300 ms) behind the topic's metadata request.
+        const ends = await fetchEndOffsets(this.#o.client, topic);
+        const committed = await fetchCommittedOffsets(this.#o.client, this.groupId, topic);
         for (const p of partitions) {
           const c = committed.find((e) => e.partition === p)?.offset ?? -1;
           // Where nothing was committed: the log start (fromBeginning, as the kafkajs consumer).
@@ -488,71 +521,125 @@ class KafkaProcessor implements Processor {
       isRunning: () => !this.#stopping,
       isStale: () => gen !== this.#loopGen,
     };
-    while (live()) {
-      let progressed = false;
-      for (const p of partitions) {
-        // A partition's batches one after the other while it has input (at most FETCHES_PER_TURN, then
-        // the next partition's turn): the fetch after its last batch finds the end of the log, and its write
-        // cache is committed then, as kafkajs' batch that reached the high watermark would be.
-        for (let turn = 0; turn < FETCHES_PER_TURN; turn++) {
-          if (!live()) return;
-          const from = this.#fetchPos.get(p)!;
-          this.#o.onFetchStart?.();
-          let fetched: Awaited<ReturnType<InputFetcher['fetch']>>;
-          try {
-            fetched = await fetcher.fetch(p, from);
-          } catch (err) {
-            if (err instanceof InputFallbackNeeded) return this.#toKafkajsInput(err, partitions);
-            this.#log.warn(
-              { partition: p, offset: from, error: (err as Error).message },
-              'input fetch failed',
-            );
-            await backoff(p);
-            break;
-          }
-          // A rebalance came while fetching: these records are read again by whoever owns p next.
-          if (!live()) return;
-          const messages = fetched.messages;
-          if (messages.length === 0) {
-            if (fetched.caughtUp) await this.#caughtUp(p);
-            break;
-          }
-          progressed = true;
-          const last = messages.at(-1)!.offset;
-          this.#fetchPos.set(p, last + 1);
-          const batch: MessageBatch = {
-            topic,
-            partition: p,
-            // Caught up: the batch ends at the end offset (the write cache commits now).
-            highWatermark: fetched.caughtUp ? last + 1 : Number.MAX_SAFE_INTEGER,
-            messages,
+    // Fetches ahead, at most one per partition: while a batch of p is applied and committed (changelog and
+    // export acknowledgements), p's next fetch and the next partition's are in flight, and their responses are
+    // read in the handler's waits. One is used only if it is still the fetch the loop makes (same position: a
+    // failed batch or commit moves it). Records do not change once written, so an early fetch is never wrong;
+    // at worst it ends short of what arrived since (the next round reads the rest).
+    const ahead = new Map<number, AheadFetch>();
+    const fetch = (p: number, from: number): Promise<FetchOutcome> => {
+      this.#o.onFetchStart?.();
+      return fetcher.fetch(p, from).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+    };
+    // Never two reads of one partition at a time (the record reader's rule): a partition with a fetch
+    // ahead at another position gets no second one, and its turn waits for the first to end.
+    const prefetch = (p: number, from: number): void => {
+      if (live() && !ahead.has(p)) ahead.set(p, { partition: p, from, outcome: fetch(p, from) });
+    };
+    try {
+      while (live()) {
+        let progressed = false;
+        for (let i = 0; i < partitions.length; i++) {
+          const p = partitions[i]!;
+          // The fetch after p's turn: the next partition's, or the next round's first when this round found
+          // input (a round that found none sleeps a fetch wait first: a fetch sent now would come back empty).
+          const q = partitions[(i + 1) % partitions.length]!;
+          const after = (): void => {
+            if (i + 1 < partitions.length || progressed) prefetch(q, this.#fetchPos.get(q)!);
           };
-          try {
-            await this.#handle(batch, ctx);
-          } catch (err) {
-            // Read the batch again, unless the handler moved the position (#seek to what the changelog covers).
-            if (this.#fetchPos.get(p) === last + 1) this.#fetchPos.set(p, from);
-            this.#log.warn(
-              { partition: p, offset: from, error: (err as Error).message },
-              'input batch failed; read again',
-            );
-            await backoff(p);
-            break;
+          // A partition's batches one after the other while it has input (at most FETCHES_PER_TURN, then
+          // the next partition's turn): the fetch after its last batch finds the end of the log, and its write
+          // cache is committed then, as kafkajs' batch that reached the high watermark would be.
+          for (let turn = 0; turn < FETCHES_PER_TURN; turn++) {
+            // p's background commit first: its outcome may move p's position (a failed commit).
+            await this.#settled(p);
+            if (!live()) return;
+            const from = this.#fetchPos.get(p)!;
+            const sent = ahead.get(p);
+            ahead.delete(p);
+            if (sent !== undefined && sent.from !== from) await sent.outcome;
+            const outcome = await (sent?.from === from ? sent.outcome : fetch(p, from));
+            // A rebalance came while fetching: these records are read again by whoever owns p next.
+            if (!live()) return;
+            if (outcome.value === undefined) {
+              const err = outcome.error;
+              if (err instanceof InputFallbackNeeded) {
+                // kafkajs' batches must not meet a commit of the same partition still running.
+                await this.#allSettled();
+                return this.#toKafkajsInput(err, partitions);
+              }
+              this.#log.warn(
+                { partition: p, offset: from, error: (err as Error).message },
+                'input fetch failed',
+              );
+              await backoff(p);
+              break;
+            }
+            const fetched = outcome.value;
+            const messages = fetched.messages;
+            if (messages.length === 0) {
+              if (fetched.caughtUp) {
+                after();
+                this.#caughtUp(p);
+              }
+              break;
+            }
+            progressed = true;
+            const last = messages.at(-1)!.offset;
+            this.#fetchPos.set(p, last + 1);
+            const batch: MessageBatch = {
+              topic,
+              partition: p,
+              // Caught up: the batch ends at the end offset (the write cache commits now).
+              highWatermark: fetched.caughtUp ? last + 1 : Number.MAX_SAFE_INTEGER,
+              messages,
+            };
+            if (!fetched.caughtUp && turn + 1 < FETCHES_PER_TURN) prefetch(p, last + 1);
+            if (q !== p) prefetch(q, this.#fetchPos.get(q)!);
+            // The next partition's state (a restore, after an assignment) while this batch is applied.
+            if (q !== p) this.#prepare(q, ctx);
+            try {
+              await this.#handle(batch, ctx);
+            } catch (err) {
+              // Read the batch again, unless the handler moved the position (#seek to what the changelog covers).
+              if (this.#fetchPos.get(p) === last + 1) this.#fetchPos.set(p, from);
+              this.#log.warn(
+                { partition: p, offset: from, error: (err as Error).message },
+                'input batch failed; read again',
+              );
+              await backoff(p);
+              break;
+            }
+            failures.delete(p);
+            if (fetched.caughtUp) break;
           }
-          failures.delete(p);
-          if (fetched.caughtUp) break;
         }
+        if (!progressed && live()) await sleep(waitMs);
       }
-      if (!progressed && live()) await sleep(waitMs);
+    } finally {
+      // The loop ends (rebalance, stop, restart): its partitions' commits and restores end before kafkajs
+      // rejoins (a restore's state is kept, as any other, and checked at the next assignment).
+      await this.#allSettled();
+      const preparing = [...this.#preparing.values()];
+      this.#preparing.clear();
+      await Promise.allSettled(preparing);
     }
   }
 
-  /** Wire input: p reached the end of its log; commit its write cache now (as a batch that caught up would). */
-  async #caughtUp(p: number): Promise<void> {
+  /**
+   * Wire input: p reached the end of its log; commit its write cache now (as a batch that caught up would),
+   * in the background: the fetch loop goes on with the other partitions while the changelog and the exporter
+   * acknowledge, and awaits it before p's next turn (#settled). Never rejects: a failed commit drops p's state
+   * and moves p's position back to what the changelog covers, as a failed batch does.
+   */
+  #caughtUp(p: number): void {
     const state = this.#states.get(p);
     if (state === undefined || state.cache.empty || this.#stopping) return;
     this.#liveness.busy(Date.now());
-    const run = this.#commitCache(p, state)
+    const run: Promise<void> = this.#commitCache(p, state)
       .then(() => {})
       .catch((err: unknown) => {
         if (this.#states.get(p) === state && state.appliedTo > state.coveredTo && !this.#stopping)
@@ -560,9 +647,21 @@ class KafkaProcessor implements Processor {
         this.#drop(p, `error: ${(err as Error).message}`);
         this.#log.warn({ partition: p, error: (err as Error).message }, 'write cache commit failed');
       })
-      .finally(() => this.#liveness.idle(Date.now()));
-    this.#inFlight = run;
-    await run;
+      .finally(() => {
+        this.#liveness.idle(Date.now());
+        if (this.#committing.get(p) === run) this.#committing.delete(p);
+      });
+    this.#committing.set(p, run);
+  }
+
+  /** Wire input: resolves when p's background commit (#caughtUp), if any, has ended. */
+  async #settled(p: number): Promise<void> {
+    for (let run = this.#committing.get(p); run !== undefined; run = this.#committing.get(p)) await run;
+  }
+
+  /** Wire input: resolves when every background commit has ended. */
+  async #allSettled(): Promise<void> {
+    while (this.#committing.size > 0) await Promise.all(this.#committing.values());
   }
 
   /**
@@ -609,8 +708,7 @@ class KafkaProcessor implements Processor {
     const last = messages.at(-1)!.offset;
     this.#stats.batches++;
     this.#stats.messages += messages.length;
-    let state = await this.#usableState(p, ctx);
-    if (state === undefined) state = await this.#restore(p, ctx);
+    const state = await this.#stateFor(p, ctx);
     try {
       let start = 0;
       while (start < messages.length && messages[start]!.offset < state.appliedTo) start++;
@@ -625,6 +723,8 @@ class KafkaProcessor implements Processor {
       // Chunks: the cache's size is checked between them, and none straddles the possible-duplicates bound.
       for (let i = start; i < messages.length; ) {
         const end = Math.min(i + APPLY_CHUNK, messages.length, i < dupEnd ? dupEnd : messages.length);
+        // Other partitions' commits run meanwhile (#caughtUp): let their next steps go out between chunks.
+        if (i > start && this.#committing.size > 0) await new Promise<void>((r) => setImmediate(r));
         this.#apply(state, messages, i, end, i < dupEnd);
         i = end;
         if (state.cache.states >= this.#policy.maxStates && !(await this.#commitCache(p, state))) return;
@@ -640,6 +740,30 @@ class KafkaProcessor implements Processor {
       this.#drop(p, `error: ${(err as Error).message}`);
       throw err;
     }
+  }
+
+  /** p's state for a batch: the one prepared ahead (#prepare), else the kept one, else restored now. */
+  async #stateFor(p: number, ctx: BatchContext): Promise<PartitionState> {
+    const prepared = this.#preparing.get(p);
+    if (prepared !== undefined) {
+      this.#preparing.delete(p);
+      return prepared;
+    }
+    return (await this.#usableState(p, ctx)) ?? (await this.#restore(p, ctx));
+  }
+
+  /**
+   * Wire input: gets p's state ready (checked after a rebalance, or restored) while the batch before p's turn
+   * is applied and committed, so that p's restore round trips (offsets, claim, changelog read) overlap that
+   * work. p's next batch takes the result (#stateFor), errors included. At most one partition ahead.
+   */
+  #prepare(p: number, ctx: BatchContext): void {
+    if (this.#preparing.has(p) || this.#stopping) return;
+    const state = this.#states.get(p);
+    if (state !== undefined && !state.verify) return;
+    const run = (async () => (await this.#usableState(p, ctx)) ?? (await this.#restore(p, ctx)))();
+    run.catch(() => {}); // seen by p's next batch, or dropped with the loop
+    this.#preparing.set(p, run);
   }
 
   /** The in-memory state of p if it may be used, after checking the changelog when a rebalance happened. */
