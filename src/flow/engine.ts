@@ -545,12 +545,19 @@ export class FlowEngine implements FlowEngineApi {
     }
     this.#dirtyNodes = [];
     const t = this.#t;
-    for (const slot of this.#dirtySlots) {
-      const fi = slot * U_STRIDE + Ux.flags;
-      const word = t.u[fi] as number;
-      t.u[fi] = (word & ~DIRTY) >>> 0;
-      if (word & Flag.live) {
-        changes.push({ key: t.keyOf(slot), state: { flow: readFlowState(t, slot), node: null } });
+    const dirty = this.#dirtySlots;
+    for (let from = 0; from < dirty.length; from += BATCH_CHUNK) {
+      const to = Math.min(dirty.length, from + BATCH_CHUNK);
+      // The rows of a chunk first (read-only loads whose misses overlap, as in observeBatch()).
+      this.#touchRows(dirty, from, to);
+      for (let i = from; i < to; i++) {
+        const slot = dirty[i] as number;
+        const fi = slot * U_STRIDE + Ux.flags;
+        const word = t.u[fi] as number;
+        t.u[fi] = (word & ~DIRTY) >>> 0;
+        if (word & Flag.live) {
+          changes.push({ key: t.keyOf(slot), state: { flow: readFlowState(t, slot), node: null } });
+        }
       }
     }
     this.#dirtySlots = [];
@@ -564,6 +571,17 @@ export class FlowEngine implements FlowEngineApi {
     const records = this.#records;
     this.#records = [];
     return { records, changes };
+  }
+
+  /** Loads every cache line of the rows of slots[from..to) (only reads: their misses overlap). */
+  #touchRows(slots: readonly number[], from: number, to: number): void {
+    const u = this.#t.u;
+    let sink = 0;
+    for (let i = from; i < to; i++) {
+      const ub = (slots[i] as number) * U_STRIDE;
+      sink ^= (u[ub] as number) ^ (u[ub + 16] as number) ^ (u[ub + U_STRIDE - 1] as number);
+    }
+    this.#sink ^= sink;
   }
 
   /**

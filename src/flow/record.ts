@@ -1,7 +1,7 @@
 /** Builds an exported FlowRecord from a slot. */
 import { F_STRIDE, Flag, type FlowTable, Fx, tcpStateOf, U_STRIDE, Ux } from './flow-table.js';
-import { flowKey, parseFlowKey } from './key.js';
-import { protocolOfWords, tupleOfWords, zoneOfWords } from './tuple-key.js';
+import { parseFlowKey } from './key.js';
+import { keyOfWords, protocolOfWords, tupleOfWords, zoneOfWords } from './tuple-key.js';
 import type { Counters, FlowEndReason, FlowRecord, Tuple } from './types.js';
 
 /** The reply tuple conntrack shows when nothing rewrites the connection. */
@@ -82,8 +82,8 @@ export function buildRecord(
     protocol = protocolOfWords(t.u, ub + Ux.key);
     orig = tupleOfWords(t.u, ub + Ux.key);
     family = 'IPV4';
-    // The key from the tuple's (cached) address texts: no second formatting.
-    key = flowKey({ node: node.name, zone, protocol, orig });
+    // The key written from the words (same text as flowKey()): no join() of ten pieces.
+    key = keyOfWords(node.name, t.u, ub + Ux.key);
   }
   const word = t.u[ub + Ux.flags] as number;
   let delta: Counters | null = null;

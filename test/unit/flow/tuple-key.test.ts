@@ -81,6 +81,42 @@ describe('key words', () => {
     );
   });
 
+  it('keyOfWords() equals flowKey() for any node name (Latin-1 bytes, wider text, alternating)', () => {
+    const nodeArb = fc.oneof(
+      fc.string({ minLength: 1, maxLength: 40 }),
+      fc.constantFrom('node-a', 'nöde-ß', 'узел-1', '节点', 'n😀', 'x'.repeat(300)),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(nodeArb, tupleArb, num, num), { minLength: 1, maxLength: 8 }),
+        (flows) => {
+          const w = new Uint32Array(KEY_WORDS);
+          for (const [node, orig, zone, protocol] of flows) {
+            if (!encodeKey(zone, protocol, orig, w, 0)) continue;
+            expect(keyOfWords(node, w, 0)).toBe(flowKey({ node, zone, protocol, orig }));
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('keyOfWords() writes the widest field values', () => {
+    const orig: Tuple = {
+      src: '255.255.255.255',
+      dst: '0.0.0.0',
+      srcPort: 65535,
+      dstPort: 0,
+      icmpType: 255,
+      icmpCode: 0,
+      icmpId: 65535,
+    };
+    const w = new Uint32Array(KEY_WORDS);
+    expect(encodeKey(65535, 255, orig, w, 0)).toBe(true);
+    expect(keyOfWords('n', w, 0)).toBe('n|65535|255|255.255.255.255|65535|0.0.0.0|0|255|0|65535');
+    expect(keyOfWords('n', w, 0)).toBe(flowKey({ node: 'n', zone: 65535, protocol: 255, orig }));
+  });
+
   it('keys that flowKey() cannot produce stay wide', () => {
     const w = new Uint32Array(KEY_WORDS);
     expect(encodeKeyString('n||6|10.0.0.1|1|10.0.0.2|2|||', w, 0)).toBe(false);
