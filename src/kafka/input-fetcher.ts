@@ -66,6 +66,34 @@ const ENOUGH = Symbol('enough');
 /** The headers of every input message (none are read). */
 const NO_HEADERS: Record<string, Buffer | undefined> = Object.freeze({});
 
+/**
+ * An input record: the value as a view on the fetched bytes, the key made only when asked for (the processor
+ * reads it for dead letters only): one Buffer view less per message (~0.3 µs and its garbage).
+ */
+class WireMessage implements ConsumedMessage {
+  readonly headers = NO_HEADERS;
+  #key: Buffer | null | undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+    readonly timestampMs: number,
+    readonly value: Buffer | null,
+    /** The bytes holding the key, where it starts and its length (-1: null key). */
+    private readonly buf: Buffer,
+    private readonly keyStart: number,
+    private readonly keyLength: number,
+  ) {}
+
+  get key(): Buffer | null {
+    if (this.#key === undefined)
+      this.#key =
+        this.keyLength < 0 ? null : this.buf.subarray(this.keyStart, this.keyStart + this.keyLength);
+    return this.#key;
+  }
+}
+
 /** Thrown by the fallback reader factory: never read through kafkajs from here. */
 class NoFallback extends Error {}
 
@@ -123,11 +151,26 @@ class WireInputFetcher implements InputFetcher {
         // Returns at the first fetch without progress (the end of the log, or nothing whole to read yet).
         idleTimeoutMs: 0,
         onRecord: (v: RecordView) => {
+          if (v instanceof WireRecordView) {
+            messages.push(
+              new WireMessage(
+                topic,
+                partition,
+                v.offset,
+                v.timestampMs(),
+                v.value(),
+                v.buf,
+                v.keyStart,
+                v.keyLength,
+              ),
+            );
+            return;
+          }
           messages.push({
             topic,
             partition,
             offset: v.offset,
-            timestampMs: v instanceof WireRecordView ? v.timestampMs() : -1,
+            timestampMs: -1,
             key: v.key(),
             value: v.value(),
             headers: NO_HEADERS,
