@@ -352,9 +352,18 @@ export async function restorePartition(req: RestoreRequest): Promise<RestoredPar
   // changelog whose active segment holds many superseded values of few flows must not reserve for them all.
   engine.restoreBegin(Math.min(req.toOffset - req.fromOffset, RESERVE_MAX));
   let loadMs = 0;
+  // An error of the engine (a corrupt changelog value) is kept and thrown after the read, as before the loads
+  // moved into the read: thrown into the reader, the kafkajs fallback would retry the batch (folding its
+  // records twice) instead of failing the read.
+  let loadError: { error: unknown } | undefined;
   const load = (): void => {
+    if (loadError !== undefined) return;
     const t = performance.now();
-    fold.loadInto(engine, req.codec, where);
+    try {
+      fold.loadInto(engine, req.codec, where);
+    } catch (error) {
+      loadError = { error };
+    }
     loadMs += performance.now() - t;
   };
   if (req.toOffset > req.fromOffset) {
@@ -389,6 +398,7 @@ export async function restorePartition(req: RestoreRequest): Promise<RestoredPar
       );
     }
   }
+  if (loadError !== undefined) throw loadError.error;
   const t = performance.now();
   fold.loadInto(engine, req.codec, where);
   engine.restoreEnd();

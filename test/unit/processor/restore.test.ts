@@ -270,3 +270,56 @@ test('the fold hands restoreEncoded every (key, value) in offset order, the mark
     ]),
   );
 });
+
+test('a corrupt changelog value fails the restore after the read (the reader never sees the engine error), naming the key', async () => {
+  const writer = createFlowEngine();
+  feed(writer, stream().slice(0, 40));
+  const log = writer
+    .drain()
+    .changes.map((c) => ({ key: Buffer.from(c.key), value: stateCodec.encode(c.state) as Buffer | null }));
+  const flowIndex = log.findIndex((m) => m.key.toString().includes('|'));
+  const bad = log[flowIndex] as { key: Buffer; value: Buffer | null };
+  bad.value = Buffer.from('{"json":1}');
+  let m = log[0] as { key: Buffer; value: Buffer | null };
+  let offset = 0;
+  const view: RecordView = {
+    get offset() {
+      return offset;
+    },
+    key: () => m.key,
+    keyString: () => m.key.toString('utf8'),
+    value: () => m.value,
+    header: () => null,
+  };
+  const progressErrors: unknown[] = [];
+  let fetches = 0;
+  const reader: PartitionRecordReader = {
+    async readRecords(range) {
+      // One record per fetch: the bad one comes first of several.
+      for (let i = flowIndex; i < log.length; i++) {
+        m = log[i] as { key: Buffer; value: Buffer | null };
+        offset = i;
+        range.onRecord(view);
+        fetches++;
+        await Promise.resolve(range.onProgress?.(i + 1)).catch((err: unknown) => progressErrors.push(err));
+      }
+      return { partition: 0, records: log.length, lastOffset: log.length - 1, complete: true };
+    },
+    fallbacks: () => ({}),
+    async close() {},
+  };
+  await expect(
+    restorePartition({
+      reader,
+      codec: stateCodec,
+      topic: 's',
+      partition: 0,
+      fromOffset: 0,
+      toOffset: log.length,
+      createEngine: () => createFlowEngine(),
+    }),
+  ).rejects.toThrow(`s[0] key ${bad.key.toString()}: not an Avro single-object flow state`);
+  expect(fetches).toBe(log.length - flowIndex);
+  expect(fetches).toBeGreaterThan(1);
+  expect(progressErrors).toEqual([]);
+});
