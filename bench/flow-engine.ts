@@ -23,7 +23,9 @@
  * that grew (every flow grows in two polls of three: none is idle 15 s), from message bytes as the
  * processor gets them; records come from the 60 s active timeout only (~0.125 per observation
  * instead of ~0.4-0.7 above). Each node's poll goes through observeEncoded() or
- * observeEncodedBatch(), alternating by node and round, each followed by its watermark and drain().
+ * observeEncodedBatch(), alternating by node and round, each followed by its watermark and drain()
+ * (+ FlowStateCodec.encode() of its changes, timed apart) or drainEncoded() (alternating by node pair
+ * and round).
  * The workload above stays the reference figure; this one is reported beside it.
  */
 import { performance } from 'node:perf_hooks';
@@ -395,6 +397,15 @@ const real = [
   { cpuMs: 0, drainCpuMs: 0, observed: 0, records: 0, changes: 0 },
   { cpuMs: 0, drainCpuMs: 0, observed: 0, records: 0, changes: 0 },
 ];
+/**
+ * The drain after each node's poll: drain() (then FlowStateCodec.encode() of every change, as the
+ * processor writes the changelog: timed apart) or drainEncoded() (the changelog messages as bytes), by
+ * (node / 2 + poll) parity, so both see both observe variants.
+ */
+const realDrain = [
+  { cpuMs: 0, encodeCpuMs: 0, changes: 0, observed: 0 },
+  { cpuMs: 0, encodeCpuMs: 0, changes: 0, observed: 0 },
+];
 for (let r = 1; r <= REAL_ROUNDS; r++) {
   const time = realT0 + r * REAL_POLL_US;
   for (let node = 0; node < NODES; node++) {
@@ -420,15 +431,40 @@ for (let r = 1; r <= REAL_ROUNDS; r++) {
       timeUs: time + node + 1,
     });
     const c2 = cpuMs();
-    const out = engine.drain();
-    v.drainCpuMs += cpuMs() - c2;
+    const dk = (Math.floor(node / 2) + r) % 2;
+    const d = realDrain[dk] as (typeof realDrain)[number];
+    let nRecords: number;
+    let nChanges: number;
+    let drained: number;
+    if (dk === 0) {
+      const out = engine.drain();
+      const c3 = cpuMs();
+      drained = c3 - c2;
+      for (const c of out.changes) codec.encode(c.state);
+      d.encodeCpuMs += cpuMs() - c3;
+      nRecords = out.records.length;
+      nChanges = out.changes.length;
+    } else {
+      const out = engine.drainEncoded(codec);
+      drained = cpuMs() - c2;
+      nRecords = out.records.length;
+      nChanges = out.changes.count;
+    }
+    d.cpuMs += drained;
+    v.drainCpuMs += drained;
     v.cpuMs += c2 - c1;
     v.observed += msgs.length;
-    v.records += out.records.length;
-    v.changes += out.changes.length;
+    v.records += nRecords;
+    v.changes += nChanges;
+    d.changes += nChanges;
+    d.observed += msgs.length;
   }
 }
 const [realOne, realBatch] = real as [(typeof real)[number], (typeof real)[number]];
+const [drainObjects, drainBytes] = realDrain as [(typeof realDrain)[number], (typeof realDrain)[number]];
+/** Observations per CPU second of an observe variant followed by a drain variant. */
+const withDrain = (o: (typeof real)[number], d: (typeof realDrain)[number]): number =>
+  Math.round(1e9 / ((o.cpuMs * 1e6) / o.observed + (d.cpuMs * 1e6) / d.observed));
 
 const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
 const result = {
@@ -457,13 +493,17 @@ const result = {
       ((realOne.records + realBatch.records) / (realOne.observed + realBatch.observed)).toFixed(3),
     ),
     observeEncodedPerCpuSec: Math.round(realOne.observed / (realOne.cpuMs / 1000)),
-    observeEncodedPlusDrainPerCpuSec: Math.round(
-      realOne.observed / ((realOne.cpuMs + realOne.drainCpuMs) / 1000),
-    ),
+    // With drain() (its CPU per observation from the polls drained with drain()).
+    observeEncodedPlusDrainPerCpuSec: withDrain(realOne, drainObjects),
     observeEncodedBatchPerCpuSec: Math.round(realBatch.observed / (realBatch.cpuMs / 1000)),
-    observeEncodedBatchPlusDrainPerCpuSec: Math.round(
-      realBatch.observed / ((realBatch.cpuMs + realBatch.drainCpuMs) / 1000),
-    ),
+    observeEncodedBatchPlusDrainPerCpuSec: withDrain(realBatch, drainObjects),
+    // Per changelog state: drain() alone, the processor's encode of its states, drainEncoded().
+    drainNsPerChange: Math.round((drainObjects.cpuMs * 1e6) / drainObjects.changes),
+    drainEncodeNsPerChange: Math.round((drainObjects.encodeCpuMs * 1e6) / drainObjects.changes),
+    drainEncodedNsPerChange: Math.round((drainBytes.cpuMs * 1e6) / drainBytes.changes),
+    // With drainEncoded() instead (what a processor using it would pay per observation).
+    observeEncodedPlusDrainEncodedPerCpuSec: withDrain(realOne, drainBytes),
+    observeEncodedBatchPlusDrainEncodedPerCpuSec: withDrain(realBatch, drainBytes),
   },
   observeMs: Math.round(observeMs),
   drainMs: Math.round(drainMs),

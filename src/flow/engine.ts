@@ -79,6 +79,7 @@ import {
 } from './state-codec.js';
 import { barAt, encodeKeyBytes, NodesByBytes, nameBytesHash } from './key-bytes.js';
 import { buildRecord, isNat, isPlainInversion } from './record.js';
+import { ChangeWriter, type EncodedChanges } from './change-writer.js';
 import {
   type Counters,
   type EngineOptions,
@@ -199,6 +200,8 @@ export class FlowEngine implements FlowEngineApi {
   #restoring: Restoring | undefined;
   /** Node of the previous restored flow key. */
   #restoreLast: NodeClock | undefined;
+  /** drainEncoded(): the writer of its codec (made on first use). */
+  #changeWriter: ChangeWriter | undefined;
   #records: FlowRecord[] = [];
   #dirtySlots: number[] = [];
   #dirtyNodes: NodeClock[] = [];
@@ -571,6 +574,53 @@ export class FlowEngine implements FlowEngineApi {
     const records = this.#records;
     this.#records = [];
     return { records, changes };
+  }
+
+  /**
+   * drain() with the changelog entries as message bytes: the same records, and the same entries in the
+   * same order, each as its key's UTF-8 bytes and FlowStateCodec.encode() of its state (`codec`: the
+   * processor's changelog codec), written from the flow rows without the FlowStateEntry/FlowState
+   * objects and key strings drain() builds per changed flow. Clears the pending changes as drain() does.
+   */
+  drainEncoded(codec: FlowStateCodec): { records: FlowRecord[]; changes: EncodedChanges } {
+    let w = this.#changeWriter;
+    if (w === undefined || w.codec !== codec) {
+      w = new ChangeWriter(codec);
+      this.#changeWriter = w;
+    }
+    for (const node of this.#dirtyNodes) {
+      node.dirty = false;
+      w.add(nodeStateKey(node.name), codec.encode({ flow: null, node: node.toState() }));
+    }
+    this.#dirtyNodes = [];
+    const t = this.#t;
+    const dirty = this.#dirtySlots;
+    for (let from = 0; from < dirty.length; from += BATCH_CHUNK) {
+      const to = Math.min(dirty.length, from + BATCH_CHUNK);
+      this.#touchRows(dirty, from, to);
+      for (let i = from; i < to; i++) {
+        const slot = dirty[i] as number;
+        const fi = slot * U_STRIDE + Ux.flags;
+        const word = t.u[fi] as number;
+        t.u[fi] = (word & ~DIRTY) >>> 0;
+        if (!(word & Flag.live)) continue;
+        const node = this.#nodeList[t.u[slot * U_STRIDE + Ux.node] as number] as NodeClock;
+        if (!w.addFlow(t, slot, node.name)) {
+          w.add(t.keyOf(slot), codec.encode({ flow: readFlowState(t, slot), node: null }));
+        }
+      }
+    }
+    this.#dirtySlots = [];
+    if (this.#removed.length > 0) {
+      for (const key of new Set(this.#removed)) {
+        const node = this.#nodes.get(nodeOfFlowKey(key)) as NodeClock;
+        if (this.#findKey(key, node) < 0) w.add(key, null);
+      }
+      this.#removed = [];
+    }
+    const records = this.#records;
+    this.#records = [];
+    return { records, changes: w.take() };
   }
 
   /** Loads every cache line of the rows of slots[from..to) (only reads: their misses overlap). */

@@ -309,14 +309,36 @@ export function protocolOfWords(w: Uint32Array, at: number): number {
 export function keyOfWords(node: string, w: Uint32Array, at: number): string {
   const nb = nodeBytes(node);
   if (nb === undefined) return keyOfWordsJoin(node, w, at);
-  const ports = w[at + KW.ports] as number;
-  const zti = w[at + KW.zti] as number;
-  const pin = w[at + KW.pin] as number;
   const need = nb.length + KEY_TAIL_MAX;
   if (keyBuf.length < need) keyBuf = Buffer.allocUnsafeSlow(need * 2);
   const b = keyBuf;
   let p = 0;
   for (let i = 0; i < nb.length; i++) b[p++] = nb[i] as number;
+  p = writeKeyTail(w, at, b, p);
+  // One native call makes a flat one-byte string of the bytes: ~3× cheaper than join() with its
+  // number-to-text conversions (drain() builds one key per changelog state).
+  return (b as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(0, p);
+}
+
+/**
+ * The UTF-8 bytes of keyOfWords(node, w, at) written at b[p..) (room: node's UTF-8 length + KEY_TAIL_MAX);
+ * returns the end.
+ */
+export function writeKeyWords(node: string, w: Uint32Array, at: number, b: Buffer, p: number): number {
+  if (node !== lastUtf8Node) {
+    lastUtf8Node = node;
+    lastUtf8Bytes = Buffer.from(node, 'utf8');
+  }
+  const nb = lastUtf8Bytes;
+  for (let i = 0; i < nb.length; i++) b[p++] = nb[i] as number;
+  return writeKeyTail(w, at, b, p);
+}
+
+/** Writes `|zone|protocol|src|srcPort|dst|dstPort|type|code|id` of key words w[at..) at b[p..). */
+function writeKeyTail(w: Uint32Array, at: number, b: Uint8Array, p: number): number {
+  const ports = w[at + KW.ports] as number;
+  const zti = w[at + KW.zti] as number;
+  const pin = w[at + KW.pin] as number;
   b[p++] = BAR;
   p = writeDecimal(b, p, zti >>> 16);
   b[p++] = BAR;
@@ -335,9 +357,7 @@ export function keyOfWords(node: string, w: Uint32Array, at: number): string {
   if (!(pin & CODE_NULL)) p = writeDecimal(b, p, zti & 0xff);
   b[p++] = BAR;
   if (!(pin & ID_NULL)) p = writeDecimal(b, p, pin & 0xffff);
-  // One native call makes a flat one-byte string of the bytes: ~3× cheaper than join() with its
-  // number-to-text conversions (drain() builds one key per changelog state).
-  return (b as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(0, p);
+  return p;
 }
 
 /** keyOfWords() for node names that are not Latin-1 text (join(): one flat string, see flowKey()). */
@@ -363,12 +383,17 @@ function keyOfWordsJoin(node: string, w: Uint32Array, at: number): string {
 }
 
 const BAR = 124;
-/** Longest key after the node name: 9 separators, two addresses (15), five 5-digit fields. */
-const KEY_TAIL_MAX = 9 + 2 * 15 + 5 * 5;
+/**
+ * Longest key after the node name: 9 separators, two addresses (15 each), zone, ports and ICMP id (5
+ * digits each), protocol, ICMP type and code (3 each).
+ */
+export const KEY_TAIL_MAX = 9 + 2 * 15 + 4 * 5 + 3 * 3;
 let keyBuf = Buffer.allocUnsafeSlow(256);
 let lastNode = '';
 /** Latin-1 bytes of lastNode; undefined when it has a character above U+00FF. */
 let lastNodeBytes: Uint8Array | undefined = new Uint8Array(0);
+let lastUtf8Node = '';
+let lastUtf8Bytes: Uint8Array = new Uint8Array(0);
 
 /** The node name's Latin-1 bytes (cached for the last name: keys come in runs of one node). */
 function nodeBytes(node: string): Uint8Array | undefined {
