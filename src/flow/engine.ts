@@ -764,7 +764,11 @@ export class FlowEngine implements FlowEngineApi {
   ): void {
     const r = this.#restoring;
     if (r === undefined) throw notRestoring('restoreRecords');
-    if (to > from) this.#t.reserve(to - from);
+    // Room for every record as a new flow; when the table must grow, by ×1.5 at least (a restore beyond its
+    // size hint calls this once per fetch: growing by one fetch each time would copy the table every time).
+    const t = this.#t;
+    const n = to - from;
+    if (n > 0 && t.size + n > t.f.length / F_STRIDE) t.reserve(Math.max(n, t.size >> 1));
     for (let i = from; i < to; i += BATCH_CHUNK) {
       this.#restoreRecordChunk(bufs, pos, i, Math.min(to, i + BATCH_CHUNK), codec, where, r);
     }
