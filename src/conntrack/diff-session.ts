@@ -28,6 +28,8 @@ interface Pending {
   gate: ReadGate | undefined;
   gone: number[];
   full: boolean;
+  /** Asked for as `dump at T`. */
+  scheduled: boolean;
   timer: NodeJS.Timeout;
   /** A printed line had no readable id: the mirror of the reader's state is incomplete. */
   broken: boolean;
@@ -83,6 +85,11 @@ export class DiffSession {
   private readonly held = new IdSet();
   /** Processes started (1 after the first dump; more after the reader exited). */
   starts = 0;
+  /**
+   * Whether the reader takes `dump at T` (a binary built before it answers "unknown command": its
+   * dumps are then asked for at their time, by the caller).
+   */
+  schedules = true;
 
   constructor(
     private readonly argv: readonly string[],
@@ -117,10 +124,12 @@ export class DiffSession {
   }
 
   /**
-   * Dumps the table; `onLine` gets every printed entry line as it arrives. Rejects with
-   * CONNTRACK_SOURCE when the dump failed or the reader exited; the next dump is then full.
+   * Dumps the table; `onLine` gets every printed entry line as it arrives. With `atUs` (wall-clock
+   * µs, only while `schedules`), the reader starts the dump at that time, however busy this process
+   * is then. Rejects with CONNTRACK_SOURCE when the dump failed or the reader exited; the next dump is
+   * then full.
    */
-  dump(onLine: DiffLineHandler, gate?: ReadGate): Promise<DiffDumpResult> {
+  dump(onLine: DiffLineHandler, gate?: ReadGate, atUs?: number): Promise<DiffDumpResult> {
     if (this.pending !== null)
       return Promise.reject(new CtflowError('CONNTRACK_SOURCE', 'dump already running'));
     const child = this.child ?? this.spawnReader();
@@ -138,14 +147,26 @@ export class DiffSession {
       }
     }
     this.forgotten = new Set();
-    commands.push(full ? 'dump full\n' : 'dump\n');
+    const at = atUs === undefined || !this.schedules ? '' : ` at ${Math.round(atUs)}`;
+    commands.push(`${full ? 'dump full' : 'dump'}${at}\n`);
+    const delayMs = atUs === undefined ? 0 : Math.max(0, (atUs - this.clock()) / 1000);
     return new Promise<DiffDumpResult>((resolve, reject) => {
       // A hung reader must not stop the polls for good: end it, the next dump starts a new one.
       const timer = setTimeout(() => {
         this.abandon();
         this.fail(commandError(this.argv, `no end of dump within ${this.dumpTimeoutMs} ms`));
-      }, this.dumpTimeoutMs);
-      this.pending = { onLine, gate, gone: [], full, timer, broken: false, resolve, reject };
+      }, this.dumpTimeoutMs + delayMs);
+      this.pending = {
+        onLine,
+        gate,
+        gone: [],
+        full,
+        scheduled: at !== '',
+        timer,
+        broken: false,
+        resolve,
+        reject,
+      };
       child.stdin?.write(commands.join(''));
     });
   }
@@ -253,7 +274,17 @@ export class DiffSession {
       this.needFull = p.broken;
       p.resolve({ entries, printed, gone: p.gone, full: p.full, endUs: seenUs });
     } else if (kind === 88 /* X */) {
-      this.fail(commandError(this.argv, `dump failed: ${line.toString('latin1').slice(2)}`));
+      const reason = line.toString('latin1').slice(2);
+      if (p.scheduled && reason.startsWith('unknown command')) {
+        // A reader built before scheduled dumps: from now on the caller asks at the due time.
+        this.schedules = false;
+        this.fail(
+          commandError(
+            this.argv,
+            `the reader does not take scheduled dumps (${reason}; rebuild tools/ctnetlink): polls go on unscheduled`,
+          ),
+        );
+      } else this.fail(commandError(this.argv, `dump failed: ${reason}`));
     }
   }
 }

@@ -45,6 +45,11 @@ export interface DumpOptions {
    * so holding them changes no time. Must not reject.
    */
   after?: Promise<unknown>;
+  /**
+   * Wall-clock time (µs) the session's reader starts the dump at (DiffSession.dump): asked for ahead
+   * of the poll's due time, so that a busy event loop then does not make the dump late.
+   */
+  atUs?: number;
 }
 
 type Deferred = { entry: ConntrackEntry; seenUs: number; fingerprint: number | null };
@@ -158,10 +163,14 @@ async function readDiffDump(options: DumpOptions, session: DiffSession): Promise
   released.catch(() => {});
   let result: Awaited<ReturnType<DiffSession['dump']>>;
   try {
-    result = await session.dump((bytes, lineNo, seenUs) => {
-      if (held !== null) held.push([Buffer.from(bytes), lineNo, seenUs]);
-      else handle(bytes, lineNo, seenUs);
-    }, options.gate);
+    result = await session.dump(
+      (bytes, lineNo, seenUs) => {
+        if (held !== null) held.push([Buffer.from(bytes), lineNo, seenUs]);
+        else handle(bytes, lineNo, seenUs);
+      },
+      options.gate,
+      options.atUs,
+    );
   } catch (err) {
     // The dump failed: what it held is not handled (the caller does not end the dump either).
     failed = true;

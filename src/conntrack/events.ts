@@ -201,32 +201,37 @@ export class EventStream {
    * the reader answers a "sync" line on its stdin with a mark after them (reader.syncsEvents). A
    * poll calls it before it reads the table, so a dump never shows a connection before the events
    * that started or changed it, however long this event loop was busy: the table would otherwise
-   * report it at the dump's time and drop the earlier NEW as already known. Resolves false after
-   * `timeoutMs` without a mark (counted), at once when the reader cannot sync or is not running.
+   * report it at the dump's time and drop the earlier NEW as already known. With `atUs` (wall-clock
+   * µs), the reader marks at that time (a poll asks ahead, as it schedules its dump). Resolves false
+   * after `timeoutMs` (from `atUs` when later) without a mark (counted), at once when the reader
+   * cannot sync or is not running.
    */
-  sync(timeoutMs: number): Promise<boolean> {
+  sync(timeoutMs: number, atUs?: number): Promise<boolean> {
     const child = this.child;
     const stdin = child?.stdin;
     if (!this.syncable || child === null || stdin == null || child.exitCode !== null) {
       return Promise.resolve(false);
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.syncWaiters = this.syncWaiters.filter((w) => w !== done);
-        this.stats.syncTimeouts++;
-        if (this.stats.syncs === 0) {
-          // Never answered: a reader built before sync marks existed. Polls stop waiting for it.
-          this.syncable = false;
-          this.options.onError(
-            commandError(
-              this.options.reader.eventsArgv,
-              'the event reader does not answer sync requests (rebuild tools/ctnetlink); polls no longer wait for it',
-            ),
-          );
-        }
-        resolve(false);
-      }, timeoutMs);
-      const askedUs = this.options.clock();
+      const timer = setTimeout(
+        () => {
+          this.syncWaiters = this.syncWaiters.filter((w) => w !== done);
+          this.stats.syncTimeouts++;
+          if (this.stats.syncs === 0) {
+            // Never answered: a reader built before sync marks existed. Polls stop waiting for it.
+            this.syncable = false;
+            this.options.onError(
+              commandError(
+                this.options.reader.eventsArgv,
+                'the event reader does not answer sync requests (rebuild tools/ctnetlink); polls no longer wait for it',
+              ),
+            );
+          }
+          resolve(false);
+        },
+        timeoutMs + (atUs === undefined ? 0 : Math.max(0, (atUs - this.options.clock()) / 1000)),
+      );
+      const askedUs = Math.max(this.options.clock(), atUs ?? 0);
       const done = (marked: boolean): void => {
         clearTimeout(timer);
         if (marked)
@@ -234,7 +239,7 @@ export class EventStream {
         resolve(marked);
       };
       this.syncWaiters.push(done);
-      stdin.write('sync\n');
+      stdin.write(atUs === undefined ? 'sync\n' : `sync at ${Math.round(atUs)}\n`);
     });
   }
 

@@ -93,6 +93,15 @@ const STOP_POLL_GRACE_MS = 5000;
  */
 const SYNC_TIMEOUT_MS = 2000;
 
+/**
+ * How long before a poll is due its dump (and event sync) is asked for, when the reader can start it
+ * at a given time itself (ctnetlink serve; at most a quarter of the poll interval). A flow's end
+ * seen in a dump is timed by that dump, so a late dump makes the end late: under load (2 cores, load
+ * average 7) this event loop woke a 1 s poll >100 ms late and an ICMPv6 flow ended 1115 ms after
+ * its last packet, past the bound of one poll interval + 100 ms.
+ */
+const SCHEDULE_LEAD_MS = 250;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -276,11 +285,14 @@ export class ConntrackSource {
   private async runLoop(): Promise<void> {
     let next = this.clock() / 1000 + this.pollIntervalMs;
     while (this.running) {
-      const wait = next - this.clock() / 1000;
+      const lead = this.schedulesDumps() ? Math.min(SCHEDULE_LEAD_MS, this.pollIntervalMs / 4) : 0;
+      const wait = next - lead - this.clock() / 1000;
+      let woken = false;
       if (wait > 0) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, wait);
           this.wake = () => {
+            woken = true;
             clearTimeout(t);
             resolve();
           };
@@ -288,19 +300,28 @@ export class ConntrackSource {
         this.wake = null;
       }
       if (!this.running) break;
-      await this.pollOnce();
+      // Brought forward (lost events): now; else at its time, however late this loop woke.
+      await this.pollOnce(woken ? undefined : next);
       // Keep the cadence; if a poll overran, start the next one right away rather than pile up.
       next = Math.max(next + this.pollIntervalMs, this.clock() / 1000);
     }
   }
 
+  /** Whether the reader starts a dump at a given time itself (so polls ask ahead of their time). */
+  private schedulesDumps(): boolean {
+    // Only on the wall clock: the reader's "at" is wall-clock time.
+    return this.session?.schedules === true && this.clock === wallClockUs;
+  }
+
   /**
    * One poll cycle: dump, diff, let late events arrive, report vanished entries, then the watermark.
-   * A failed dump is reported through onError and counted; the next poll tries again.
+   * A failed dump is reported through onError and counted; the next poll tries again. `dueMs`
+   * (agent clock, ms): the dump starts then, not before (asked for ahead when the reader schedules
+   * dumps); default now.
    */
-  pollOnce(): Promise<DumpResult | null> {
+  pollOnce(dueMs?: number): Promise<DumpResult | null> {
     // Polls never overlap: a caller arriving during a poll gets the next one.
-    const run = this.polling.then(() => this.poll());
+    const run = this.polling.then(() => this.poll(dueMs));
     this.polling = run.then(
       () => undefined,
       () => undefined,
@@ -308,15 +329,21 @@ export class ConntrackSource {
     return run;
   }
 
-  private async poll(): Promise<DumpResult | null> {
+  private async poll(dueMs?: number): Promise<DumpResult | null> {
     const table = this.table;
     if (table === null) throw new CtflowError('CONNTRACK_SOURCE', 'pollOnce() before start()');
-    this.lastPollStartMs = this.clock() / 1000;
+    const scheduled = dueMs !== undefined && dueMs > this.clock() / 1000 && this.schedulesDumps();
+    if (dueMs !== undefined && !scheduled) {
+      const wait = dueMs - this.clock() / 1000;
+      if (wait > 0) await sleep(wait);
+    }
+    const atUs = scheduled ? dueMs * 1000 : undefined;
+    this.lastPollStartMs = scheduled ? dueMs : this.clock() / 1000;
     // Every event queued before this poll is handled before the dump shows its connection (see
     // EventStream.sync): the NEW event, not the dump, times a connection's start. A diffed dump runs
     // meanwhile and its lines wait for the sync (their times are the reader's); a full dump's lines
     // are stamped on arrival, so it starts after the sync.
-    const synced = this.events?.sync(SYNC_TIMEOUT_MS);
+    const synced = this.events?.sync(SYNC_TIMEOUT_MS, atUs);
     if (this.session === null) await synced;
     let result: DumpResult;
     try {
@@ -329,6 +356,7 @@ export class ConntrackSource {
         onError: this.onError,
         ...(this.session === null ? {} : { session: this.session }),
         ...(this.session === null || synced === undefined ? {} : { after: synced }),
+        ...(atUs === undefined ? {} : { atUs }),
         ...(this.handlers.backpressure === undefined
           ? {}
           : { gate: () => this.handlers.backpressure?.() ?? null }),

@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // syncFlag is a pending sync request of `ctnetlink events`.
@@ -32,7 +35,9 @@ func (f *syncFlag) take() bool {
 }
 
 // syncRequests watches stdin when it is a pipe (or a socket: Node's child-process pipes are socket
-// pairs), ctflow's lifeline: each "sync" line sets `pending` (events answers with a "!SYNC" mark),
+// pairs), ctflow's lifeline: each "sync" line sets `pending` (events answers with a "!SYNC" mark);
+// "sync at T" sets it at wall-clock time T, µs since the epoch (ctflow asks ahead of a poll's due
+// time, as it schedules the poll's dump: serve.go),
 // and EOF ends the process. ctflow holds the other end: when ctflow dies (even by SIGKILL, outside a
 // container that would take its children along), the kernel closes it and the reader exits instead
 // of running on as an orphan. PR_SET_PDEATHSIG was tried and had no effect here. A terminal or
@@ -45,8 +50,18 @@ func syncRequests(pending *syncFlag) {
 	go func() {
 		in := bufio.NewScanner(os.Stdin)
 		for in.Scan() {
-			if in.Text() == "sync" {
+			f := strings.Fields(in.Text())
+			switch {
+			case len(f) == 1 && f[0] == "sync":
 				pending.set()
+			case len(f) == 3 && f[0] == "sync" && f[1] == "at":
+				if t, err := strconv.ParseInt(f[2], 10, 64); err == nil {
+					if d := time.Until(time.UnixMicro(t)); d > 0 {
+						time.AfterFunc(d, pending.set)
+					} else {
+						pending.set()
+					}
+				}
 			}
 		}
 		os.Exit(0)

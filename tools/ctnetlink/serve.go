@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // seen is what the diff keeps per conntrack id: 16 bytes instead of an entry.
@@ -36,6 +37,11 @@ type session struct {
 //	               time), the ids gone since the last dump (G lines, up to 1024 ids each), then
 //	               "E entries printed gone"
 //	dump full      the same after dropping the whole diff: every entry is printed, none is gone
+//	dump [full] at T   either, at wall-clock time T (µs since the epoch; at once if T has passed)
+//
+// "at": ctflow sends the command ahead of the poll's due time, so the dump starts on time here even
+// when ctflow's event loop is busy then (entries are stamped with this process's receive time, so a
+// late poll made a flow's end, timed by the dump that first shows its last counters, late).
 //
 // A failed dump prints "X reason" instead of the E line and drops the diff (the next dump prints
 // every entry). Fields are separated by tabs.
@@ -64,10 +70,17 @@ func serve() {
 					delete(s.state, uint32(id))
 				}
 			}
-		case f[0] == "dump" && len(f) == 1:
-			s.dump()
-		case f[0] == "dump" && len(f) == 2 && f[1] == "full":
-			clear(s.state)
+		case f[0] == "dump":
+			full, at, ok := parseDump(f[1:])
+			if !ok {
+				fmt.Fprintf(s.out, "X\tunknown command %q\n", in.Text())
+				s.out.Flush()
+				continue
+			}
+			sleepUntil(at)
+			if full {
+				clear(s.state)
+			}
 			s.dump()
 		default:
 			fmt.Fprintf(s.out, "X\tunknown command %q\n", in.Text())
@@ -76,6 +89,28 @@ func serve() {
 	}
 	if err := in.Err(); err != nil {
 		fail("stdin: %v", err)
+	}
+}
+
+// parseDump reads the arguments of a dump command: [full] [at T].
+func parseDump(args []string) (full bool, atUs int64, ok bool) {
+	if len(args) > 0 && args[0] == "full" {
+		full, args = true, args[1:]
+	}
+	switch {
+	case len(args) == 0:
+		return full, 0, true
+	case len(args) == 2 && args[0] == "at":
+		t, err := strconv.ParseInt(args[1], 10, 64)
+		return full, t, err == nil && t >= 0
+	}
+	return false, 0, false
+}
+
+// sleepUntil waits until wall-clock time atUs (µs since the epoch); 0 or a past time: no wait.
+func sleepUntil(atUs int64) {
+	if d := time.Until(time.UnixMicro(atUs)); atUs > 0 && d > 0 {
+		time.Sleep(d)
 	}
 }
 

@@ -47,23 +47,24 @@ function median(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 }
 
-/** Signed start/end errors in ms, per kind, for the figures printed at the end. */
-const figures: Array<{ ts: number; kind: string; startMs: number; endMs: number }> = [];
+/** Signed start/end errors in ms, per reader, timestamp setting and kind, for the figures printed at the end. */
+const figures: Array<{ reader: string; ts: number; kind: string; startMs: number; endMs: number }> = [];
 
 function summarise(): string {
   const lines: string[] = [];
   const groups = new Map<string, { start: number[]; end: number[] }>();
   for (const f of figures) {
-    const g = groups.get(`ts=${f.ts} ${f.kind}`) ?? { start: [], end: [] };
+    const key = `${f.reader} ts=${f.ts} ${f.kind}`;
+    const g = groups.get(key) ?? { start: [], end: [] };
     g.start.push(f.startMs);
     g.end.push(f.endMs);
-    groups.set(`ts=${f.ts} ${f.kind}`, g);
+    groups.set(key, g);
   }
   const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
   const maxAbs = (xs: number[]) => xs.reduce((m, x) => (Math.abs(x) > Math.abs(m) ? x : m), 0);
   for (const [k, g] of groups)
     lines.push(
-      `${k.padEnd(20)} n=${String(g.start.length).padStart(3)} start err ms p50 ${p50(g.start).toFixed(1)} max ${maxAbs(g.start).toFixed(1)} | end err ms p50 ${p50(g.end).toFixed(1)} max ${maxAbs(g.end).toFixed(1)}`,
+      `${k.padEnd(36)} n=${String(g.start.length).padStart(3)} start err ms p50 ${p50(g.start).toFixed(1)} max ${maxAbs(g.start).toFixed(1)} | end err ms p50 ${p50(g.end).toFixed(1)} max ${maxAbs(g.end).toFixed(1)}`,
     );
   return lines.join('\n');
 }
@@ -123,6 +124,7 @@ for (const { reader, timestamp } of CASES) {
           if (collector === 'tshark') {
             const last = recordsOf(run.decoded[collector], c).at(-1)!;
             figures.push({
+              reader,
               ts: timestamp,
               kind: c.kind,
               startMs: start - ms(c.wire.firstUs),

@@ -84,4 +84,25 @@ describe('ctnetlink serve: diffed dumps of a real table', () => {
     expect(obs.length).toBe(before + 1);
     expect(errors).toEqual([]);
   });
+
+  it('a poll due while this event loop is busy is dumped at its time: the reader starts it itself', async () => {
+    await pair.exec(pair.node, ['conntrack', '-U', ...entryArgs(11), '-m', '43']);
+    const before = obs.length;
+    const dueMs = Date.now() + 300;
+    const polled = source.pollOnce(dueMs);
+    // Let the poll ask for its dump (`dump at`), then keep this event loop busy from before the due
+    // time to 400 ms past it, as a large batch of records or a GC pause would.
+    await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < dueMs + 400) {
+      // busy
+    }
+    const result = await polled;
+    expect(result).toMatchObject({ reported: 1, diff: { printed: 1, gone: 0, full: false } });
+    const [o] = obs.slice(before);
+    expect(o).toMatchObject({ kind: 'POLL', mark: 43, orig: { srcPort: 11 } });
+    // Timed by the reader's receive stamp, at the due time, not when this loop got to the poll.
+    expect(o!.timeUs).toBeGreaterThanOrEqual(dueMs * 1000);
+    expect(o!.timeUs).toBeLessThan((dueMs + 100) * 1000);
+    expect(errors).toEqual([]);
+  });
 });

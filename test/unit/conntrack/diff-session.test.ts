@@ -29,10 +29,10 @@ afterEach(async () => {
 });
 
 /** A session on the fake reader, serving `script` (one item per dump; see fake-ctnetlink-serve.mjs). */
-function session(script: unknown[], dumpTimeoutMs?: number): DiffSession {
+function session(script: unknown[], dumpTimeoutMs?: number, ...flags: string[]): DiffSession {
   const file = join(mkdtempSync(join(tmpdir(), 'ctflow-diff-')), 'script.json');
   writeFileSync(file, JSON.stringify(script));
-  const s = new DiffSession([process.execPath, FAKE, file], clock, dumpTimeoutMs);
+  const s = new DiffSession([process.execPath, FAKE, file, ...flags], clock, dumpTimeoutMs);
   sessions.push(s);
   return s;
 }
@@ -44,6 +44,22 @@ async function dump(s: DiffSession) {
 }
 
 describe('DiffSession (ctnetlink serve)', () => {
+  it('a reader built before scheduled dumps fails the first `dump at` with a clear error, then is asked unscheduled', async () => {
+    const [a, b] = lines as [string, string];
+    const s = session([[a], [a, b]], undefined, '--no-at');
+    expect(s.schedules).toBe(true);
+    const err = await s.dump(() => {}, undefined, clockUs + 10).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CtflowError);
+    expect((err as CtflowError).code).toBe('CONNTRACK_SOURCE');
+    expect((err as CtflowError).message).toMatch(/does not take scheduled dumps.*rebuild tools\/ctnetlink/);
+    expect(s.schedules).toBe(false);
+    // The next dump ignores the time (the caller waits for it instead) and works; it is full.
+    const printed: string[] = [];
+    const next = await s.dump((line) => printed.push(line.toString('latin1')), undefined, clockUs + 10);
+    expect(next).toMatchObject({ full: true, entries: 1 });
+    expect(printed).toEqual([a]);
+  });
+
   it('prints every entry on the first dump, then only new and changed ones, and lists the ids gone', async () => {
     const [a, b, c, d, e] = lines as [string, string, string, string, string];
     const s = session([
