@@ -66,31 +66,64 @@ const ENOUGH = Symbol('enough');
 /** The headers of every input message (none are read). */
 const NO_HEADERS: Record<string, Buffer | undefined> = Object.freeze({});
 
-/**
- * An input record: the value as a view on the fetched bytes, the key made only when asked for (the processor
- * reads it for dead letters only): one Buffer view less per message (~0.3 µs and its garbage).
- */
-class WireMessage implements ConsumedMessage {
-  readonly headers = NO_HEADERS;
-  #key: Buffer | null | undefined;
-
+/** What the records of one fetched record batch share (one object per batch, not per record). */
+class FetchedBatch {
   constructor(
     readonly topic: string,
     readonly partition: number,
+    /** The bytes holding the records (the fetch response, or the batch's inflated records). */
+    readonly buf: Buffer,
+    /** The batch's baseTimestamp, or its maxTimestamp for LogAppendTime (see WireRecordView). */
+    readonly batchTimestamp: number,
+    readonly logAppendTime: boolean,
+  ) {}
+}
+
+/**
+ * An input record as positions in its batch's bytes: the key and value views and the time are made when
+ * read, not when fetched. A fetch holds tens of thousands of records that live until their batch is applied
+ * (longer with the fetches sent ahead); two Buffer views and a boxed time per record made up front survived
+ * the young generation and were promoted to the old one (mark-compacts). Made on read, a view lives as long
+ * as its reader keeps it. Each read of `value` or `key` makes a new view (equal bytes): read it once per use.
+ */
+class WireMessage implements ConsumedMessage {
+  constructor(
+    private readonly batch: FetchedBatch,
     readonly offset: number,
-    readonly timestampMs: number,
-    readonly value: Buffer | null,
-    /** The bytes holding the key, where it starts and its length (-1: null key). */
-    private readonly buf: Buffer,
+    /** Milliseconds after the batch's timestamp (CreateTime batches). */
+    private readonly timestampDelta: number,
+    /** Where the key and the value start in the batch's bytes and their lengths (-1: null). */
     private readonly keyStart: number,
     private readonly keyLength: number,
+    private readonly valueStart: number,
+    private readonly valueLength: number,
   ) {}
 
+  get topic(): string {
+    return this.batch.topic;
+  }
+
+  get partition(): number {
+    return this.batch.partition;
+  }
+
+  get headers(): Record<string, Buffer | undefined> {
+    return NO_HEADERS;
+  }
+
+  get timestampMs(): number {
+    const b = this.batch;
+    return b.logAppendTime ? b.batchTimestamp : b.batchTimestamp + this.timestampDelta;
+  }
+
   get key(): Buffer | null {
-    if (this.#key === undefined)
-      this.#key =
-        this.keyLength < 0 ? null : this.buf.subarray(this.keyStart, this.keyStart + this.keyLength);
-    return this.#key;
+    return this.keyLength < 0 ? null : this.batch.buf.subarray(this.keyStart, this.keyStart + this.keyLength);
+  }
+
+  get value(): Buffer | null {
+    return this.valueLength < 0
+      ? null
+      : this.batch.buf.subarray(this.valueStart, this.valueStart + this.valueLength);
   }
 }
 
@@ -142,6 +175,7 @@ class WireInputFetcher implements InputFetcher {
   async fetch(partition: number, offset: number): Promise<InputFetch> {
     const topic = this.#topic;
     const messages: ConsumedMessage[] = [];
+    let batch: FetchedBatch | undefined;
     const before = this.fallbacks();
     try {
       const result = await this.#reader.readRecords({
@@ -152,16 +186,22 @@ class WireInputFetcher implements InputFetcher {
         idleTimeoutMs: 0,
         onRecord: (v: RecordView) => {
           if (v instanceof WireRecordView) {
+            if (
+              batch === undefined ||
+              batch.buf !== v.buf ||
+              batch.batchTimestamp !== v.batchTimestamp ||
+              batch.logAppendTime !== v.logAppendTime
+            )
+              batch = new FetchedBatch(topic, partition, v.buf, v.batchTimestamp, v.logAppendTime);
             messages.push(
               new WireMessage(
-                topic,
-                partition,
+                batch,
                 v.offset,
-                v.timestampMs(),
-                v.value(),
-                v.buf,
+                v.timestampDelta,
                 v.keyStart,
                 v.keyLength,
+                v.valueStart,
+                v.valueLength,
               ),
             );
             return;

@@ -59,12 +59,14 @@ export function applyMessages(
   const batch = encoded !== null && encoded.size >= batchMinFlows;
   for (let i = start; i < end; ) {
     const m = messages[i]!;
-    if (encoded !== null && m.value !== null && isObservationV1(m.value, v1)) {
+    // Read once: an input message's value may be made on each read (src/kafka/input-fetcher.ts).
+    const value = m.value;
+    if (encoded !== null && value !== null && isObservationV1(value, v1)) {
       if (batch) {
         i = applyRun(encoded, codec, messages, i, end, v1, result);
         continue;
       }
-      applyEncodedOne(encoded, codec, m, m.value, result);
+      applyEncodedOne(encoded, codec, m, value, result);
     } else applyOne(engine, codec, m, result);
     i++;
   }
@@ -186,7 +188,8 @@ function sameError(a: CtflowError, b: CtflowError): boolean {
 
 /** Decodes one message and hands it to the engine (observeEncoded() first when it is a v1 observation). */
 function applyOne(engine: FlowEngineApi, codec: AvroCodec, m: ConsumedMessage, result: ApplyResult): void {
-  if (m.value === null || m.value.length === 0) {
+  const value = m.value;
+  if (value === null || value.length === 0) {
     result.refused.push({
       message: m,
       error: new CtflowError('CODEC_DECODE', `${where(m)}: empty value (expected an Avro single object)`, {
@@ -202,7 +205,7 @@ function applyOne(engine: FlowEngineApi, codec: AvroCodec, m: ConsumedMessage, r
   }
   try {
     // No "where" string per message: a message that fails is decoded again below to name itself.
-    const decoded = codec.decode(m.value);
+    const decoded = codec.decode(value);
     if (decoded.type === 'observation') {
       engine.observe(decoded.value);
       result.observations++;
