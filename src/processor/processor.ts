@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { AvroCodec } from '../codec/avro-codec.js';
 import { CtflowError, isCtflowError } from '../errors.js';
-import { createFlowEngine } from '../flow/engine.js';
+import { createFlowEngine, FlowEngine } from '../flow/engine.js';
 import { FlowStateCodec } from '../flow/state-codec.js';
 import type { EngineOptions, FlowEngineApi, RecordSink } from '../flow/types.js';
 import type { KafkaClient } from '../kafka/client.js';
@@ -966,7 +966,17 @@ class KafkaProcessor implements Processor {
    * letters (acked), then the input offset is committed behind.
    */
   async #commitCache(p: number, state: PartitionState): Promise<boolean> {
-    state.cache.absorb(state.engine.drain(), false);
+    // With nothing drained before (replayed input is), the changes come as changelog bytes straight from the
+    // flow rows (FlowEngine.drainEncoded: no state object, key string or Avro encoding per changed flow).
+    const engine = state.engine;
+    const encoded =
+      engine instanceof FlowEngine && !state.cache.hasChanges
+        ? engine.drainEncoded(this.#stateCodec)
+        : undefined;
+    state.cache.absorb(
+      encoded === undefined ? engine.drain() : { records: encoded.records, changes: [] },
+      false,
+    );
     const out = state.cache.take();
     const to = out.to;
     if (out.records.length > 0) {
@@ -987,6 +997,19 @@ class KafkaProcessor implements Processor {
     for (const [key, value] of out.changes) {
       if (value === null) this.#stats.tombstones++;
       changes.push({ key, value: this.#stateCodec.encode(value), partition: p });
+    }
+    if (encoded !== undefined) {
+      const { bytes, pos, count } = encoded.changes;
+      for (let i = 0; i < count; i++) {
+        const at = 4 * i;
+        const valueStart = pos[at + 2]!;
+        if (valueStart < 0) this.#stats.tombstones++;
+        changes.push({
+          key: bytes.subarray(pos[at]!, pos[at + 1]!),
+          value: valueStart < 0 ? null : bytes.subarray(valueStart, pos[at + 3]!),
+          partition: p,
+        });
+      }
     }
     changes.push(this.#marker(p, { phase: 'exported', coveredTo: to, to }));
     const deadLetters = out.refused.map((r) => deadLetterMessage(r.message, r.error));

@@ -87,6 +87,11 @@ export class WriteCache {
     return this.#out.messages === 0;
   }
 
+  /** True when the cache holds state changes (absorbed from a drain since the last commit). */
+  get hasChanges(): boolean {
+    return this.#out.changes.size > 0;
+  }
+
   /**
    * Bound on the keys a commit would write now: the engine's pending changes (or, without a FlowEngine, the
    * distinct message keys applied since the last commit) plus the changes already drained.

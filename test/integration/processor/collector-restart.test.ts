@@ -72,8 +72,9 @@ async function runWithOutage(h: ProcessorHarness, workload: Workload, tcpBufferB
 
   await h.collector.close();
   await waitFor('the exporter to see the collector gone', () => !p.exporter.stats().collectors[0]!.connected);
-  await workload.write(h.producer, topic, PARTITIONS, 10, 25);
+  // Taken before the write: a processor that keeps up exports the new steps while they are being written.
   const recordsBefore = p.processor.stats().records;
+  await workload.write(h.producer, topic, PARTITIONS, 10, 25);
   // Processed, not only taken: a partition's commit (export, changelog) may end after the next partition's
   // batch was taken.
   await waitFor('the processor to process the input', () => {

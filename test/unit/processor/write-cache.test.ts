@@ -29,7 +29,11 @@ describe('WriteCache', () => {
     const cache = new WriteCache();
     const batch = [message(10, 'a'), message(11, 'b'), message(12, 'a')];
     cache.applied(batch, 0, 2, 12, [], 0);
-    cache.absorb({ records: [record(1)], changes: [{ key: 'a', state: node(1) }] }, false);
+    expect(cache.hasChanges).toBe(false);
+    cache.absorb({ records: [record(1)], changes: [] }, false);
+    expect(cache.hasChanges).toBe(false);
+    cache.absorb({ records: [], changes: [{ key: 'a', state: node(1) }] }, false);
+    expect(cache.hasChanges).toBe(true);
     cache.applied(batch, 2, 3, 13, [], 5);
     cache.absorb(
       {
@@ -41,7 +45,9 @@ describe('WriteCache', () => {
       },
       false,
     );
+    expect(cache.hasChanges).toBe(true);
     const out = cache.take();
+    expect(cache.hasChanges).toBe(false);
     expect(out.to).toBe(13);
     expect(out.messages).toBe(3);
     expect(out.records).toEqual([record(1), record(2), record(3)]);
