@@ -39,17 +39,33 @@ const FLOW_VALUE_MAX = HEADER + 8 + 22 * 10;
 
 /** Writes zig-zag long `v` at b[p..); returns the end. */
 function putLong(b: Buffer, p: number, v: number): number {
-  if (v >= 0 && v <= TWO_52) {
+  if (v >= 0 && v < 0x40000000) {
+    // z = 2v < 2^31: 32-bit integer arithmetic (flags, ids, counters, small values).
     let z = v * 2;
-    while (z >= 0x80000000) {
-      b[p++] = (z % 128) | 0x80;
-      z = Math.floor(z / 128);
-    }
     while (z > 127) {
       b[p++] = (z & 0x7f) | 0x80;
       z >>>= 7;
     }
     b[p++] = z;
+    return p;
+  }
+  if (v >= 0 && v <= TWO_52) {
+    // z = 2v < 2^53 (times in µs: ~3.4e15): low 32 bits by ToUint32 (exact modulo 2^32 for any
+    // integer double), the high part by one exact division; then only integer shifts.
+    const z = v * 2;
+    const lo = z >>> 0;
+    const hi = (z - lo) / 4294967296;
+    b[p++] = (lo & 0x7f) | 0x80;
+    b[p++] = ((lo >>> 7) & 0x7f) | 0x80;
+    b[p++] = ((lo >>> 14) & 0x7f) | 0x80;
+    b[p++] = ((lo >>> 21) & 0x7f) | 0x80;
+    // z ≥ 2^31, so there is more; the next group takes lo's top 4 bits and hi's (hi < 2^21).
+    let rest = (lo >>> 28) | (hi << 4);
+    while (rest > 127) {
+      b[p++] = (rest & 0x7f) | 0x80;
+      rest >>>= 7;
+    }
+    b[p++] = rest;
     return p;
   }
   // Negative or beyond 2^52 (never for a well-formed flow; exact anyway).
@@ -147,8 +163,8 @@ export class ChangeWriter {
     p = writeKeyWords(nodeName, u, ub + Ux.key, b, p);
     pos[e + 1] = p;
     pos[e + 2] = p;
-    this.#header.copy(b, p);
-    p += HEADER;
+    const header = this.#header;
+    for (let i = 0; i < HEADER; i++) b[p++] = header[i] as number;
     const f = t.f;
     const fb = slot * F_STRIDE;
     const word = u[ub + Ux.flags] as number;

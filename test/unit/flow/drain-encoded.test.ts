@@ -65,7 +65,7 @@ describe('drainEncoded()', () => {
       }),
       { numRuns: 200 },
     );
-  });
+  }, 120_000);
 
   it('writes wide, NAT, ICMP, accounting-less, large-counter and non-ASCII-node flows exactly', () => {
     const a = new FlowEngine();
@@ -97,6 +97,18 @@ describe('drainEncoded()', () => {
         mark: 0xffffffff,
         counters: { origPackets: big, origBytes: 2 ** 40, replyPackets: 2 ** 31, replyBytes: 2 ** 32 - 1 },
         tcpState: 'TIME_WAIT',
+      }),
+      obs({
+        timeUs: T0,
+        orig: tuple('10.0.0.1', 11, '10.0.0.6', 12),
+        conntrackId: 0x40000000,
+        // Around the writer's varint paths: < 2^30, 2^30, < 2^32, 2^52.
+        counters: {
+          origPackets: 2 ** 30 - 1,
+          origBytes: 2 ** 30,
+          replyPackets: 2 ** 32 - 1,
+          replyBytes: 2 ** 52,
+        },
       }),
       obs({ timeUs: T0 + SEC, kind: 'DESTROY', counters: ctr(5) }),
     ];
