@@ -14,6 +14,7 @@
  *
  *   node --import tsx bench/processor.ts [--messages 200000] [--flows 100000] [--flows-per-node 2000]
  *        [--part throughput|restore|apply] [--fetch-kib 1024] [--input wire|kafkajs]
+ *        [--warm-up 1|0] [--restore-fetch-kib 8192]
  */
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +36,7 @@ import { applyMessages } from '../src/processor/apply.js';
 import { claimHeader, encodeClaim, OWNER_HEADER, OWNER_KEY } from '../src/processor/fence.js';
 import { startProcessor } from '../src/processor/processor.js';
 import { restorePartition } from '../src/processor/restore.js';
+import { warmUpRestore } from '../src/processor/warm-up.js';
 import { startTestKafka } from '../test/rig/kafka-broker.js';
 
 function arg(name: string, dflt: number): number {
@@ -54,6 +56,15 @@ const PARTITIONS = 6;
 const FETCH_BYTES = process.argv.includes('--fetch-kib') ? arg('fetch-kib', 1024) * 1024 : undefined;
 /** --part throughput|restore: run one part only (e.g. under --cpu-prof). Default both. */
 const PART = process.argv.includes('--part') ? process.argv[process.argv.indexOf('--part') + 1] : 'all';
+/**
+ * --warm-up 0|1: the restore part first runs the processor's start-up JIT warm-up (src/processor/warm-up.ts),
+ * as a processor does before it joins its group; its cost is reported apart (warmUp*). Default 1.
+ */
+const WARM_UP = arg('warm-up', 1) !== 0;
+/** --restore-fetch-kib N: the restore's fetch size (the processor's default reader: 8 MiB). */
+const RESTORE_FETCH_BYTES = process.argv.includes('--restore-fetch-kib')
+  ? arg('restore-fetch-kib', 8192) * 1024
+  : undefined;
 const SEC = 1_000_000;
 const T0 = (Math.floor(Date.now() / 1000) - 86_400) * SEC;
 const codec = new AvroCodec();
@@ -308,7 +319,12 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
   }
   const end = (await fetchEndOffsets(client, topics.flowState))[0]!.high;
 
-  const reader = createRecordRangeReader(client, { topic: topics.flowState });
+  const reader = createRecordRangeReader(client, {
+    topic: topics.flowState,
+    ...(RESTORE_FETCH_BYTES === undefined ? {} : { maxBytes: RESTORE_FETCH_BYTES }),
+  });
+  // What a processor does at start, before it joins its group (no partition waits for it): reported apart.
+  const warmUp = WARM_UP ? await warmUpRestore() : undefined;
   const restoreClock = new PhaseClock();
   restoreClock.start();
   const restored = await restorePartition({
@@ -364,6 +380,9 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
   await deleteTopics(client, Object.values(topics)).catch(() => {});
   return {
     flows: restored.engine.size,
+    warmUpMs: warmUp?.ms ?? 0,
+    warmUpCpuMs: warmUp?.cpuMs ?? 0,
+    warmUpLastRoundMs: warmUp?.roundMs.at(-1) ?? 0,
     restoreMs: restored.durationMs,
     restoreReadMs: restored.readMs,
     restoreLoadMs: restored.loadMs,
