@@ -54,6 +54,13 @@ const BATCH_RECORDS = 500;
 /** Synthetic fetches per restore round: the fold hands each to the engine as a real read does. */
 const FETCHES = 3;
 const SEC = 1_000_000;
+/**
+ * Nodes of the synthetic changelog: more than the 8 that make the restore's node table (NodesByBytes, 16
+ * slots) grow once. Its fields are then replaced, which V8 sees as no longer constant: optimised code that
+ * assumed them constant is thrown away. Warmed with 5 nodes, the first real restore of 10 nodes lost its
+ * optimised #restoreRecordChunk that way (--trace-deopt: "code dependencies") and ran unoptimised code again.
+ */
+export const WARM_UP_NODES = 20;
 
 /** Observation i of the synthetic workload: 3 in 4 IPv4, 1 in 4 IPv6; mostly TCP, some UDP and ICMP. */
 function syntheticObservation(i: number, nodes: number, t0: number): Observation {
@@ -115,7 +122,7 @@ export interface WarmUpChangelog {
 
 /**
  * The synthetic changelog of the warm-up, as FETCHES fetch buffers of record batches: an owner claim, then
- * the states of `flows` flows (5 nodes) and of their nodes under the claim's header, then tombstones of every
+ * the states of `flows` flows (WARM_UP_NODES nodes) and of their nodes under the claim's header, then tombstones of every
  * 16th flow.
  */
 export function syntheticChangelog(
@@ -125,7 +132,7 @@ export function syntheticChangelog(
 ): WarmUpChangelog {
   const engine = createFlowEngine(engineOptions);
   const t0 = (Math.floor(Date.now() / 1000) - 3600) * SEC;
-  for (let i = 0; i < flows; i++) engine.observe(syntheticObservation(i, 5, t0));
+  for (let i = 0; i < flows; i++) engine.observe(syntheticObservation(i, WARM_UP_NODES, t0));
   const claim = { epoch: 0, owner: 'warm-up' };
   const headers = { [OWNER_HEADER]: claimHeader(claim) };
   const records: RecordInput[] = [{ key: OWNER_KEY, value: encodeClaim(claim), headers }];

@@ -6,6 +6,7 @@ import { restorePartition } from '../../../src/processor/restore.js';
 import {
   MemoryRecordReader,
   syntheticChangelog,
+  WARM_UP_NODES,
   warmUpRestore,
   warmUpRestoreOnce,
 } from '../../../src/processor/warm-up.js';
@@ -35,7 +36,7 @@ test('the synthetic changelog holds IPv4 and IPv6 flows of several nodes, a clai
   const flowKeys = keys.filter((k) => !k.startsWith('#') && !k.startsWith('@'));
   expect(flowKeys.some((k) => k.includes('fd00:'))).toBe(true);
   expect(flowKeys.some((k) => k.includes('10.'))).toBe(true);
-  expect(new Set(keys.filter((k) => k.startsWith('@'))).size).toBe(5);
+  expect(new Set(keys.filter((k) => k.startsWith('@'))).size).toBe(WARM_UP_NODES);
   expect(tombstones).toBeGreaterThan(0);
   expect(log.flows).toBe(new Set(flowKeys).size - tombstones);
 });
