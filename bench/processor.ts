@@ -36,7 +36,7 @@ import { applyMessages } from '../src/processor/apply.js';
 import { claimHeader, encodeClaim, OWNER_HEADER, OWNER_KEY } from '../src/processor/fence.js';
 import { startProcessor } from '../src/processor/processor.js';
 import { restorePartition } from '../src/processor/restore.js';
-import { warmUpRestore } from '../src/processor/warm-up.js';
+import { warmUpRestoreOnce } from '../src/processor/warm-up.js';
 import { startTestKafka } from '../test/rig/kafka-broker.js';
 
 function arg(name: string, dflt: number): number {
@@ -58,7 +58,8 @@ const FETCH_BYTES = process.argv.includes('--fetch-kib') ? arg('fetch-kib', 1024
 const PART = process.argv.includes('--part') ? process.argv[process.argv.indexOf('--part') + 1] : 'all';
 /**
  * --warm-up 0|1: the restore part first runs the processor's start-up JIT warm-up (src/processor/warm-up.ts),
- * as a processor does before it joins its group; its cost is reported apart (warmUp*). Default 1.
+ * as a processor does before it joins its group; its cost is reported apart (warmUp*). Default 1. With 0 the
+ * pause's processor still warms up at its start (inside pauseMs).
  */
 const WARM_UP = arg('warm-up', 1) !== 0;
 /** --restore-fetch-kib N: the restore's fetch size (the processor's default reader: 8 MiB). */
@@ -324,7 +325,8 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
     ...(RESTORE_FETCH_BYTES === undefined ? {} : { maxBytes: RESTORE_FETCH_BYTES }),
   });
   // What a processor does at start, before it joins its group (no partition waits for it): reported apart.
-  const warmUp = WARM_UP ? await warmUpRestore() : undefined;
+  // Once per process, as processors do: the pause's processor below (same process) does not warm up again.
+  const warmUp = WARM_UP ? await warmUpRestoreOnce() : undefined;
   const restoreClock = new PhaseClock();
   restoreClock.start();
   const restored = await restorePartition({
