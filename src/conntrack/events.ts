@@ -209,7 +209,7 @@ export class EventStream {
   sync(timeoutMs: number, atUs?: number): Promise<boolean> {
     const child = this.child;
     const stdin = child?.stdin;
-    if (!this.syncable || child === null || stdin == null || child.exitCode !== null) {
+    if (!this.syncable || child === null || stdin == null || hasExited(child)) {
       return Promise.resolve(false);
     }
     return new Promise((resolve) => {
@@ -248,7 +248,11 @@ export class EventStream {
     this.stopping = true;
     if (this.restartTimer !== null) clearTimeout(this.restartTimer);
     const child = this.child;
-    if (child === null || child.exitCode !== null) return;
+    // Exited already (Ctrl-C signals the whole process group: the reader may be gone before this runs,
+    // its 'close' still pending): 'exit' will not come again. Checking exitCode alone missed a reader
+    // killed by a signal (exitCode null, signalCode set), and stop() waited forever (the demo's Ctrl-C
+    // stop hit the 12 s shutdown timeout in phase "source").
+    if (child === null || hasExited(child)) return;
     // 'exit', not 'close': a wrapper's leftover child could keep the pipes open.
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGTERM');
@@ -256,4 +260,9 @@ export class EventStream {
     await exited;
     clearTimeout(force);
   }
+}
+
+/** Whether a child process has exited (by itself or by a signal): 'exit' was emitted. */
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
 }

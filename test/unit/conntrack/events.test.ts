@@ -156,4 +156,24 @@ describe('EventStream', () => {
     expect(await stream.sync(5000)).toBe(false);
     expect(stream.stats.syncTimeouts).toBe(0);
   });
+
+  it('stop() returns at once when the reader was already killed by a signal and its pipes are still open', async () => {
+    // Ctrl-C signals the whole process group: the reader dies before ctflow stops it. Here its pipes
+    // stay open a while (a child of its own holds them), so 'exit' has come and 'close' has not.
+    const script = 'echo "ctnetlink: listening" >&2; sleep 3 & kill -KILL $$';
+    const stream = new EventStream({
+      reader: ctnetlinkReader(['sh', '-c', script, '--']),
+      clock: () => 0,
+      onEvent: () => {},
+      onError: () => {},
+      restartDelayMs: 60_000,
+    });
+    streams.push(stream);
+    await stream.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    await stream.stop();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await stream.sync(2000)).toBe(false);
+  });
 });
