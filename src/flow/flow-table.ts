@@ -322,7 +322,8 @@ export class FlowTable {
     const ui = slot * U_STRIDE + Ux.nextActive;
     if (Number.isInteger(k) && k >= 0 && k < NEXT_ACTIVE_WIDE) {
       this.u[ui] = k;
-      this.#nextActiveWide.delete(slot);
+      // Mostly empty (restore: every flow): no hash lookup then.
+      if (this.#nextActiveWide.size > 0) this.#nextActiveWide.delete(slot);
     } else {
       this.u[ui] = NEXT_ACTIVE_WIDE;
       this.#nextActiveWide.set(slot, v);

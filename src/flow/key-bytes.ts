@@ -38,21 +38,19 @@ function scanDecimal(b: Uint8Array, to: number, max: number): number {
   return digits === 0 ? -2 : v;
 }
 
-/** Canonical dotted quad at `cur` up to the next '|' (before `to`); advances past it. -1 when not one. */
+/**
+ * Canonical dotted quad at `cur` up to the next '|' (before `to`); advances past it. -1 when not one. One pass:
+ * the first byte that cannot belong to a canonical quad ends the scan (-1 either way).
+ */
 function scanIPv4(b: Uint8Array, to: number): number {
-  const from = cur;
-  let end = from;
-  while (end < to && b[end] !== BAR) end++;
-  if (end === to) return -1;
-  cur = end + 1;
-  const n = end - from;
-  if (n < 7 || n > 15) return -1;
   let v = 0;
   let part = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = from; i < end; i++) {
+  let i = cur;
+  for (; i < to; i++) {
     const c = b[i] as number;
+    if (c === BAR) break;
     if (c === 46) {
       if (digits === 0 || dots === 3) return -1;
       v = v * 256 + part;
@@ -68,7 +66,8 @@ function scanIPv4(b: Uint8Array, to: number): number {
     if (part > 255) return -1;
     digits++;
   }
-  if (dots !== 3 || digits === 0) return -1;
+  if (i === to || dots !== 3 || digits === 0) return -1;
+  cur = i + 1;
   return v * 256 + part;
 }
 

@@ -272,6 +272,62 @@ class Reader {
 const reader = new Reader();
 
 /**
+ * `count` longs into n[i..), as reader.long() each: the common case (8 bytes or more left, a varint of at
+ * most 8 bytes, under 2^53 — every µs timestamp and counter of a flow) read here in 32-bit integer steps
+ * with the position in a local, no bounds check per byte and no call per long (a restore reads ~17 per
+ * flow); anything else goes through reader.long(), which gives the same value or error.
+ */
+function longsInto(r: Reader, n: Float64Array, i: number, count: number): void {
+  const buf = r.buf;
+  const end = r.end;
+  let pos = r.pos;
+  for (const last = i + count; i < last; i++) {
+    if (pos + 8 <= end) {
+      let b = buf[pos] as number;
+      if (b < 0x80) {
+        n[i] = (b >>> 1) ^ -(b & 1);
+        pos++;
+        continue;
+      }
+      // Bytes 1..3 into lo (28 bits at most, so the 32-bit zig-zag below is exact).
+      let lo = b & 0x7f;
+      let p = pos + 1;
+      let shift = 7;
+      do {
+        b = buf[p++] as number;
+        lo |= (b & 0x7f) << shift;
+        shift += 7;
+      } while (b >= 0x80 && shift < 28);
+      if (b < 0x80) {
+        n[i] = (lo >>> 1) ^ -(lo & 1);
+        pos = p;
+        continue;
+      }
+      // Bytes 4..7 into hi: the varint is hi·2^28 + lo (< 2^56); the zig-zag sign is lo's low bit.
+      let hi = 0;
+      shift = 0;
+      do {
+        b = buf[p++] as number;
+        hi |= (b & 0x7f) << shift;
+        shift += 7;
+      } while (b >= 0x80 && shift < 28);
+      if (b < 0x80) {
+        const v = hi * 268435456 + lo;
+        if (v < 2 ** 53) {
+          n[i] = (lo & 1) === 0 ? v / 2 : -(v + 1) / 2;
+          pos = p;
+          continue;
+        }
+      }
+    }
+    r.pos = pos;
+    n[i] = r.long();
+    pos = r.pos;
+  }
+  r.pos = pos;
+}
+
+/**
  * Decodes a changelog value into `out` (no objects except rare NAT replies and node clocks), with
  * the same header check and errors as FlowStateCodec.decode(). `codec` supplies the header.
  */
@@ -325,17 +381,16 @@ export function decodeStateAt(
     if (r.union(2) === 1) {
       out.kind = 1;
       const n = out.n;
-      n[SN.conntrackId] = r.long();
-      n[SN.seq] = r.long();
+      longsInto(r, n, SN.conntrackId, 2); // conntrackId, seq
       n[SN.flags] = r.int();
       if (r.union(2) === 1) {
         const sym = r.int();
         if (sym < 0 || sym >= TCP_STATE_NAMES.length) throw new Corrupt('bad enum symbol');
         out.tcp = sym;
       } else out.tcp = -1;
-      for (let i = SN.mark; i <= SN.nextActiveUs; i++) n[i] = r.long();
+      longsInto(r, n, SN.mark, SN.nextActiveUs - SN.mark + 1);
       out.hasCounters = r.union(2) === 1;
-      if (out.hasCounters) for (let i = SN.cur; i < SN.cur + 8; i++) n[i] = r.long();
+      if (out.hasCounters) longsInto(r, n, SN.cur, 8);
       if (r.union(2) === 1) {
         out.reply = {
           src: r.string(),
