@@ -787,6 +787,98 @@ export class FlowEngine implements FlowEngineApi {
     where: string,
     r: Restoring,
   ): void {
+    this.#restoreKeyPass(bufs, pos, from, to, r);
+    const words = this.#batchWords;
+    const hashes = this.#batchHashes;
+    const { kinds, nodes } = r;
+    const t = this.#t;
+    const d = r.d;
+    const kb = r.key;
+    for (let i = from, j = 0; i < to; i++, j++) {
+      const kind = kinds[j] as number;
+      if (kind === SKIP) continue;
+      const p = i * REC_INTS;
+      const b = bufs[pos[p] as number] as Buffer;
+      const keyStart = pos[p + 1] as number;
+      const keyEnd = keyStart + (pos[p + 2] as number);
+      const valueLength = pos[p + 5] as number;
+      if (kind === AS_TEXT) {
+        this.#restoreTextRecord(bufs, pos, p, codec, where, d);
+        continue;
+      }
+      if (valueLength < 0) d.kind = 0;
+      else {
+        const vs = pos[p + 4] as number;
+        kb.buf = b;
+        kb.start = keyStart;
+        kb.end = keyEnd;
+        decodeStateAt(codec, bufs[pos[p + 3] as number] as Buffer, vs, vs + valueLength, d, where, kb);
+        if (d.node !== null) {
+          this.#restoreNode(d.node);
+          continue;
+        }
+      }
+      const at = j * KEY_WORDS;
+      if (nodes[j] === undefined) this.#restoreKeyNode(b, keyStart, j, r);
+      const n = nodes[j] as NodeClock;
+      const h = hashes[j] as number;
+      const previous = t.findWords(words, at, n.idx, h);
+      if (previous >= 0) t.release(previous);
+      if (d.kind !== 1) continue;
+      writeDecodedState(t, t.alloc(words, at, undefined, n.idx, h), d);
+      const seq = d.n[SN.seq] as number;
+      const lastSeen = d.n[SN.lastSeenUs] as number;
+      if (seq + 1 > n.nextSeq) n.nextSeq = seq + 1;
+      if (lastSeen > n.eventTimeUs) n.eventTimeUs = lastSeen;
+    }
+  }
+
+  /**
+   * A record of #restoreRecordChunk() whose key is made into text (wide, no '|'): as restoreEncodedChunk().
+   * A method of its own so its Buffer calls are not counted in the apply loop's inlining budget unless TurboFan
+   * inlines it whole (see #restoreKeyPass()).
+   */
+  #restoreTextRecord(
+    bufs: readonly Buffer[],
+    pos: Int32Array,
+    p: number,
+    codec: FlowStateCodec,
+    where: string,
+    d: DecodedState,
+  ): void {
+    const keyStart = pos[p + 1] as number;
+    const key = (bufs[pos[p] as number] as Buffer).toString(
+      'utf8',
+      keyStart,
+      keyStart + (pos[p + 2] as number),
+    );
+    const valueLength = pos[p + 5] as number;
+    const vs = pos[p + 4] as number;
+    const value =
+      valueLength < 0 ? null : (bufs[pos[p + 3] as number] as Buffer).subarray(vs, vs + valueLength);
+    this.#restoreEncodedOne(key, value, codec, where, d, -1);
+  }
+
+  /**
+   * Record j of #restoreRecordChunk() whose node the first pass had not met: its node (met or created now,
+   * in record order) into r.nodes[j], its key hash into #batchHashes[j]. Out of line (see #restoreKeyPass()).
+   */
+  #restoreKeyNode(b: Buffer, keyStart: number, j: number, r: Restoring): void {
+    const n = this.#restoreNodeBytes(b, keyStart, r.bars[j] as number, r.byBytes);
+    r.nodes[j] = n;
+    this.#batchHashes[j] = keyWordsHash(n.hash, this.#batchWords, j * KEY_WORDS);
+  }
+
+  /**
+   * #restoreRecordChunk()'s read-only first passes: each record's kind, key words, node (if met already) and
+   * hash, then the index buckets of those hashes touched so their cache misses overlap. A method of its own
+   * (as the apply loop's rare paths, #restoreTextRecord() and #restoreKeyNode()): TurboFan inlines callees
+   * into a function up to a cumulative budget (920 bytecode bytes) in order of call frequency, and here the
+   * key hash alone (keyWordsHash() and its five mix() calls) took ~520 of them, so the apply loop's per-flow
+   * findWords() was called, not inlined (--trace-turbo-inlining); now it is inlined. Measured gain: small
+   * (bench/RESULTS.md, "Restore: inlining budget").
+   */
+  #restoreKeyPass(bufs: readonly Buffer[], pos: Int32Array, from: number, to: number, r: Restoring): void {
     const words = this.#batchWords;
     const hashes = this.#batchHashes;
     const { kinds, nodes, bars, byBytes } = r;
@@ -821,53 +913,6 @@ export class FlowEngine implements FlowEngineApi {
       if (h >= 0) sink ^= table[h & mask] as number;
     }
     this.#sink ^= sink;
-    const t = this.#t;
-    const d = r.d;
-    const kb = r.key;
-    for (let i = from, j = 0; i < to; i++, j++) {
-      const kind = kinds[j] as number;
-      if (kind === SKIP) continue;
-      const p = i * REC_INTS;
-      const b = bufs[pos[p] as number] as Buffer;
-      const keyStart = pos[p + 1] as number;
-      const keyEnd = keyStart + (pos[p + 2] as number);
-      const valueLength = pos[p + 5] as number;
-      if (kind === AS_TEXT) {
-        const key = b.toString('utf8', keyStart, keyEnd);
-        const vb = bufs[pos[p + 3] as number] as Buffer;
-        const vs = pos[p + 4] as number;
-        const value = valueLength < 0 ? null : vb.subarray(vs, vs + valueLength);
-        this.#restoreEncodedOne(key, value, codec, where, d, -1);
-        continue;
-      }
-      if (valueLength < 0) d.kind = 0;
-      else {
-        const vs = pos[p + 4] as number;
-        kb.buf = b;
-        kb.start = keyStart;
-        kb.end = keyEnd;
-        decodeStateAt(codec, bufs[pos[p + 3] as number] as Buffer, vs, vs + valueLength, d, where, kb);
-        if (d.node !== null) {
-          this.#restoreNode(d.node);
-          continue;
-        }
-      }
-      const at = j * KEY_WORDS;
-      let n = nodes[j];
-      let h = hashes[j] as number;
-      if (n === undefined) {
-        n = this.#restoreNodeBytes(b, keyStart, bars[j] as number, byBytes);
-        h = keyWordsHash(n.hash, words, at);
-      }
-      const previous = t.findWords(words, at, n.idx, h);
-      if (previous >= 0) t.release(previous);
-      if (d.kind !== 1) continue;
-      writeDecodedState(t, t.alloc(words, at, undefined, n.idx, h), d);
-      const seq = d.n[SN.seq] as number;
-      const lastSeen = d.n[SN.lastSeenUs] as number;
-      if (seq + 1 > n.nextSeq) n.nextSeq = seq + 1;
-      if (lastSeen > n.eventTimeUs) n.eventTimeUs = lastSeen;
-    }
   }
 
   /** The node whose name is the UTF-8 text b[from, to) (met or created, as #restoreNodeOf()). */
