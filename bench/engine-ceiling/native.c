@@ -12,7 +12,7 @@
  *
  * CPU time is clock_gettime(CLOCK_PROCESS_CPUTIME_ID); reading the file is not timed.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

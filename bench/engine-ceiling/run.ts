@@ -3,7 +3,8 @@
  * and natively, on the same messages, in one process with alternating rounds.
  *
  *   bench/engine-ceiling/build.sh && node --expose-gc --import tsx bench/engine-ceiling/run.ts \
- *     [--flows 1000000] [--nodes 100] [--rounds 12] [--out /tmp/engine-ceiling]
+ *     [--flows 1000000] [--nodes 100] [--rounds 12] [--check-rounds 3] [--out /tmp/engine-ceiling]
+ *     [--native engine-native|engine-native-touch|engine-native-clang]
  *
  * Messages: those of bench/flow-engine.ts's realistic section (its generator is copied below,
  * same values: 1 M flows on 100 nodes, polls 5 s apart, each poll carrying the two thirds of the
@@ -16,9 +17,9 @@
  *       file copied into its memory before the round, not timed);
  *   (c) the same C compiled natively (gcc -O2), a child process reading the same poll file and
  *       reporting its own CPU time (CLOCK_PROCESS_CPUTIME_ID).
- * After the rounds: pass 1 alone (message read + key words + hash) timed once per variant, one
- * more poll round untimed with the JS timer-heap pushes counted (TimerHeap.prototype.push wrapped
- * for that round only), and the state of >= 1000 sample flows (FlowEngine.snapshot()) compared
+ * After the rounds: pass 1 alone (message read + key words + hash) timed once per variant,
+ * `--check-rounds` more poll rounds (default 3, which include an active-timeout round) untimed with
+ * the JS timer-heap pushes counted (TimerHeap.prototype.push wrapped for those rounds only), and the state of >= 1000 sample flows (FlowEngine.snapshot()) compared
  * with both C builds, as are records, pending changes per drain and timer pushes.
  *
  * Poll file (little-endian): u32 magic "CEF1", u32 polls; per poll (8-byte aligned): u32 node,
@@ -54,6 +55,10 @@ const FLOWS = Number(arg('flows', '1000000'));
 const NODES = Number(arg('nodes', '100'));
 const ROUNDS = Number(arg('rounds', '12'));
 const OUT = arg('out', '/tmp/engine-ceiling');
+/** Native binaries in OUT, comma-separated (build.sh makes engine-native, -touch, -clang, -clang-thp). */
+const NATIVE = arg('native', 'engine-native');
+/** Poll rounds after the timed ones, untimed, with the JS engine's timer pushes counted. */
+const CHECK_ROUNDS = Number(arg('check-rounds', '3'));
 const START = SINGLE_OBJECT_HEADER_LENGTH;
 
 // ---- the generator of bench/flow-engine.ts (copied: that file runs its whole bench on import) ----
@@ -329,32 +334,60 @@ function runWasm(file: PollFile): RoundResult & { declined: number } {
   return r;
 }
 
-// (c) native, a child process
-const child = spawn(join(OUT, 'engine-native'), [], { stdio: ['pipe', 'pipe', 'inherit'] });
-const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-async function native(cmd: string): Promise<Record<string, number> & { values?: number[][] }> {
-  child.stdin.write(`${cmd}\n`);
-  const next = await lines.next();
-  if (next.done) throw new Error('native engine exited');
-  const v = JSON.parse(next.value as string);
-  if (v.error !== undefined) throw new Error(`native engine: ${v.error}`);
-  return v;
+// (c) native: one child process per binary named by --native (same protocol, same poll file)
+class Native {
+  readonly name: string;
+  readonly #child;
+  readonly #lines;
+  /** Stats after its last poll round. */
+  stats: Stats | undefined;
+
+  constructor(name: string) {
+    this.name = name;
+    this.#child = spawn(join(OUT, name), [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async cmd(line: string): Promise<Record<string, number> & { values?: number[][] }> {
+    this.#child.stdin.write(`${line}\n`);
+    const next = await this.#lines.next();
+    if (next.done) throw new Error(`${this.name} exited`);
+    const v = JSON.parse(next.value as string);
+    if (v.error !== undefined) throw new Error(`${this.name}: ${v.error}`);
+    return v;
+  }
+
+  /** A poll file already written to poll.bin. */
+  async run(): Promise<RoundResult & { declined: number }> {
+    const v = await this.cmd(`R ${fileOf('poll.bin')}`);
+    this.stats = Object.fromEntries([...STAT_NAMES, 'size'].map((n) => [n, v[n] as number])) as Stats;
+    return {
+      observed: v.observed as number,
+      obsNs: v.obsNs as number,
+      wmNs: v.wmNs as number,
+      drainNs: v.drainNs as number,
+      pending: v.pending as number,
+      declined: v.declined as number,
+    };
+  }
+
+  async quit(): Promise<void> {
+    this.#child.stdin.write('Q\n');
+    this.#child.stdin.end();
+    await once(this.#child, 'exit');
+  }
 }
 const fileOf = (name: string): string => join(OUT, name);
-if ((await native(`I ${FLOWS + 1024}`)).ok !== 1) throw new Error('native ce_init failed');
+const natives = NATIVE.split(',').map((n) => new Native(n));
+for (const n of natives)
+  if ((await n.cmd(`I ${FLOWS + 1024}`)).ok !== 1) throw new Error(`${n.name}: ce_init failed`);
+const nativeOf = (name: string): Native => natives.find((n) => n.name === name) as Native;
 
-async function runNative(file: PollFile): Promise<RoundResult & { declined: number; stats: Stats }> {
-  writeFileSync(fileOf('poll.bin'), file.buf);
-  const v = await native(`R ${fileOf('poll.bin')}`);
-  return {
-    observed: v.observed as number,
-    obsNs: v.obsNs as number,
-    wmNs: v.wmNs as number,
-    drainNs: v.drainNs as number,
-    pending: v.pending as number,
-    declined: v.declined as number,
-    stats: Object.fromEntries([...STAT_NAMES, 'size'].map((n) => [n, v[n] as number])) as Stats,
-  };
+/** Runs variant `v` on poll file `file` (poll.bin holds it for the native ones). */
+async function runVariant(v: string, file: PollFile): Promise<RoundResult & { declined?: number }> {
+  if (v === 'js') return runJs(file);
+  if (v === 'wasm') return runWasm(file);
+  return nativeOf(v).run();
 }
 
 // ---- run ----
@@ -365,67 +398,65 @@ const load = [
     .join(' '),
 ];
 const tAll = Date.now();
+const variants = ['js', 'wasm', ...natives.map((n) => n.name)];
+const mismatches: string[] = [];
 
-let f = createFile();
-const setup = {
-  js: runJs(f),
-  wasm: runWasm(f),
-  native: await runNative(f),
-};
-if (engine.size !== FLOWS || wasm.ce_size() !== FLOWS || setup.native.stats.size !== FLOWS) {
-  throw new Error(`flows: js ${engine.size}, wasm ${wasm.ce_size()}, native ${setup.native.stats.size}`);
+/** One poll file through every variant (in the order given); pending changes must agree. */
+async function round(
+  label: string,
+  file: PollFile,
+  order: readonly string[],
+): Promise<Map<string, RoundResult>> {
+  writeFileSync(fileOf('poll.bin'), file.buf);
+  const res = new Map<string, RoundResult>();
+  for (const v of order) {
+    const x = await runVariant(v, file);
+    if ((x.declined ?? 0) !== 0) mismatches.push(`${label}: ${v} declined ${x.declined} messages`);
+    res.set(v, x);
+  }
+  const js = res.get('js') as RoundResult;
+  for (const [v, x] of res) {
+    if (x.pending !== js.pending)
+      mismatches.push(`${label}: pending changes js ${js.pending}, ${v} ${x.pending}`);
+  }
+  return res;
 }
 
-const totals = {
-  js: { observed: 0, obsNs: 0, wmNs: 0, drainNs: 0 },
-  wasm: { observed: 0, obsNs: 0, wmNs: 0, drainNs: 0 },
-  native: { observed: 0, obsNs: 0, wmNs: 0, drainNs: 0 },
-};
-const perRound: { r: number; js: number; wasm: number; native: number }[] = [];
-const mismatches: string[] = [];
-let lastNative: Stats = setup.native.stats;
+await round('setup', createFile(), variants);
+for (const n of natives) {
+  if (n.stats?.size !== FLOWS) throw new Error(`${n.name}: ${n.stats?.size} flows`);
+}
+if (engine.size !== FLOWS || wasm.ce_size() !== FLOWS) {
+  throw new Error(`flows: js ${engine.size}, wasm ${wasm.ce_size()}`);
+}
+
+const totals = new Map(variants.map((v) => [v, { observed: 0, obsNs: 0, wmNs: 0, drainNs: 0 }]));
+const rate = (x: { observed: number; obsNs: number }): number => Math.round(x.observed / (x.obsNs / 1e9));
+const perRound: Record<string, number | string>[] = [];
+let f: PollFile | undefined;
 for (let r = 1; r <= ROUNDS; r++) {
   f = pollFile(r);
   gc?.();
-  const res: Partial<Record<'js' | 'wasm' | 'native', RoundResult>> = {};
-  const order = (['js', 'wasm', 'native'] as const).map((_, k, a) => a[(k + r) % 3] as (typeof a)[number]);
-  for (const v of order) {
-    if (v === 'js') res.js = runJs(f);
-    else if (v === 'wasm') res.wasm = runWasm(f);
-    else {
-      const n = await runNative(f);
-      lastNative = n.stats;
-      res.native = n;
-    }
-  }
-  const js = res.js as RoundResult;
-  const wa = res.wasm as RoundResult;
-  const na = res.native as RoundResult;
-  for (const [name, x] of [
-    ['js', js],
-    ['wasm', wa],
-    ['native', na],
-  ] as const) {
-    const t = totals[name];
+  const order = variants.map((_, k) => variants[(k + r) % variants.length] as string);
+  const res = await round(`round ${r}`, f, order);
+  const row: Record<string, number | string> = { r, order: order.join(',') };
+  for (const [v, x] of res) {
+    const t = totals.get(v) as { observed: number; obsNs: number; wmNs: number; drainNs: number };
     t.observed += x.observed;
     t.obsNs += x.obsNs;
     t.wmNs += x.wmNs;
     t.drainNs += x.drainNs;
+    row[v] = rate(x);
   }
-  if (wa.pending !== js.pending || na.pending !== js.pending) {
-    mismatches.push(`round ${r}: pending changes js ${js.pending}, wasm ${wa.pending}, native ${na.pending}`);
-  }
-  const rate = (x: RoundResult): number => Math.round(x.observed / (x.obsNs / 1e9));
-  perRound.push({ r, js: rate(js), wasm: rate(wa), native: rate(na) });
-  console.error(
-    `round ${r}: ${order.join(',')} per CPU s: js ${rate(js)}, wasm ${rate(wa)}, native ${rate(na)}`,
-  );
+  perRound.push(row);
+  console.error(JSON.stringify(row));
 }
 load.push(
   loadavg()
     .map((l) => l.toFixed(2))
     .join(' '),
 );
+if (f === undefined) throw new Error('--rounds must be at least 1');
 
 // ---- pass 1 alone (message read, key words, hash) on the last poll round ----
 const reader = new ObservationV1Reader();
@@ -462,20 +493,20 @@ function jsReadOnly(file: PollFile): number {
   }
   return sink;
 }
-const readOnly = { js: 0, wasm: 0, native: 0, observed: f.messages };
+const readOnly = new Map<string, number>();
 for (let k = 0; k < 2; k++) {
-  // the second pass counts (the first warms up the JS reader path outside the engine)
+  // the second pass counts (the first warms the JS reader path up outside the engine)
   let c0 = cpuNs();
   jsReadOnly(f);
-  readOnly.js = cpuNs() - c0;
+  readOnly.set('js', cpuNs() - c0);
   wasmLoad(f);
   c0 = cpuNs();
   for (const p of f.polls) wasm.ce_read_only(region + p.bytesAt, region + p.offAt, 0, p.n, START);
-  readOnly.wasm = cpuNs() - c0;
-  readOnly.native = (await native(`T ${fileOf('poll.bin')}`)).obsNs as number;
+  readOnly.set('wasm', cpuNs() - c0);
+  for (const n of natives) readOnly.set(n.name, (await n.cmd(`T ${fileOf('poll.bin')}`)).obsNs as number);
 }
 
-// ---- verification round: timer pushes counted in the JS engine too ----
+// ---- check rounds: timer pushes counted in the JS engine too ----
 const proto = TimerHeap.prototype as unknown as { push(d: number, s: number, l: number): void };
 const origPush = proto.push;
 let jsPushes = 0;
@@ -483,37 +514,32 @@ proto.push = function (this: TimerHeap, d: number, s: number, l: number): void {
   jsPushes++;
   origPush.call(this, d, s, l);
 };
-f = pollFile(ROUNDS + 1);
-const wasmPushes0 = wasm.ce_stat(1);
-const nativePushes0 = lastNative.pushes;
-const vJs = runJs(f);
-const vWasm = runWasm(f);
-const vNative = await runNative(f);
-proto.push = origPush;
-const pushes = {
-  js: jsPushes,
-  wasm: wasm.ce_stat(1) - wasmPushes0,
-  native: vNative.stats.pushes - nativePushes0,
-};
-if (pushes.wasm !== pushes.js || pushes.native !== pushes.js) {
-  mismatches.push(
-    `verification round: timer pushes js ${pushes.js}, wasm ${pushes.wasm}, native ${pushes.native}`,
-  );
+const pushes0 = new Map<string, number>([['wasm', wasm.ce_stat(1)]]);
+for (const n of natives) pushes0.set(n.name, n.stats?.pushes ?? 0);
+const checkPending = new Map<string, number>(variants.map((v) => [v, 0]));
+for (let r = ROUNDS + 1; r <= ROUNDS + CHECK_ROUNDS; r++) {
+  for (const [v, x] of await round(`check round ${r}`, pollFile(r), variants)) {
+    checkPending.set(v, (checkPending.get(v) as number) + x.pending);
+  }
 }
-if (vWasm.pending !== vJs.pending || vNative.pending !== vJs.pending) {
-  mismatches.push(
-    `verification round: pending js ${vJs.pending}, wasm ${vWasm.pending}, native ${vNative.pending}`,
-  );
+proto.push = origPush;
+const pushes: Record<string, number> = {
+  js: jsPushes,
+  wasm: wasm.ce_stat(1) - (pushes0.get('wasm') as number),
+};
+for (const n of natives) pushes[n.name] = (n.stats?.pushes ?? 0) - (pushes0.get(n.name) as number);
+for (const [v, p] of Object.entries(pushes)) {
+  if (p !== jsPushes) mismatches.push(`check rounds: timer pushes js ${jsPushes}, ${v} ${p}`);
 }
 
-// ---- sample flows: FlowEngine.snapshot() against both C builds ----
+// ---- sample flows: FlowEngine.snapshot() against every C build ----
 const snap = engine.snapshot().filter((e) => e.state?.flow != null);
 const step = Math.max(1, Math.floor(snap.length / 1200));
 const sample = snap.filter((_, k) => k % step === 0);
 const sampleBuf = Buffer.alloc(4 + 24 * sample.length);
 sampleBuf.writeUInt32LE(sample.length, 0);
 const expected: number[][] = [];
-const wasmValues: number[][] = [];
+const values = new Map<string, number[][]>([['wasm', []]]);
 const w = new Uint32Array(KEY_WORDS);
 sample.forEach((e, k) => {
   const fs = e.state?.flow;
@@ -544,85 +570,59 @@ sample.forEach((e, k) => {
   ]);
   new Uint32Array(wasm.memory.buffer, scratch + 16 * 8, KEY_WORDS).set(w);
   const found = wasm.ce_lookup(node, scratch + 16 * 8, scratch);
-  wasmValues.push([found, ...new Float64Array(wasm.memory.buffer, scratch, 16)]);
+  values.get('wasm')?.push([found, ...new Float64Array(wasm.memory.buffer, scratch, 16)]);
 });
 writeFileSync(fileOf('sample.bin'), sampleBuf);
-const nativeValues = (await native(`V ${fileOf('sample.bin')}`)).values as number[][];
-let sampleMismatch = 0;
-for (let k = 0; k < sample.length; k++) {
-  const e = JSON.stringify(expected[k]);
-  if (JSON.stringify(wasmValues[k]) !== e || JSON.stringify(nativeValues[k]) !== e) {
-    if (sampleMismatch++ < 5) {
-      mismatches.push(
-        `flow ${sample[k]?.key}: js ${e} wasm ${JSON.stringify(wasmValues[k])} native ${JSON.stringify(nativeValues[k])}`,
-      );
-    }
+for (const n of natives) values.set(n.name, (await n.cmd(`V ${fileOf('sample.bin')}`)).values as number[][]);
+const sampleMismatches: Record<string, number> = {};
+for (const [v, vals] of values) {
+  let bad = 0;
+  for (let k = 0; k < sample.length; k++) {
+    const e = JSON.stringify(expected[k]);
+    const got = JSON.stringify(vals[k]);
+    if (got !== e && bad++ < 3) mismatches.push(`flow ${sample[k]?.key}: js ${e}, ${v} ${got}`);
   }
+  sampleMismatches[v] = bad;
 }
-const wasmFinal = wasmStats();
-const nativeFinal = vNative.stats;
+const cStats: Record<string, Stats> = { wasm: wasmStats() };
+for (const n of natives) cStats[n.name] = n.stats as Stats;
 const jsRecords = engine.stats.records;
-if (wasmFinal.records !== jsRecords || nativeFinal.records !== jsRecords) {
-  mismatches.push(`records: js ${jsRecords}, wasm ${wasmFinal.records}, native ${nativeFinal.records}`);
-}
-for (const [name, s] of [
-  ['wasm', wasmFinal],
-  ['native', nativeFinal],
-] as const) {
+for (const [v, s] of Object.entries(cStats)) {
+  if (s.records !== jsRecords) mismatches.push(`records: js ${jsRecords}, ${v} ${s.records}`);
   if (s.unsupported !== 0 || s.invalid !== 0 || s.late !== 0) {
-    mismatches.push(`${name}: unsupported ${s.unsupported}, invalid ${s.invalid}, late ${s.late}`);
+    mismatches.push(`${v}: unsupported ${s.unsupported}, invalid ${s.invalid}, late ${s.late}`);
   }
 }
-await native('Q').catch(() => undefined);
-child.stdin.end();
-await once(child, 'exit');
+for (const n of natives) await n.quit();
 
-const perCpuSec = (t: { observed: number; obsNs: number }): number =>
-  Math.round(t.observed / (t.obsNs / 1e9));
-const rates = { js: perCpuSec(totals.js), wasm: perCpuSec(totals.wasm), native: perCpuSec(totals.native) };
+const pick = (fn: (v: string) => number): Record<string, number> =>
+  Object.fromEntries(variants.map((v) => [v, fn(v)]));
+const tot = (v: string): { observed: number; obsNs: number; wmNs: number; drainNs: number } =>
+  totals.get(v) as { observed: number; obsNs: number; wmNs: number; drainNs: number };
 const nsPer = (ns: number, n: number): number => Number((ns / n).toFixed(1));
+const rates = pick((v) => rate(tot(v)));
 const result = {
   flows: FLOWS,
   nodes: NODES,
   rounds: ROUNDS,
-  observationsPerVariant: totals.js.observed,
+  observationsPerVariant: tot('js').observed,
   observePerCpuSec: rates,
-  ratios: {
-    wasmOverJs: Number((rates.wasm / rates.js).toFixed(2)),
-    nativeOverJs: Number((rates.native / rates.js).toFixed(2)),
-    nativeOverWasm: Number((rates.native / rates.wasm).toFixed(2)),
-  },
+  ratioOverJs: pick((v) => Number(((rates[v] as number) / (rates.js as number)).toFixed(2))),
   nsPerObservation: {
-    observe: {
-      js: nsPer(totals.js.obsNs, totals.js.observed),
-      wasm: nsPer(totals.wasm.obsNs, totals.wasm.observed),
-      native: nsPer(totals.native.obsNs, totals.native.observed),
-    },
-    watermark: {
-      js: nsPer(totals.js.wmNs, totals.js.observed),
-      wasm: nsPer(totals.wasm.wmNs, totals.wasm.observed),
-      native: nsPer(totals.native.wmNs, totals.native.observed),
-    },
-    drain: {
-      js: nsPer(totals.js.drainNs, totals.js.observed),
-      wasm: nsPer(totals.wasm.drainNs, totals.wasm.observed),
-      native: nsPer(totals.native.drainNs, totals.native.observed),
-    },
-    readPassOnly: {
-      js: nsPer(readOnly.js, readOnly.observed),
-      wasm: nsPer(readOnly.wasm, readOnly.observed),
-      native: nsPer(readOnly.native, readOnly.observed),
-    },
+    observe: pick((v) => nsPer(tot(v).obsNs, tot(v).observed)),
+    watermark: pick((v) => nsPer(tot(v).wmNs, tot(v).observed)),
+    drain: pick((v) => nsPer(tot(v).drainNs, tot(v).observed)),
+    readPassOnly: pick((v) => nsPer(readOnly.get(v) as number, f.messages)),
   },
   perRound,
   check: {
     sampleFlows: sample.length,
-    sampleMismatches: sampleMismatch,
-    records: { js: jsRecords, wasm: wasmFinal.records, native: nativeFinal.records },
-    timerPushesVerificationRound: pushes,
-    pendingChangesVerificationRound: { js: vJs.pending, wasm: vWasm.pending, native: vNative.pending },
-    dirtyFlowsCleared: { wasm: wasmFinal.dirtyFlows, native: nativeFinal.dirtyFlows },
-    cStats: { wasm: wasmFinal, native: nativeFinal },
+    sampleMismatches,
+    records: { js: jsRecords, ...Object.fromEntries(Object.entries(cStats).map(([v, s]) => [v, s.records])) },
+    checkRounds: CHECK_ROUNDS,
+    timerPushesInCheckRounds: pushes,
+    pendingChangesInCheckRounds: Object.fromEntries(checkPending),
+    cStats,
     mismatches,
     ok: mismatches.length === 0,
   },
