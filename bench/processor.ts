@@ -15,6 +15,10 @@
  *   node --import tsx bench/processor.ts [--messages 200000] [--flows 100000] [--flows-per-node 2000]
  *        [--part throughput|restore|apply] [--fetch-kib 1024] [--input wire|kafkajs]
  *        [--warm-up 1|0] [--restore-fetch-kib 8192]
+ *
+ * Processors are deployed with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (flow tables on transparent huge pages,
+ * docs/processor.md); run the bench with it to measure that, without it for 4 KiB pages. The restore part
+ * reports which (`hugePages`) and the restore's minor page faults.
  */
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -34,6 +38,7 @@ import type { ConsumedMessage } from '../src/kafka/message.js';
 import { ensureTopics, type TopicNames } from '../src/kafka/topics.js';
 import { applyMessages } from '../src/processor/apply.js';
 import { claimHeader, encodeClaim, OWNER_HEADER, OWNER_KEY } from '../src/processor/fence.js';
+import { currentHugePagesMode } from '../src/processor/huge-pages.js';
 import { startProcessor } from '../src/processor/processor.js';
 import { restorePartition } from '../src/processor/restore.js';
 import { warmUpRestoreOnce } from '../src/processor/warm-up.js';
@@ -289,7 +294,7 @@ async function throughput(client: KafkaClient, sink: string): Promise<Record<str
   };
 }
 
-async function restoreAndPause(client: KafkaClient, sink: string): Promise<Record<string, number>> {
+async function restoreAndPause(client: KafkaClient, sink: string): Promise<Record<string, number | string>> {
   const topics = topicsFor(`bench-restore-${Date.now()}`);
   await ensureTopics(client, { topics, partitions: 1, replicationFactor: 1 });
   // A changelog with FLOWS flows, written as processors write it (one state per flow, node states, marker).
@@ -328,6 +333,7 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
   // Once per process, as processors do: the pause's processor below (same process) does not warm up again.
   const warmUp = WARM_UP ? await warmUpRestoreOnce() : undefined;
   const restoreClock = new PhaseClock();
+  const faultsBefore = process.resourceUsage().minorPageFault;
   restoreClock.start();
   const restored = await restorePartition({
     reader,
@@ -339,6 +345,7 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
     createEngine: () => createFlowEngine(),
   });
   restoreClock.stop();
+  const restoreFaults = process.resourceUsage().minorPageFault - faultsBefore;
   // The same restore again in this process: a processor restores its partitions one after another, so every
   // restore but its first runs compiled code (the first one above is the goal's figure).
   const againClock = new PhaseClock();
@@ -392,6 +399,8 @@ async function restoreAndPause(client: KafkaClient, sink: string): Promise<Recor
     restoreFlowsPerS,
     restoreFlowsPerCpuS: Math.round(restored.engine.size / restoreClock.cpuSeconds),
     restoreFallbacks: fallbacks,
+    restorePageFaults: restoreFaults,
+    hugePages: currentHugePagesMode(),
     secondRestoreMs: again.durationMs,
     secondRestoreReadMs: again.readMs,
     secondRestoreLoadMs: again.loadMs,

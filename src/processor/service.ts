@@ -11,6 +11,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
 import { startTelemetryServerFromConfig, type TelemetryServer } from '../telemetry/server.js';
 import { throttledErrorLog } from '../telemetry/throttled-log.js';
+import { currentHugePagesMode, HUGE_PAGES_TUNABLE } from './huge-pages.js';
 import { consumerLagSync } from './lag.js';
 import { syncExporterMetrics, syncProcessorMetrics } from './metrics.js';
 import { type Processor, type ProcessorGroupOptions, startProcessor } from './processor.js';
@@ -45,6 +46,13 @@ export async function startProcessorService(
     onReadiness: (ready) => metrics.ready.set(ready ? 1 : 0),
   });
   if (telemetry) log.info({ url: telemetry.url }, 'metrics and health endpoints listening');
+  const hugePages = currentHugePagesMode();
+  if (hugePages === 'madvise-off') {
+    log.info(
+      { hugePages, hint: `GLIBC_TUNABLES=${HUGE_PAGES_TUNABLE}` },
+      'flow tables on 4 KiB pages: partition restores are ~20 % faster with transparent huge pages (set the hint in the environment; deploy/ does)',
+    );
+  }
   const exporter = createExporter({
     ...exporterOptions(config),
     onError: throttledErrorLog(log, 'IPFIX exporter'),

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseCollectorUrl } from '../../../src/config/addresses.js';
 import { configSettings } from '../../../src/config/settings.js';
+import { HUGE_PAGES_TUNABLE } from '../../../src/processor/huge-pages.js';
 import { cliInvocationErrors } from './cli.js';
 import { imageEntrypoint, runsImageEntrypoint } from './dockerfile.js';
 import { composeCheckBinary, loadComposeProject } from './compose-project.js';
@@ -36,6 +37,8 @@ const services = compose.services;
 const ctflowServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
 const ENTRYPOINT = imageEntrypoint(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'));
 const envNames = new Set(configSettings().map((s) => s.env));
+/** Variables of the runtime, not of ctflow's configuration: Node's flags and glibc's tunables. */
+const RUNTIME_ENV = new Set(['NODE_OPTIONS', 'GLIBC_TUNABLES']);
 
 /** The container-side config file of a service: the bind mount of /etc/ctflow/config.yaml. */
 function configFile(service: Service): string {
@@ -144,7 +147,7 @@ describe('docker-compose.yml', () => {
   it('sets only environment variables that are configuration settings, with valid values', () => {
     for (const [name, service] of ctflowServices) {
       const env = service.environment ?? {};
-      for (const key of Object.keys(env).filter((k) => k !== 'NODE_OPTIONS')) {
+      for (const key of Object.keys(env).filter((k) => !RUNTIME_ENV.has(k))) {
         expect(envNames, `${name}: ${key}`).toContain(key);
       }
       const text = readFileSync(configFile(service), 'utf8');
@@ -155,6 +158,8 @@ describe('docker-compose.yml', () => {
     expect(agentConfig.kafka.brokers).toEqual(['localhost:9092']);
     // The one non-ctflow variable: the agent's smaller V8 young generation (bench/RESULTS.md).
     expect(services['agent']?.environment?.['NODE_OPTIONS']).toBe('--max-semi-space-size=2');
+    // And the processors' flow tables on transparent huge pages (src/processor/huge-pages.ts).
+    expect(services['processor']?.environment?.['GLIBC_TUNABLES']).toBe(HUGE_PAGES_TUNABLE);
   });
 
   it('runs the agent on the host network as root with NET_ADMIN only, the rest unprivileged', () => {

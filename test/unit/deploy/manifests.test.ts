@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { startTelemetryServer } from '../../../src/telemetry/server.js';
 import { parseCollectorUrl, parseHostPort } from '../../../src/config/addresses.js';
 import { configSettings } from '../../../src/config/settings.js';
+import { HUGE_PAGES_TUNABLE } from '../../../src/processor/huge-pages.js';
 import { cliInvocationErrors } from './cli.js';
 import { imageEntrypoint, runsImageEntrypoint } from './dockerfile.js';
 import { find, type K8sObject, kustomizations, render, repoRoot } from './render.js';
@@ -239,6 +240,10 @@ describe.each([...renderings.keys()])('%s', (dir) => {
     };
     expect(deployment.spec.replicas).toBe(2);
     expect(processor.pod.containers[0]?.args?.[0]).toBe('processor');
+    // Flow tables on transparent huge pages (src/processor/huge-pages.ts).
+    expect(containerEnv(processor.pod.containers[0] ?? { name: '' })['GLIBC_TUNABLES']).toBe(
+      HUGE_PAGES_TUNABLE,
+    );
     const pdb = find(objects, 'PodDisruptionBudget', 'ctflow-processor') as K8sObject & {
       spec: { selector: { matchLabels: Record<string, string> } };
     };
