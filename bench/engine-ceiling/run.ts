@@ -4,7 +4,7 @@
  *
  *   bench/engine-ceiling/build.sh && node --expose-gc --import tsx bench/engine-ceiling/run.ts \
  *     [--flows 1000000] [--nodes 100] [--rounds 12] [--check-rounds 3] [--out /tmp/engine-ceiling]
- *     [--native engine-native|engine-native-touch|engine-native-clang]
+ *     [--native engine-native,engine-native-touch,engine-native-clang,engine-native-clang-thp]
  *
  * Messages: those of bench/flow-engine.ts's realistic section (its generator is copied below,
  * same values: 1 M flows on 100 nodes, polls 5 s apart, each poll carrying the two thirds of the
@@ -14,13 +14,15 @@
  *   (a) FlowEngine.observeEncodedBatch() of each node's poll (CPU timed), the node's watermark
  *       (timed apart) and drainRecords() (timed apart);
  *   (b) the same three steps in bench/engine-ceiling/engine.c compiled to WebAssembly (the poll
- *       file copied into its memory before the round, not timed);
- *   (c) the same C compiled natively (gcc -O2), a child process reading the same poll file and
- *       reporting its own CPU time (CLOCK_PROCESS_CPUTIME_ID).
+ *       file copied into its memory before the round, not timed; the copy's CPU is reported apart);
+ *   (c) the same C compiled natively, each binary named by --native (build.sh: gcc -O2, gcc with
+ *       touch loads instead of prefetch, clang -O2, clang -O2 + THP) a child process reading the
+ *       same poll file and reporting its own CPU time (CLOCK_PROCESS_CPUTIME_ID).
  * After the rounds: pass 1 alone (message read + key words + hash) timed once per variant,
- * `--check-rounds` more poll rounds (default 3, which include an active-timeout round) untimed with
- * the JS timer-heap pushes counted (TimerHeap.prototype.push wrapped for those rounds only), and the state of >= 1000 sample flows (FlowEngine.snapshot()) compared
- * with both C builds, as are records, pending changes per drain and timer pushes.
+ * `--check-rounds` more poll rounds (default 3, which include an active-timeout round) untimed
+ * with the JS timer-heap pushes counted (TimerHeap.prototype.push wrapped for those rounds only),
+ * and the state of >= 1000 sample flows (FlowEngine.snapshot()) compared with every C build, as
+ * are records, pending changes per drain and timer pushes. Exit code 1 when anything differs.
  *
  * Poll file (little-endian): u32 magic "CEF1", u32 polls; per poll (8-byte aligned): u32 node,
  * u32 n, f64 watermark time, u32 off[n + 1] (message k = bytes[off[k], off[k + 1])), the bytes.
