@@ -4,7 +4,7 @@
  * memory gets 4 KiB pages unless glibc is told to madvise(MADV_HUGEPAGE) it, with the environment variable
  * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (glibc ≥ 2.35), read when the process starts. With 4 KiB pages a
  * restore of 100,000 flows takes ~8,500 page faults and every random row access risks a TLB miss; with huge
- * pages ~700 faults, and restores measured ~20 % faster (bench/RESULTS.md, "Processor", session 6).
+ * pages ~700 faults, and restores measured 5-10 % faster (bench/RESULTS.md, "Processor", session 6).
  */
 import { readFileSync } from 'node:fs';
 
