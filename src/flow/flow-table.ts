@@ -332,7 +332,9 @@ export class FlowTable {
 
   #resize(cap: number): void {
     const f = new Float64Array(cap * F_STRIDE);
-    f.set(this.f);
+    // Slots from #next on were never used (all zero): only the used ones are copied (a restore reserves
+    // ahead, so its table is often mostly empty when it grows).
+    f.set(this.f.subarray(0, this.#next * F_STRIDE));
     this.f = f;
     this.u = new Uint32Array(f.buffer);
     this.#cap = cap;

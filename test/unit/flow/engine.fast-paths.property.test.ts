@@ -636,6 +636,7 @@ describe('incremental restore (restoreBegin, restoreEncodedChunk, restoreEnd) eq
       /restoreEncodedChunk\(\) without restoreBegin\(\)/,
     );
     expect(() => e.restoreEnd()).toThrow(/restoreEnd\(\) without restoreBegin\(\)/);
+    expect(() => e.restoreReserve(10)).toThrow(/restoreReserve\(\) without restoreBegin\(\)/);
     e.restoreBegin();
     expect(() => e.restoreBegin()).toThrow(/a restore is in progress/);
     expect(() => e.restore([])).toThrow(/a restore is in progress/);

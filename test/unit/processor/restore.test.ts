@@ -323,3 +323,115 @@ test('a corrupt changelog value fails the restore after the read (the reader nev
   expect(fetches).toBeGreaterThan(1);
   expect(progressErrors).toEqual([]);
 });
+
+/**
+ * A changelog of `flows` distinct TCP flows on 4 nodes followed by `updates` newer values of the first flows
+ * (none compacted yet), as messages; and a reader handing it out in fetches of `perFetch` records.
+ */
+function bigChangelog(flows: number, updates: number, perFetch: number) {
+  const writer = createFlowEngine();
+  const log: ConsumedMessage[] = [];
+  const drainInto = (): void => {
+    for (const c of writer.drain().changes) {
+      log.push({
+        topic: 's',
+        partition: 0,
+        offset: log.length,
+        timestampMs: 0,
+        key: Buffer.from(c.key),
+        value: stateCodec.encode(c.state),
+        headers: {},
+      });
+    }
+  };
+  const flowObs = (i: number, s: number): Observation =>
+    obs({
+      node: `n${i % 4}`,
+      timeUs: T0 + s * SEC,
+      conntrackId: 1 + i,
+      orig: tuple(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 40000, '10.255.0.1', 443),
+      counters: ctr(s + 1),
+    });
+  for (let i = 0; i < flows; i++) writer.observe(flowObs(i, 0));
+  drainInto();
+  for (let u = 0; u < updates; u++) {
+    writer.observe(flowObs(u % 1000, 1 + Math.floor(u / 1000)));
+    if (u % 1000 === 999) drainInto();
+  }
+  drainInto();
+  const reader: PartitionRecordReader = {
+    async readRecords(range) {
+      let m = log[0]!;
+      const view: RecordView = {
+        get offset() {
+          return m.offset;
+        },
+        key: () => m.key,
+        keyString: () => m.key?.toString('utf8') ?? null,
+        value: () => m.value,
+        header: (name) => m.headers[name] ?? null,
+      };
+      for (let from = 0; from < log.length; from += perFetch) {
+        const to = Math.min(log.length, from + perFetch);
+        for (let i = from; i < to; i++) {
+          m = log[i]!;
+          range.onRecord(view);
+        }
+        await range.onProgress?.(to);
+      }
+      return { partition: 0, records: log.length, lastOffset: log.length - 1, complete: true };
+    },
+    fallbacks: () => ({}),
+    async close() {},
+  };
+  return { writer, log, reader };
+}
+
+/** restorePartition of `reader`, with every FlowEngine.restoreReserve() call's argument recorded. */
+async function restoreCountingReserves(reader: PartitionRecordReader, records: number) {
+  const reserves: number[] = [];
+  const restored = await restorePartition({
+    reader,
+    codec: stateCodec,
+    topic: 's',
+    partition: 0,
+    fromOffset: 0,
+    toOffset: records,
+    createEngine: () => {
+      const engine = createFlowEngine();
+      const reserve = engine.restoreReserve.bind(engine);
+      engine.restoreReserve = (n: number) => {
+        reserves.push(n);
+        reserve(n);
+      };
+      return engine;
+    },
+  });
+  return { restored, reserves };
+}
+
+test('a restore beyond the first reservation grows the flow table once, to its estimated final size', async () => {
+  // More flows than restorePartition reserves before reading (131,072), in 5 fetches.
+  const flows = 150_000;
+  const { writer, log, reader } = bigChangelog(flows, 0, 30_000);
+  const { restored, reserves } = await restoreCountingReserves(reader, log.length);
+  expect(restored.entries).toBe(flows);
+  expect(restored.engine.size).toBe(writer.size);
+  // Once, after the first fetch: the estimate from it (every record a new flow) plus 10 %.
+  expect(reserves).toHaveLength(1);
+  expect(reserves[0]).toBeGreaterThanOrEqual(flows);
+  expect(reserves[0]).toBeLessThanOrEqual(Math.ceil(log.length * 1.1));
+}, 60_000);
+
+test('the reservation is bounded by the flows loaded so far when later records update the same flows', async () => {
+  // 2,000 flows, then 150,000 updates of the first 1,000: after the first fetch (2,000 flows of 2,000
+  // records) the estimate is every record (~152,000, more than reserved before reading); it is capped at
+  // 8 × the flows loaded.
+  const { writer, log, reader } = bigChangelog(2_000, 150_000, 2_000);
+  expect(log.length).toBeGreaterThan(131_072);
+  const { restored, reserves } = await restoreCountingReserves(reader, log.length);
+  expect(restored.entries).toBe(2_000);
+  expect(restored.engine.snapshot()).toEqual(writer.snapshot());
+  // 16,000 is below what was reserved before reading (131,072): no growth at all.
+  expect(reserves).toEqual([]);
+}, 60_000);
