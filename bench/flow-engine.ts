@@ -33,7 +33,8 @@ import { AvroCodec } from '../src/codec/avro-codec.js';
 import { SINGLE_OBJECT_HEADER_LENGTH } from '../src/codec/single-object.js';
 import { FlowEngine } from '../src/flow/engine.js';
 import { FlowStateCodec } from '../src/flow/state-codec.js';
-import type { Observation, Tuple } from '../src/flow/types.js';
+import type { Observation } from '../src/flow/types.js';
+import { engineWorkload, REAL_POLL_US, ROUND_US, T0 } from './engine-workload.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -44,8 +45,6 @@ const FLOWS = arg('flows', 1_000_000);
 const NODES = arg('nodes', 100);
 const ROUNDS = arg('rounds', 6);
 const BATCH = 10_000;
-const T0 = 1_700_000_000_000_000;
-const ROUND_US = 10_000_000;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
@@ -57,62 +56,7 @@ function heapBytes(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-const nodeNames = Array.from({ length: NODES }, (_, i) => `node-${String(i).padStart(4, '0')}.cluster.local`);
-const bootIds = nodeNames.map((_, i) => `5b1f7c3e-0000-4000-8000-${String(i).padStart(12, '0')}`);
-const perNode = Math.ceil(FLOWS / NODES);
-
-/** The i-th flow of a node: a pod talking to a service on one of 65,536 ports. */
-function tupleOf(node: number, i: number): Tuple {
-  return {
-    src: `10.${(node >> 8) & 255}.${node & 255}.${(i >> 16) + 1}`,
-    dst: `10.96.${(i >> 8) & 255}.${i & 255}`,
-    srcPort: 32768 + (i % 28000),
-    dstPort: 443,
-    icmpType: null,
-    icmpCode: null,
-    icmpId: null,
-  };
-}
-
-function invert(t: Tuple): Tuple {
-  return { ...t, src: t.dst, dst: t.src, srcPort: t.dstPort, dstPort: t.srcPort };
-}
-
-/** One reusable observation object per flow slot would defeat the memory measurement; build lazily. */
-function observation(
-  node: number,
-  i: number,
-  timeUs: number,
-  round: number,
-  kind: Observation['kind'],
-): Observation {
-  const orig = tupleOf(node, i);
-  // Each flow grows every third round (a third of the flows per round), staggered.
-  const grown = Math.floor((round + (i % 3)) / 3);
-  return {
-    node: nodeNames[node] as string,
-    bootId: bootIds[node] as string,
-    kind,
-    timeUs,
-    conntrackId: node * perNode + i + 1,
-    zone: 0,
-    family: 'IPV4',
-    protocol: 6,
-    orig,
-    reply: invert(orig),
-    tcpState: 'ESTABLISHED',
-    status: 0x18e,
-    mark: 0,
-    counters: {
-      origPackets: 10 + grown * 3,
-      origBytes: 1000 + grown * 900,
-      replyPackets: 8 + grown * 2,
-      replyBytes: 5000 + grown * 7000,
-    },
-    kernelStartUs: T0 - 5_000_000 + node,
-    kernelStopUs: null,
-  };
-}
+const { nodeNames, bootIds, perNode, observation, realObservation } = engineWorkload(FLOWS, NODES);
 
 const engine = new FlowEngine({});
 let records = 0;
@@ -379,18 +323,6 @@ calib.clear();
 
 // ---- 5. realistic workload: 5 s polls, only changed flows sent, records from the active timeout ----
 const REAL_ROUNDS = arg('real-rounds', 12);
-const REAL_POLL_US = 5_000_000;
-/** Counters of flow i at poll r: it grows in every poll that carries it ((r + i) % 3 !== 0). */
-function realObservation(node: number, i: number, timeUs: number, r: number): Observation {
-  const o = observation(node, i, timeUs, 0, 'POLL');
-  const c = o.counters as NonNullable<Observation['counters']>;
-  const g = 100 + r;
-  c.origPackets += g * 3;
-  c.origBytes += g * 900;
-  c.replyPackets += g * 2;
-  c.replyBytes += g * 7000;
-  return o;
-}
 // Continues after the event time of section 2 (the engine's node clocks).
 const realT0 = T0 + (round + 1) * ROUND_US;
 const real = [

@@ -46,7 +46,7 @@ import {
   keyWordsHash,
   parseIPv4Bytes,
 } from '../../src/flow/tuple-key.js';
-import type { Observation, Tuple } from '../../src/flow/types.js';
+import { engineWorkload, REAL_POLL_US, ROUND_US, T0 } from '../engine-workload.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -63,74 +63,8 @@ const NATIVE = arg('native', 'engine-native');
 const CHECK_ROUNDS = Number(arg('check-rounds', '3'));
 const START = SINGLE_OBJECT_HEADER_LENGTH;
 
-// ---- the generator of bench/flow-engine.ts (copied: that file runs its whole bench on import) ----
-const T0 = 1_700_000_000_000_000;
-const ROUND_US = 10_000_000;
-const nodeNames = Array.from({ length: NODES }, (_, i) => `node-${String(i).padStart(4, '0')}.cluster.local`);
-const bootIds = nodeNames.map((_, i) => `5b1f7c3e-0000-4000-8000-${String(i).padStart(12, '0')}`);
-const perNode = Math.ceil(FLOWS / NODES);
-
-function tupleOf(node: number, i: number): Tuple {
-  return {
-    src: `10.${(node >> 8) & 255}.${node & 255}.${(i >> 16) + 1}`,
-    dst: `10.96.${(i >> 8) & 255}.${i & 255}`,
-    srcPort: 32768 + (i % 28000),
-    dstPort: 443,
-    icmpType: null,
-    icmpCode: null,
-    icmpId: null,
-  };
-}
-
-function invert(t: Tuple): Tuple {
-  return { ...t, src: t.dst, dst: t.src, srcPort: t.dstPort, dstPort: t.srcPort };
-}
-
-function observation(
-  node: number,
-  i: number,
-  timeUs: number,
-  round: number,
-  kind: Observation['kind'],
-): Observation {
-  const orig = tupleOf(node, i);
-  const grown = Math.floor((round + (i % 3)) / 3);
-  return {
-    node: nodeNames[node] as string,
-    bootId: bootIds[node] as string,
-    kind,
-    timeUs,
-    conntrackId: node * perNode + i + 1,
-    zone: 0,
-    family: 'IPV4',
-    protocol: 6,
-    orig,
-    reply: invert(orig),
-    tcpState: 'ESTABLISHED',
-    status: 0x18e,
-    mark: 0,
-    counters: {
-      origPackets: 10 + grown * 3,
-      origBytes: 1000 + grown * 900,
-      replyPackets: 8 + grown * 2,
-      replyBytes: 5000 + grown * 7000,
-    },
-    kernelStartUs: T0 - 5_000_000 + node,
-    kernelStopUs: null,
-  };
-}
-
-const REAL_POLL_US = 5_000_000;
-function realObservation(node: number, i: number, timeUs: number, r: number): Observation {
-  const o = observation(node, i, timeUs, 0, 'POLL');
-  const c = o.counters as NonNullable<Observation['counters']>;
-  const g = 100 + r;
-  c.origPackets += g * 3;
-  c.origBytes += g * 900;
-  c.replyPackets += g * 2;
-  c.replyBytes += g * 7000;
-  return o;
-}
+// ---- the generator of bench/flow-engine.ts (bench/engine-workload.ts) ----
+const { nodeNames, bootIds, perNode, observation, realObservation } = engineWorkload(FLOWS, NODES);
 // bench/flow-engine.ts with its defaults (--rounds 6, --encoded-rounds 3): round = 4·6 + 3·3 = 33.
 const realT0 = T0 + (33 + 1) * ROUND_US;
 
