@@ -54,6 +54,19 @@ function stream(): Array<Observation | Watermark> {
   return out;
 }
 
+/** One RecordView reused for every record, as the wire reader hands them out: it shows current()'s message. */
+function viewOf(current: () => ConsumedMessage): RecordView {
+  return {
+    get offset() {
+      return current().offset;
+    },
+    key: () => current().key,
+    keyString: () => current().key?.toString('utf8') ?? null,
+    value: () => current().value,
+    header: (name) => current().headers[name] ?? null,
+  };
+}
+
 function feed(engine: ReturnType<typeof createFlowEngine>, items: Array<Observation | Watermark>): void {
   for (const x of items) {
     if ('kind' in x) engine.observe(x);
@@ -167,15 +180,7 @@ test('restorePartition loads the changelog bytes straight into the engine: the s
       // Two fetches, as a reader hands them out; one view object reused for every record, as the wire reader.
       const half = Math.floor(log.length / 2);
       let m = log[0]!;
-      const view: RecordView = {
-        get offset() {
-          return m.offset;
-        },
-        key: () => m.key,
-        keyString: () => m.key?.toString('utf8') ?? null,
-        value: () => m.value,
-        header: (name) => m.headers[name] ?? null,
-      };
+      const view = viewOf(() => m);
       for (const [from, to] of [
         [0, half],
         [half, log.length],
@@ -362,15 +367,7 @@ function bigChangelog(flows: number, updates: number, perFetch: number) {
   const reader: PartitionRecordReader = {
     async readRecords(range) {
       let m = log[0]!;
-      const view: RecordView = {
-        get offset() {
-          return m.offset;
-        },
-        key: () => m.key,
-        keyString: () => m.key?.toString('utf8') ?? null,
-        value: () => m.value,
-        header: (name) => m.headers[name] ?? null,
-      };
+      const view = viewOf(() => m);
       for (let from = 0; from < log.length; from += perFetch) {
         const to = Math.min(log.length, from + perFetch);
         for (let i = from; i < to; i++) {
