@@ -79,6 +79,33 @@ function sameBytes(buf: Buffer, start: number, length: number, bytes: Buffer): b
   return true;
 }
 
+/** Zigzag VARINT bytes of `n` (Kafka record fields, KIP-82 header lengths). */
+function zigzagVarint(n: number): number[] {
+  let x = (n << 1) ^ (n >> 31);
+  const out: number[] = [];
+  while (x >>> 7 !== 0) {
+    out.push((x & 0x7f) | 0x80);
+    x >>>= 7;
+  }
+  out.push(x);
+  return out;
+}
+
+/**
+ * A record's whole header section (headerCount, then each header: keyLength, key, valueLength, value;
+ * KIP-82) when its only header is OWNER_HEADER = `owner`: what the current owner's records carry.
+ */
+function ownerHeaderSection(owner: Buffer): Buffer {
+  const name = Buffer.from(OWNER_HEADER, 'utf8');
+  return Buffer.from([
+    ...zigzagVarint(1),
+    ...zigzagVarint(name.length),
+    ...name,
+    ...zigzagVarint(owner.length),
+    ...owner,
+  ]);
+}
+
 /**
  * The changelog records of one partition in offset order, the export marker kept apart. No map of the
  * newest value per key is built for the restore: FlowEngine.restoreEncoded lets the last value of a key win
@@ -103,6 +130,9 @@ export class ChangelogFold {
   readonly #fence = new OwnerFence();
   /** Keys whose newest record so far is stale (compaction would keep that one). */
   readonly #staleLast = new Set<string>();
+  /** ownerHeaderSection() of the current claim's header (#sectionOf): one compare per record, no parse. */
+  #section: Buffer | undefined;
+  #sectionOf: Buffer | undefined;
   /** Changelog records folded. */
   records = 0;
 
@@ -139,11 +169,17 @@ export class ChangelogFold {
     const buf = r.buf;
     const keyStart = r.keyStart;
     const current = this.#fence.currentHeader;
+    if (current !== undefined && current !== this.#sectionOf) {
+      this.#sectionOf = current;
+      this.#section = ownerHeaderSection(current);
+    }
     if (
       keyLength === 0 ||
       buf[keyStart] === HASH ||
       this.#staleLast.size > 0 ||
       (current !== undefined &&
+        // The current owner's record (its one header, byte for byte), else the header looked up.
+        !sameBytes(buf, r.headersStart, r.recordEnd - r.headersStart, this.#section as Buffer) &&
         r.findHeader(OWNER_HEADER) &&
         !sameBytes(buf, r.headerValueStart, r.headerValueLength, current))
     ) {

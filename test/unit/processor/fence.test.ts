@@ -246,6 +246,56 @@ describe('ChangelogFold with owner claims', () => {
     expect(viaWire.records).toBe(withExtras.length);
   });
 
+  it('the owner header compared in place: repeated owner headers (the last counts), values that differ only in length', () => {
+    // A current owner with a long value (its header length needs a 2-byte VARINT) among shorter ones.
+    const long: OwnerClaim = { epoch: 7, owner: 'p'.repeat(70) };
+    const cases: Array<[key: string, owners: OwnerClaim[]]> = [
+      ['a', [long]],
+      ['b', [long, zClaim]], // the last owner header is the older owner's: stale
+      ['c', [zClaim, long]], // the last one is the current owner's
+      ['d', [{ epoch: 7, owner: 'p'.repeat(69) }]], // same epoch, a prefix of the owner: not the current one
+      ['e', [{ epoch: 7, owner: 'p'.repeat(71) }]],
+      ['f', []],
+      ['a', [zClaim]],
+    ];
+    const records: TestRecord[] = [
+      {
+        key: OWNER_KEY,
+        value: encodeClaim(zClaim).toString(),
+        headers: [[OWNER_HEADER, claimHeader(zClaim)]],
+      },
+      { key: OWNER_KEY, value: encodeClaim(long).toString(), headers: [[OWNER_HEADER, claimHeader(long)]] },
+      ...cases.map(
+        ([key, owners]): TestRecord => ({
+          key,
+          value: `${key}@${owners.map((o) => o.owner.length).join('/')}`,
+          headers: owners.map((o): [string, string] => [OWNER_HEADER, claimHeader(o)]),
+        }),
+      ),
+    ];
+    const messages = records.map((r, i) => {
+      const last = r.headers?.at(-1);
+      return rec(
+        i,
+        r.key as string,
+        r.value,
+        last === undefined ? undefined : parseClaimHeader(Buffer.from(last[1] as string), 'x'),
+      );
+    });
+    const bytes = encodeBatch({ baseOffset: 0, compression: 'none', records });
+    const viaWire = new ChangelogFold('s[0]');
+    new RecordBatchReader(0, records.length, 's[0]').read(bytes, 0, bytes.length, (r) =>
+      viaWire.addRecord(r),
+    );
+    const viaMessages = new ChangelogFold('s[0]');
+    viaMessages.add({ topic: 's', partition: 0, highWatermark: records.length, messages });
+    expect(viaWire.claim).toEqual(long);
+    expect(text(viaWire.sequence)).toEqual(text(viaMessages.sequence));
+    expect(text(viaWire.sequence).map(([k]) => k)).toEqual(['a', 'c', 'f']);
+    expect(viaWire.staleRecords).toBe(viaMessages.staleRecords);
+    expect(text(viaWire.repairs()).sort()).toEqual(text(viaMessages.repairs()).sort());
+  });
+
   it('a changelog written before fencing (no headers, no claims) folds as before', () => {
     const fold = new ChangelogFold('s[0]');
     fold.add({
