@@ -289,6 +289,26 @@ function longsInto(r: Reader, n: Float64Array, i: number, count: number): void {
         pos++;
         continue;
       }
+      // Exactly 8 bytes (every µs timestamp since 1970 before 2^52: 7 continuation bytes, then one without):
+      // read without a loop, its ~7 data-dependent branches replaced by one test of the continuation bits.
+      const b7 = buf[pos + 7] as number;
+      if (b7 < 0x80) {
+        const b1 = buf[pos + 1] as number;
+        const b2 = buf[pos + 2] as number;
+        const b3 = buf[pos + 3] as number;
+        const b4 = buf[pos + 4] as number;
+        const b5 = buf[pos + 5] as number;
+        const b6 = buf[pos + 6] as number;
+        if ((b1 & b2 & b3 & b4 & b5 & b6 & 0x80) !== 0) {
+          const lo8 = (b & 0x7f) | ((b1 & 0x7f) << 7) | ((b2 & 0x7f) << 14) | ((b3 & 0x7f) << 21);
+          const v8 = ((b4 & 0x7f) | ((b5 & 0x7f) << 7) | ((b6 & 0x7f) << 14) | (b7 << 21)) * 268435456 + lo8;
+          if (v8 < 2 ** 53) {
+            n[i] = (lo8 & 1) === 0 ? v8 / 2 : -(v8 + 1) / 2;
+            pos += 8;
+            continue;
+          }
+        }
+      }
       // Bytes 1..3 into lo (28 bits at most, so the 32-bit zig-zag below is exact).
       let lo = b & 0x7f;
       let p = pos + 1;

@@ -1,12 +1,19 @@
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { schemaFingerprint } from '../../../src/codec/canonical.js';
 import { fingerprintBytesLE } from '../../../src/codec/rabin.js';
 import { loadSchemaFile, schemasDir } from '../../../src/codec/schema-files.js';
 import { FlowEngine } from '../../../src/flow/engine.js';
 import { resolveEngineOptions } from '../../../src/flow/options.js';
-import { FLOWSTATE_V1, FLOWSTATE_V2, FlowStateCodec } from '../../../src/flow/state-codec.js';
-import type { NodeState } from '../../../src/flow/types.js';
+import {
+  DecodedState,
+  decodeStateInto,
+  FLOWSTATE_V1,
+  FLOWSTATE_V2,
+  FlowStateCodec,
+} from '../../../src/flow/state-codec.js';
+import type { FlowState, NodeState, StateValue } from '../../../src/flow/types.js';
 import { ctr, obs, SEC, T0, tuple, wm } from './helpers.js';
 
 describe('flow state codec (schemas/flowstate.v2.avsc, reads v1)', () => {
@@ -79,5 +86,75 @@ describe('engine options', () => {
     expect(resolveEngineOptions({}).activeTimeoutUs).toBe(60 * SEC);
     expect(() => resolveEngineOptions({ idleTimeoutUs: 0 })).toThrow(/idleTimeoutUs/);
     expect(() => resolveEngineOptions({ activeTimeoutUs: 1.5 })).toThrow(/activeTimeoutUs/);
+  });
+});
+
+describe('decodeStateInto() longs (the restore reader, against avsc)', () => {
+  const codec = new FlowStateCodec();
+  // Every varint length from 1 to 8 bytes and past it, both signs, and the 2^53 edge.
+  const long = fc.oneof(
+    fc.integer({ min: -1000, max: 1000 }),
+    fc.integer({ min: -(2 ** 31), max: 2 ** 31 }),
+    fc.integer({ min: 2 ** 48, max: 2 ** 53 - 2 }), // 8-byte varints (zig-zag < 2^56)
+    fc.integer({ min: 2 ** 48, max: 2 ** 53 - 2 }).map((v) => -v),
+    fc.constantFrom(2 ** 53 - 2, -(2 ** 53 - 2), 2 ** 27, -(2 ** 27), 2 ** 52, 1_780_000_000_000_000),
+  );
+
+  it('reads every long of a flow value as avsc does', () => {
+    fc.assert(
+      fc.property(fc.array(long, { minLength: 13, maxLength: 13 }), (v) => {
+        const value = {
+          flow: {
+            conntrackId: v[0],
+            seq: v[1],
+            flags: 3,
+            tcpState: 'ESTABLISHED',
+            mark: v[2],
+            recordIndex: v[3],
+            connStartUs: v[4],
+            originUs: v[5],
+            intervalStartUs: v[6],
+            lastChangeUs: v[7],
+            lastSeenUs: v[8],
+            endMarkUs: v[9],
+            nextActiveUs: v[10],
+            counters: {
+              current: { origPackets: v[11], origBytes: v[12], replyPackets: v[0], replyBytes: v[4] },
+              exported: { origPackets: v[5], origBytes: v[6], replyPackets: v[7], replyBytes: v[8] },
+            },
+            reply: null,
+          },
+          node: null,
+        } as unknown as StateValue;
+        const bytes = codec.encode(value) as Buffer;
+        const d = new DecodedState();
+        decodeStateInto(codec, bytes, d, 'test');
+        const f = (codec.decode(bytes) as StateValue).flow as FlowState;
+        const c = f.counters as NonNullable<FlowState['counters']>;
+        expect(d.kind).toBe(1);
+        expect([...d.n.subarray(0, 20)]).toEqual([
+          f.conntrackId,
+          f.seq,
+          f.flags,
+          f.mark,
+          f.recordIndex,
+          f.connStartUs,
+          f.originUs,
+          f.intervalStartUs,
+          f.lastChangeUs,
+          f.lastSeenUs,
+          f.endMarkUs,
+          f.nextActiveUs,
+          c.current.origPackets,
+          c.current.origBytes,
+          c.current.replyPackets,
+          c.current.replyBytes,
+          c.exported.origPackets,
+          c.exported.origBytes,
+          c.exported.replyPackets,
+          c.exported.replyBytes,
+        ]);
+      }),
+    );
   });
 });
