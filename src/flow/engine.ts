@@ -166,6 +166,12 @@ class Restoring {
   readonly byBytes = new NodesByBytes<NodeClock>();
   /** The key of the value being decoded, for error messages. */
   readonly key = new KeyBytes();
+  /** restoreRecords(): the slots a chunk wrote, then timer entries appended for them (#restoreTimers()). */
+  readonly written = new Int32Array(BATCH_CHUNK);
+  /** Timer entries appended so far (restoreEnd() compares it with the flow count). */
+  timers = 0;
+  /** A flow was replaced or removed by a later value (its timer entry, if any, is stale). */
+  released = false;
 }
 
 function notRestoring(method: string): CtflowError {
@@ -806,6 +812,8 @@ export class FlowEngine implements FlowEngineApi {
     const t = this.#t;
     const d = r.d;
     const kb = r.key;
+    const written = r.written;
+    let w = 0;
     for (let i = from, j = 0; i < to; i++, j++) {
       const kind = kinds[j] as number;
       if (kind === SKIP) continue;
@@ -835,14 +843,40 @@ export class FlowEngine implements FlowEngineApi {
       const n = nodes[j] as NodeClock;
       const h = hashes[j] as number;
       const previous = t.findWords(words, at, n.idx, h);
-      if (previous >= 0) t.release(previous);
+      if (previous >= 0) {
+        t.release(previous);
+        r.released = true;
+      }
       if (d.kind !== 1) continue;
-      writeDecodedState(t, t.alloc(words, at, undefined, n.idx, h), d);
+      const slot = t.alloc(words, at, undefined, n.idx, h);
+      writeDecodedState(t, slot, d);
+      written[w++] = slot;
       const seq = d.n[SN.seq] as number;
       const lastSeen = d.n[SN.lastSeenUs] as number;
       if (seq + 1 > n.nextSeq) n.nextSeq = seq + 1;
       if (lastSeen > n.eventTimeUs) n.eventTimeUs = lastSeen;
     }
+    this.#restoreTimers(written, w, r);
+  }
+
+  /**
+   * The timer entries of the flows #restoreRecordChunk() has just written (their rows still in cache): what
+   * #buildHeaps() would append for them at restoreEnd(), which then only orders the heaps unless a later
+   * value replaced a flow (see restoreEnd()). Saves a pass over the whole table that re-read every row. A
+   * loop of its own after the chunk's: in the apply loop, #deadline() took its inlining budget (see
+   * #restoreKeyPass()) and made it slower than the pass it saved.
+   */
+  #restoreTimers(written: Int32Array, count: number, r: Restoring): void {
+    const t = this.#t;
+    const nodes = this.#nodeList;
+    for (let k = 0; k < count; k++) {
+      const slot = written[k] as number;
+      const d = this.#deadline(slot);
+      t.f[slot * F_STRIDE + Fx.heapDeadline] = d;
+      const ub = slot * U_STRIDE;
+      (nodes[t.u[ub + Ux.node] as number] as NodeClock).heap.append(d, t.u[ub + Ux.seq] as number, slot);
+    }
+    r.timers += count;
   }
 
   /**
@@ -940,8 +974,17 @@ export class FlowEngine implements FlowEngineApi {
 
   /** Ends an incremental restore (see restoreBegin()): builds the timer heaps; the engine is ready. */
   restoreEnd(): void {
-    if (this.#restoring === undefined) throw notRestoring('restoreEnd');
+    const r = this.#restoring;
+    if (r === undefined) throw notRestoring('restoreEnd');
     this.#restoring = undefined;
+    // restoreRecords() gave each flow its timer entry as it wrote the row (see #restoreTimers()). They are the
+    // entries #buildHeaps() would append, in the same order, when every live flow got one and none was
+    // released: the table was empty, so slots were then taken in order and each row written once, last.
+    if (!r.released && r.timers === this.#t.size) {
+      this.#orderHeaps();
+      return;
+    }
+    for (const node of this.#nodeList) node.heap.clear();
     this.#buildHeaps();
   }
 
@@ -1062,8 +1105,14 @@ export class FlowEngine implements FlowEngineApi {
     const t = this.#t;
     const h = keyWordsHash(n.hash, w, at);
     const previous = t.findWords(w, at, n.idx, h);
-    if (previous >= 0) t.release(previous);
+    if (previous >= 0) this.#restoreRelease(previous);
     return live ? t.alloc(w, at, undefined, n.idx, h) : -1;
+  }
+
+  /** Frees the slot of a flow a later restored value replaces (noted for restoreEnd()). */
+  #restoreRelease(slot: number): void {
+    this.#t.release(slot);
+    if (this.#restoring !== undefined) this.#restoring.released = true;
   }
 
   /** Drops an earlier value of `key`; when `live`, a fresh slot for it (else -1). */
@@ -1073,13 +1122,12 @@ export class FlowEngine implements FlowEngineApi {
     const narrow = encodeKeyString(key, w, 0);
     const h = narrow ? keyWordsHash(n.hash, w, 0) : flowHashOfKey(n.hash, key);
     const previous = narrow ? t.findWords(w, 0, n.idx, h) : t.findWideKey(key, n.idx, h);
-    if (previous >= 0) t.release(previous);
+    if (previous >= 0) this.#restoreRelease(previous);
     return live ? t.alloc(w, 0, narrow ? undefined : key, n.idx, h) : -1;
   }
 
   /** One timer entry per restored flow, then each node's heap ordered once (O(n)). */
   #buildHeaps(): void {
-    this.#restoreLast = undefined;
     const t = this.#t;
     for (let slot = 0; slot < t.highWater; slot++) {
       if (!t.isLive(slot)) continue;
@@ -1089,6 +1137,12 @@ export class FlowEngine implements FlowEngineApi {
       const node = this.#nodeList[t.u[ub + Ux.node] as number] as NodeClock;
       node.heap.append(d, t.u[ub + Ux.seq] as number, slot);
     }
+    this.#orderHeaps();
+  }
+
+  /** #buildHeaps()' end, once every live flow has its one timer entry: each node's heap ordered (O(n)). */
+  #orderHeaps(): void {
+    this.#restoreLast = undefined;
     for (const node of this.#nodeList) {
       node.heap.heapify();
       this.#globalMaxUs = Math.max(this.#globalMaxUs, node.eventTimeUs);
