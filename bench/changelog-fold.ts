@@ -9,7 +9,7 @@
  *   node --import tsx bench/changelog-fold.ts [--records 100000] [--rounds 40]
  */
 import { RecordBatchReader } from '../src/kafka/wire/record-batch.js';
-import { encodeRecordBatch, encodeRecords, type RecordInput } from '../src/kafka/wire/record-batch-writer.js';
+import { encodeFetchedBatches, type RecordInput } from '../src/kafka/wire/record-batch-writer.js';
 import { claimHeader, encodeClaim, OWNER_HEADER, OWNER_KEY } from '../src/processor/fence.js';
 import { ChangelogFold } from '../src/processor/restore.js';
 
@@ -28,19 +28,7 @@ for (let i = 0; i < n; i++) {
   const addr = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
   records.push({ key: `node-${i % 10}|6|${addr}|${1024 + (i % 50_000)}|192.168.1.1|443|0`, value, headers });
 }
-const batches: Buffer[] = [];
-for (let base = 0; base < records.length; base += 500) {
-  const encoded = encodeRecords(records.slice(base, base + 500), Date.now());
-  const batch = encodeRecordBatch(encoded.bytes, encoded, {
-    compression: 0,
-    transactional: false,
-    producerId: -1n,
-    producerEpoch: 0,
-    firstSequence: -1,
-  });
-  batch.writeBigInt64BE(BigInt(base), 0); // the broker's offsets
-  batches.push(batch);
-}
+const batches = encodeFetchedBatches(records, 500, Date.now());
 const fetched = Buffer.concat(batches);
 const times: number[] = [];
 const cpuTimes: number[] = [];

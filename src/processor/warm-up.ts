@@ -18,7 +18,7 @@ import type { EngineOptions, Observation } from '../flow/types.js';
 import type { RangeResult } from '../kafka/range-reader.js';
 import type { PartitionRecordReader, RecordRangeRead } from '../kafka/record-range-reader.js';
 import { RecordBatchReader } from '../kafka/wire/record-batch.js';
-import { encodeRecordBatch, encodeRecords, type RecordInput } from '../kafka/wire/record-batch-writer.js';
+import { encodeFetchedBatches, type RecordInput } from '../kafka/wire/record-batch-writer.js';
 import { claimHeader, encodeClaim, OWNER_HEADER, OWNER_KEY } from './fence.js';
 import { restorePartition } from './restore.js';
 
@@ -145,21 +145,7 @@ export function syntheticChangelog(
     records.push({ key: change.key, value: null, headers });
     tombstones++;
   }
-  const now = Date.now();
-  const batches: Buffer[] = [];
-  for (let base = 0; base < records.length; base += BATCH_RECORDS) {
-    const encoded = encodeRecords(records.slice(base, base + BATCH_RECORDS), now);
-    const batch = encodeRecordBatch(encoded.bytes, encoded, {
-      compression: 0,
-      transactional: false,
-      producerId: -1n,
-      producerEpoch: 0,
-      firstSequence: -1,
-    });
-    // The broker sets baseOffset (not covered by the CRC).
-    batch.writeBigInt64BE(BigInt(base), 0);
-    batches.push(batch);
-  }
+  const batches = encodeFetchedBatches(records, BATCH_RECORDS, Date.now());
   const fetches: Buffer[] = [];
   const perFetch = Math.ceil(batches.length / FETCHES);
   for (let i = 0; i < batches.length; i += perFetch)

@@ -239,3 +239,29 @@ export function encodeRecordBatch(
   out.writeUInt32BE(crc32c(out, 21, out.length), 17);
   return out;
 }
+
+/**
+ * `records` as the uncompressed, non-transactional record batches of `perBatch` records a broker would return
+ * from a fetch of the partition starting at offset 0 (base offsets set; the broker sets them, outside the CRC):
+ * in-memory changelogs for the processor's warm-up and for benchmarks.
+ */
+export function encodeFetchedBatches(
+  records: readonly RecordInput[],
+  perBatch: number,
+  nowMs: number,
+): Buffer[] {
+  const batches: Buffer[] = [];
+  for (let base = 0; base < records.length; base += perBatch) {
+    const encoded = encodeRecords(records.slice(base, base + perBatch), nowMs);
+    const batch = encodeRecordBatch(encoded.bytes, encoded, {
+      compression: 0,
+      transactional: false,
+      producerId: -1n,
+      producerEpoch: 0,
+      firstSequence: -1,
+    });
+    batch.writeBigInt64BE(BigInt(base), 0);
+    batches.push(batch);
+  }
+  return batches;
+}
